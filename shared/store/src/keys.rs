@@ -1,0 +1,63 @@
+//! Every DynamoDB key the portal writes, built in one place. See `docs/data-model.md`.
+
+use chrono::{DateTime, Utc};
+
+pub const SK_BOOKING: &str = "BOOKING";
+pub const PREFIX_EMAIL: &str = "EMAIL#";
+pub const PREFIX_INSTALMENT: &str = "INST#";
+pub const PREFIX_MOVEMENT: &str = "MOV#";
+pub const PREFIX_DOCUMENT: &str = "DOC#";
+
+/// Partition key of a booking's item collection.
+pub fn booking_pk(reference: &str) -> String {
+    format!("B#{reference}")
+}
+
+pub fn email_sk(email: &str) -> String {
+    format!("{PREFIX_EMAIL}{}", email.to_ascii_lowercase())
+}
+
+/// `by_email` index: all bookings a customer email appears on, newest travel last.
+pub fn email_gsi1pk(email: &str) -> String {
+    format!("EMAIL#{}", email.to_ascii_lowercase())
+}
+
+pub fn email_gsi1sk(travel_start: chrono::NaiveDate, reference: &str) -> String {
+    format!("{travel_start}#{reference}")
+}
+
+pub fn instalment_sk(id: &str) -> String {
+    format!("{PREFIX_INSTALMENT}{id}")
+}
+
+/// `due_instalments` index (sparse): only instalments waiting for an off-session charge carry it.
+pub const DUE_GSI2PK: &str = "DUE";
+
+pub fn due_gsi2sk(at: DateTime<Utc>, reference: &str, instalment_id: &str) -> String {
+    format!("{}#{reference}#{instalment_id}", at.format("%Y-%m-%dT%H:%M:%SZ"))
+}
+
+pub fn movement_sk(id: &str) -> String {
+    format!("{PREFIX_MOVEMENT}{id}")
+}
+
+/// Outbox events live beside, not inside, the booking collection: the overview query never reads them.
+pub fn outbox_pk(reference: &str) -> String {
+    format!("OUTBOX#{reference}")
+}
+
+pub fn outbox_sk(event_id: &str) -> String {
+    format!("EVT#{event_id}")
+}
+
+/// `unexported_events` index (sparse): removed from the item once the exporter has written it to S3.
+pub const UNEXPORTED_GSI3PK: &str = "UNEXPORTED";
+
+pub fn unexported_gsi3sk(recorded_at: DateTime<Utc>, event_id: &str) -> String {
+    format!("{}#{event_id}", recorded_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"))
+}
+
+/// Idempotency records for money requests: `IDEM#<scope>#<key>`.
+pub fn idempotency_pk(scope: &str, key: &str) -> String {
+    format!("IDEM#{scope}#{key}")
+}

@@ -1,0 +1,11 @@
+//! Test harness and local-portal support: the moto emulator, per-test AWS resources, API Gateway request
+//! building, the local HTTP gateway and demo data.
+
+pub mod apigw;
+pub mod env;
+pub mod gateway;
+pub mod moto;
+pub mod seed;
+
+pub use apigw::{ApiRequest, body_json};
+pub use env::TestEnv;
