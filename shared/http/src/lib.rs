@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod operator;
 pub mod request;
+pub mod session;
 
 pub use error::{ApiError, Problem};
 pub use request::{client_ip, header, json_body, path_param};

@@ -16,6 +16,8 @@ pub const ENTITY_BOOKING_EMAIL: &str = "booking_email";
 pub const ENTITY_INSTALMENT: &str = "instalment";
 pub const ENTITY_MOVEMENT: &str = "movement";
 pub const ENTITY_OUTBOX_EVENT: &str = "outbox_event";
+/// A live customer session (`SESSION#<sid>` in the booking collection).
+pub const ENTITY_SESSION: &str = "session";
 
 /// Money aggregates kept on the booking item, rewritten by every ledger transaction. A cache for listings
 /// (`GET /bookings`); the overview derives its figures from the movements themselves.

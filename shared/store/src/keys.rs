@@ -7,6 +7,7 @@ pub const PREFIX_EMAIL: &str = "EMAIL#";
 pub const PREFIX_INSTALMENT: &str = "INST#";
 pub const PREFIX_MOVEMENT: &str = "MOV#";
 pub const PREFIX_DOCUMENT: &str = "DOC#";
+pub const PREFIX_SESSION: &str = "SESSION#";
 
 /// Partition key of a booking's item collection.
 pub fn booking_pk(reference: &str) -> String {
@@ -60,4 +61,10 @@ pub fn unexported_gsi3sk(recorded_at: DateTime<Utc>, event_id: &str) -> String {
 /// Idempotency records for money requests: `IDEM#<scope>#<key>`.
 pub fn idempotency_pk(scope: &str, key: &str) -> String {
     format!("IDEM#{scope}#{key}")
+}
+
+/// A live customer session of the booking (deleted on logout or revocation). Lives in the booking collection
+/// so the overview `Query` also proves the session is still valid.
+pub fn session_sk(sid: &str) -> String {
+    format!("{PREFIX_SESSION}{sid}")
 }

@@ -61,6 +61,8 @@ pub struct BookingCollection {
     pub emails: Vec<String>,
     pub instalments: Vec<Instalment>,
     pub movements: Vec<Movement>,
+    /// Ids of the booking's live customer sessions (`SESSION#<sid>` items).
+    pub session_ids: Vec<String>,
     /// Items of entity types this crate version does not read (documents, approvals...), kept raw.
     pub other: Vec<Item>,
 }
@@ -262,6 +264,7 @@ fn collection_from_items(items: Vec<Item>) -> Result<Option<BookingCollection>, 
     let mut instalments = Vec::new();
     let mut movements = Vec::new();
     let mut other = Vec::new();
+    let mut session_ids = Vec::new();
     for item in items {
         match entity(&item) {
             Some(items::ENTITY_BOOKING) => booking = Some(from_item(item)?),
@@ -271,6 +274,12 @@ fn collection_from_items(items: Vec<Item>) -> Result<Option<BookingCollection>, 
             }
             Some(items::ENTITY_INSTALMENT) => instalments.push(from_item::<InstalmentItem>(item)?.instalment),
             Some(items::ENTITY_MOVEMENT) => movements.push(from_item::<MovementItem>(item)?.movement),
+            Some(items::ENTITY_SESSION) => {
+                if let Some(sk) = item.get("sk").and_then(|v| v.as_s().ok()) {
+                    session_ids.push(sk.trim_start_matches(keys::PREFIX_SESSION).to_string());
+                }
+                other.push(item);
+            }
             _ => other.push(item),
         }
     }
@@ -289,6 +298,7 @@ fn collection_from_items(items: Vec<Item>) -> Result<Option<BookingCollection>, 
         emails,
         instalments,
         movements,
+        session_ids,
         other,
     }))
 }
