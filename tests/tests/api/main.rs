@@ -1,0 +1,4 @@
+//! One integration-test binary (fast to link, one moto per run). Each module drives one area end to end
+//! against the emulator.
+
+mod operator_bookings;
