@@ -97,12 +97,8 @@ impl ApiRequest {
                 }
             }
         }
-        let raw_query = self
-            .query
-            .iter()
-            .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
+        let raw_query =
+            self.query.iter().map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v))).collect::<Vec<_>>().join("&");
         let mut qs = Map::new();
         for (k, v) in &self.query {
             qs.insert(k.clone(), Value::String(v.clone()));

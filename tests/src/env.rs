@@ -81,7 +81,9 @@ impl TestEnv {
             "B" => ScalarAttributeType::B,
             _ => ScalarAttributeType::S,
         };
-        let key = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap();
+        let key = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap()
+        };
         let mut req = self
             .ddb
             .create_table()
@@ -127,7 +129,9 @@ impl TestEnv {
             .create_bucket()
             .bucket(&self.bucket)
             .create_bucket_configuration(
-                CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(REGION)).build(),
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(REGION))
+                    .build(),
             )
             .send()
             .await
@@ -152,7 +156,9 @@ impl TestEnv {
                 for m in msgs {
                     let to = m["destinations"].to_string().to_ascii_lowercase();
                     let raw = m["raw_data"].as_str().unwrap_or("").to_ascii_lowercase();
-                    if to.contains(&recipient.to_ascii_lowercase()) || raw.contains(&format!("to: {}", recipient.to_ascii_lowercase())) {
+                    if to.contains(&recipient.to_ascii_lowercase())
+                        || raw.contains(&format!("to: {}", recipient.to_ascii_lowercase()))
+                    {
                         out.push(m.clone());
                     }
                 }

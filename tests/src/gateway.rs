@@ -42,7 +42,11 @@ pub fn routes_from_openapi(doc: &str) -> Vec<Route> {
             if let Some(ops) = ops.as_object() {
                 for (method, op) in ops {
                     if let Some(f) = op["x-portal-function"].as_str() {
-                        out.push(Route { method: method.to_ascii_uppercase(), template: template.clone(), function: f.into() });
+                        out.push(Route {
+                            method: method.to_ascii_uppercase(),
+                            template: template.clone(),
+                            function: f.into(),
+                        });
                     }
                 }
             }
@@ -139,7 +143,10 @@ impl Gateway {
         }
         for pair in query.split('&').filter(|s| !s.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            api = api.query(&percent_decode(k).unwrap_or_default(), &percent_decode(&v.replace('+', " ")).unwrap_or_default());
+            api = api.query(
+                &percent_decode(k).unwrap_or_default(),
+                &percent_decode(&v.replace('+', " ")).unwrap_or_default(),
+            );
         }
         for (k, v) in req.headers() {
             if let Ok(v) = v.to_str() {
@@ -195,7 +202,8 @@ fn to_hyper(resp: Response<Body>) -> hyper::Response<Full<Bytes>> {
 }
 
 pub fn problem(status: u16, slug: &str, detail: &str) -> hyper::Response<Full<Bytes>> {
-    let body = serde_json::json!({"type": format!("/problems/{slug}"), "title": slug, "status": status, "detail": detail});
+    let body =
+        serde_json::json!({"type": format!("/problems/{slug}"), "title": slug, "status": status, "detail": detail});
     let mut r = hyper::Response::new(Full::new(Bytes::from(body.to_string())));
     *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     r.headers_mut().insert("content-type", "application/problem+json".parse().unwrap());

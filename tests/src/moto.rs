@@ -28,10 +28,7 @@ pub fn repo_root() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port on 127.0.0.1")
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("no free port on 127.0.0.1")
 }
 
 impl Moto {
@@ -43,11 +40,7 @@ impl Moto {
 
     fn start() -> Moto {
         let bin = moto_server_path();
-        assert!(
-            bin.exists(),
-            "moto_server not found at {}: run ./scripts/setup (or set MOTO_SERVER)",
-            bin.display()
-        );
+        assert!(bin.exists(), "moto_server not found at {}: run ./scripts/setup (or set MOTO_SERVER)", bin.display());
         let port = free_port();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()

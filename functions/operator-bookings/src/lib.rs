@@ -104,15 +104,22 @@ async fn upsert(state: &State, req: Request) -> Result<Response<Body>, ApiError>
                 )));
             }
             (None, Some(v)) => {
-                return Err(ApiError::stale_version(format!("If-Match names version {v} but the booking does not exist")));
+                return Err(ApiError::stale_version(format!(
+                    "If-Match names version {v} but the booking does not exist"
+                )));
             }
             (Some(c), None) if create_only => {
-                return Err(ApiError::stale_version(format!("If-None-Match: * but the booking exists at version {}", c.version)));
+                return Err(ApiError::stale_version(format!(
+                    "If-None-Match: * but the booking exists at version {}",
+                    c.version
+                )));
             }
             _ => {}
         }
         match write(state, current.as_ref(), validated.clone(), &fp, &operator).await {
-            Ok((item, created)) => return respond_with(item.version, created, true, &item.booking.reference, &item.aggregate),
+            Ok((item, created)) => {
+                return respond_with(item.version, created, true, &item.booking.reference, &item.aggregate);
+            }
             Err(WriteError::Store(StoreError::Conflict(_))) if attempt == 0 => {
                 tracing::info!(reference = %reference, "concurrent booking write; re-reading once");
                 continue;
@@ -160,7 +167,14 @@ async fn write(
     all.extend(plan.movements.iter().cloned());
     let aggregate = Aggregate::from_movements(plan.booking.currency, &all)
         .map_err(|e| portal_domain::DomainError::money("ledger", e))?;
-    let item = BookingItem::new(plan.booking, plan.version, fp.to_string(), aggregate, current.map_or(now, |c| c.created_at), now);
+    let item = BookingItem::new(
+        plan.booking,
+        plan.version,
+        fp.to_string(),
+        aggregate,
+        current.map_or(now, |c| c.created_at),
+        now,
+    );
     let mut tx = Tx::default();
     state.store.stage_upsert(&mut tx, current, &item, &plan.instalments, &plan.movements, plan.events)?;
     state.store.commit(tx).await?;
@@ -168,7 +182,13 @@ async fn write(
     Ok((item, plan.created))
 }
 
-fn respond_with(version: u64, created: bool, changed: bool, reference: &BookingReference, agg: &Aggregate) -> Result<Response<Body>, ApiError> {
+fn respond_with(
+    version: u64,
+    created: bool,
+    changed: bool,
+    reference: &BookingReference,
+    agg: &Aggregate,
+) -> Result<Response<Body>, ApiError> {
     let mut r = json(
         if created { 201 } else { 200 },
         &UpsertResponse {

@@ -227,9 +227,7 @@ impl Booking {
 
     /// Travellers whose email matches (case-insensitively).
     pub fn travellers_with_email<'a>(&'a self, email: &'a str) -> impl Iterator<Item = &'a Traveller> + 'a {
-        self.travellers
-            .iter()
-            .filter(move |t| t.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(email)))
+        self.travellers.iter().filter(move |t| t.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(email)))
     }
 
     /// Distinct lower-cased traveller emails.
@@ -301,10 +299,9 @@ impl Booking {
                 date_of_birth: t.date_of_birth,
             });
         }
-        let lead = travellers
-            .iter()
-            .find(|t| t.id == input.lead_traveller_id)
-            .ok_or_else(|| DomainError::invalid("lead_traveller_id", "the lead passenger must be one of the travellers"))?;
+        let lead = travellers.iter().find(|t| t.id == input.lead_traveller_id).ok_or_else(|| {
+            DomainError::invalid("lead_traveller_id", "the lead passenger must be one of the travellers")
+        })?;
         if lead.email.is_none() {
             return Err(DomainError::invalid("lead_traveller_id", "the lead passenger needs an email address"));
         }
@@ -329,7 +326,10 @@ impl Booking {
             opt_text(&f("description"), d.description.as_deref(), 4000)?;
             opt_text(&f("accommodation"), d.accommodation.as_deref(), 200)?;
             if d.services.len() > MAX_SERVICES_PER_DAY {
-                return Err(DomainError::invalid(f("services"), format!("at most {MAX_SERVICES_PER_DAY} services a day")));
+                return Err(DomainError::invalid(
+                    f("services"),
+                    format!("at most {MAX_SERVICES_PER_DAY} services a day"),
+                ));
             }
             let mut services = Vec::with_capacity(d.services.len());
             for (j, s) in d.services.into_iter().enumerate() {
@@ -344,7 +344,10 @@ impl Booking {
                 opt_text(&g("supplier_reference"), s.supplier_reference.as_deref(), 100)?;
                 for t in &s.traveller_ids {
                     if !ids.contains(t) {
-                        return Err(DomainError::invalid(g("traveller_ids"), format!("unknown traveller `{}`", clip(t))));
+                        return Err(DomainError::invalid(
+                            g("traveller_ids"),
+                            format!("unknown traveller `{}`", clip(t)),
+                        ));
                     }
                 }
                 services.push(Service {
@@ -392,7 +395,10 @@ impl Booking {
 
         // Schedule
         if input.schedule.is_empty() {
-            return Err(DomainError::invalid("schedule", "a booking needs a payment schedule (at least one instalment)"));
+            return Err(DomainError::invalid(
+                "schedule",
+                "a booking needs a payment schedule (at least one instalment)",
+            ));
         }
         if input.schedule.len() > MAX_INSTALMENTS {
             return Err(DomainError::invalid("schedule", format!("at most {MAX_INSTALMENTS} instalments")));
@@ -412,8 +418,8 @@ impl Booking {
             schedule.push(ScheduledInstalment { id: s.id, kind: s.kind, due_date: s.due_date, amount });
         }
         schedule.sort_by(|a, b| a.due_date.cmp(&b.due_date).then_with(|| a.id.cmp(&b.id)));
-        let scheduled = Money::sum(currency, schedule.iter().map(|s| s.amount))
-            .map_err(|e| DomainError::money("schedule", e))?;
+        let scheduled =
+            Money::sum(currency, schedule.iter().map(|s| s.amount)).map_err(|e| DomainError::money("schedule", e))?;
         if scheduled != total {
             return Err(DomainError::ScheduleMismatch {
                 schedule: scheduled.to_decimal_string(),
@@ -514,14 +520,21 @@ fn opt_text(field: &str, value: Option<&str>, max: usize) -> Result<(), DomainEr
 /// 254 characters. Deliverability is proven by the magic link itself.
 pub fn check_email(field: &str, email: &str) -> Result<(), DomainError> {
     let bad = || DomainError::invalid(field, "not a valid email address");
-    if email.len() > 254 || email.chars().any(|c| c.is_control() || c.is_whitespace() || c == '<' || c == '>' || c == ',' || c == ';') {
+    if email.len() > 254
+        || email.chars().any(|c| c.is_control() || c.is_whitespace() || c == '<' || c == '>' || c == ',' || c == ';')
+    {
         return Err(bad());
     }
     let (local, domain) = email.rsplit_once('@').ok_or_else(bad)?;
     if local.is_empty() || local.contains('@') || local.len() > 64 {
         return Err(bad());
     }
-    if domain.len() < 3 || !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') || domain.contains("..") {
+    if domain.len() < 3
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+        || domain.contains("..")
+    {
         return Err(bad());
     }
     Ok(())
@@ -576,7 +589,8 @@ pub(crate) mod tests {
 
     #[test]
     fn rejects_bad_bookings_precisely() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+        type Mutate = Box<dyn Fn(&mut serde_json::Value)>;
+        let cases: Vec<(&str, Mutate)> = vec![
             ("currency", Box::new(|v| v["currency"] = "XYZ".into())),
             ("price_lines[0].amount", Box::new(|v| v["price_lines"][0]["amount"] = "10.005".into())),
             ("price_lines[0].amount", Box::new(|v| v["price_lines"][0]["amount"] = "-5.00".into())),

@@ -100,7 +100,9 @@ impl LedgerEvent {
             MovementKind::Charge => EventType::Charge,
             MovementKind::Adjustment => EventType::Adjustment,
             MovementKind::Fee => EventType::Fee,
-            MovementKind::Payment if !m.instalment_ids.is_empty() && m.actor.kind == crate::ledger::ActorKind::System => {
+            MovementKind::Payment
+                if !m.instalment_ids.is_empty() && m.actor.kind == crate::ledger::ActorKind::System =>
+            {
                 EventType::InstalmentCharged
             }
             MovementKind::Payment => EventType::PaymentSucceeded,
@@ -120,7 +122,10 @@ impl LedgerEvent {
             movement_id: Some(m.id.clone()),
             amount: Some(m.amount),
             channel: m.channel,
-            gateway: m.external_reference.as_ref().map(|r| GatewayRefs { payment_id: Some(r.clone()), ..GatewayRefs::default() }),
+            gateway: m
+                .external_reference
+                .as_ref()
+                .map(|r| GatewayRefs { payment_id: Some(r.clone()), ..GatewayRefs::default() }),
             acquirer_fee: m.acquirer_fee,
             protected_amount: protected,
             protected_until: protected.map(|_| booking.travel_start),
@@ -131,7 +136,13 @@ impl LedgerEvent {
         }
     }
 
-    pub fn for_booking(booking: &Booking, version: u64, created: bool, actor: Actor, now: DateTime<Utc>) -> LedgerEvent {
+    pub fn for_booking(
+        booking: &Booking,
+        version: u64,
+        created: bool,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> LedgerEvent {
         LedgerEvent {
             schema_version: EVENT_SCHEMA_VERSION,
             event_id: derived_id("evt", &format!("booking:{}:v{version}", booking.reference)),

@@ -18,11 +18,7 @@ impl BookingReference {
         let ok = (4..=20).contains(&upper.len())
             && upper.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
             && upper.as_bytes()[0] != b'-';
-        if ok {
-            Ok(BookingReference(upper))
-        } else {
-            Err(DomainError::MalformedReference)
-        }
+        if ok { Ok(BookingReference(upper)) } else { Err(DomainError::MalformedReference) }
     }
 
     pub fn as_str(&self) -> &str {

@@ -41,7 +41,11 @@ impl MovementKind {
     pub fn affects_balance(self) -> bool {
         matches!(
             self,
-            MovementKind::Charge | MovementKind::Adjustment | MovementKind::Fee | MovementKind::Payment | MovementKind::Refund
+            MovementKind::Charge
+                | MovementKind::Adjustment
+                | MovementKind::Fee
+                | MovementKind::Payment
+                | MovementKind::Refund
         )
     }
 }
@@ -112,7 +116,10 @@ impl Ledger {
         Ledger { currency, movements: Vec::new(), keys: HashSet::new() }
     }
 
-    pub fn from_movements(currency: Currency, movements: impl IntoIterator<Item = Movement>) -> Result<Ledger, MoneyError> {
+    pub fn from_movements(
+        currency: Currency,
+        movements: impl IntoIterator<Item = Movement>,
+    ) -> Result<Ledger, MoneyError> {
         let mut l = Ledger::new(currency);
         for m in movements {
             l.apply(m)?;
@@ -245,7 +252,8 @@ impl LedgerSummary {
         let credit = balance.checked_neg()?.clamp_zero();
 
         // Apply net paid to live instalments in due-date order.
-        let mut live: Vec<&Instalment> = instalments.iter().filter(|i| i.status != InstalmentStatus::Cancelled).collect();
+        let mut live: Vec<&Instalment> =
+            instalments.iter().filter(|i| i.status != InstalmentStatus::Cancelled).collect();
         live.sort_by(|a, b| a.due_date.cmp(&b.due_date).then_with(|| a.id.cmp(&b.id)));
         let mut pool = paid.clamp_zero();
         let mut views = Vec::with_capacity(live.len());
@@ -267,7 +275,13 @@ impl LedgerSummary {
                 next_due = Some(NextDue { date: inst.due_date, amount: remaining, instalment_id: inst.id.clone() });
             }
             let display_status = if remaining.is_zero() { InstalmentStatus::Paid } else { inst.status };
-            views.push(InstalmentView { instalment: inst.clone(), covered, remaining, display_status, overdue: is_overdue });
+            views.push(InstalmentView {
+                instalment: inst.clone(),
+                covered,
+                remaining,
+                display_status,
+                overdue: is_overdue,
+            });
         }
         // The schedule may lag the ledger (a fee added after scheduling, a price cut): never claim more is due
         // than is outstanding.
@@ -294,7 +308,12 @@ impl LedgerSummary {
 /// shares sum exactly to the current total price (fees and adjustments outside the price lines are split evenly).
 /// Payments made for a traveller count for that traveller; payments for the whole party are spread over the
 /// travellers in proportion to what each still owes.
-fn traveller_shares(booking: &Booking, movements: &[Movement], total_price: Money, paid: Money) -> Result<Vec<TravellerShare>, MoneyError> {
+fn traveller_shares(
+    booking: &Booking,
+    movements: &[Movement],
+    total_price: Money,
+    paid: Money,
+) -> Result<Vec<TravellerShare>, MoneyError> {
     let currency = booking.currency;
     let n = booking.travellers.len();
     if n == 0 {
@@ -445,7 +464,12 @@ mod tests {
         let v = booking();
         let mut p1 = mv("p1", MovementKind::Payment, 50_000);
         p1.traveller_id = Some("T2".into());
-        let movements = vec![mv("c", MovementKind::Charge, 225_050), mv("f", MovementKind::Fee, 1_001), p1, mv("p2", MovementKind::Payment, 10_000)];
+        let movements = vec![
+            mv("c", MovementKind::Charge, 225_050),
+            mv("f", MovementKind::Fee, 1_001),
+            p1,
+            mv("p2", MovementKind::Payment, 10_000),
+        ];
         let s = LedgerSummary::compute(&v.booking, &movements, &[], day("2026-11-25")).unwrap();
         let shares: i64 = s.traveller_shares.iter().map(|t| t.share.minor()).sum();
         assert_eq!(shares, s.total_price.minor());

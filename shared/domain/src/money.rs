@@ -143,11 +143,7 @@ pub enum MoneyError {
     #[error("`{amount}` is not a decimal amount")]
     NotADecimal { amount: String },
     #[error("`{amount}` has more decimals than {currency} allows ({exponent})")]
-    TooManyDecimals {
-        amount: String,
-        currency: Currency,
-        exponent: u32,
-    },
+    TooManyDecimals { amount: String, currency: Currency, exponent: u32 },
     #[error("amount is too large")]
     Overflow,
     #[error("currency mismatch: {left} and {right}")]
@@ -180,9 +176,7 @@ impl Money {
     /// Parse a decimal string such as `"1234.50"` in `currency`. Rejects exponents, thousands separators,
     /// and more fractional digits than the currency has (trailing zeros included: `"10.500"` is not GBP).
     pub fn parse(amount: &str, currency: Currency) -> Result<Money, MoneyError> {
-        let not_decimal = || MoneyError::NotADecimal {
-            amount: amount.chars().take(32).collect(),
-        };
+        let not_decimal = || MoneyError::NotADecimal { amount: amount.chars().take(32).collect() };
         let body = amount.strip_prefix('-').unwrap_or(amount);
         let mut parts = body.splitn(2, '.');
         let int = parts.next().unwrap_or("");
@@ -202,9 +196,7 @@ impl Money {
             });
         }
         let dec = Decimal::from_str_exact(amount).map_err(|_| MoneyError::Overflow)?;
-        let minor = dec
-            .checked_mul(Decimal::from(10i64.pow(currency.exponent())))
-            .ok_or(MoneyError::Overflow)?;
+        let minor = dec.checked_mul(Decimal::from(10i64.pow(currency.exponent()))).ok_or(MoneyError::Overflow)?;
         let minor: i64 = minor.trunc().try_into().map_err(|_| MoneyError::Overflow)?;
         Money::from_minor(minor, currency)
     }
@@ -242,10 +234,7 @@ impl Money {
     }
 
     pub fn checked_neg(self) -> Result<Money, MoneyError> {
-        Ok(Money {
-            minor: self.minor.checked_neg().ok_or(MoneyError::Overflow)?,
-            currency: self.currency,
-        })
+        Ok(Money { minor: self.minor.checked_neg().ok_or(MoneyError::Overflow)?, currency: self.currency })
     }
 
     /// The larger of `self` and zero.
@@ -267,9 +256,7 @@ impl Money {
         let n_i = n as i64;
         let base = self.minor.div_euclid(n_i);
         let rem = self.minor.rem_euclid(n_i);
-        (0..n_i)
-            .map(|i| Money { minor: base + i64::from(i < rem), currency: self.currency })
-            .collect()
+        (0..n_i).map(|i| Money { minor: base + i64::from(i < rem), currency: self.currency }).collect()
     }
 
     fn same_currency(self, other: Money) -> Result<(), MoneyError> {

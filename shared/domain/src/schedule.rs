@@ -105,7 +105,10 @@ impl ScheduleChange {
 ///   (the customer consented to a different charge);
 /// - an instalment that is processing or paid cannot change or disappear (409);
 /// - an instalment missing from the push is cancelled (kept, for history).
-pub fn merge_schedule(existing: &[Instalment], incoming: &[ScheduledInstalment]) -> Result<ScheduleChange, DomainError> {
+pub fn merge_schedule(
+    existing: &[Instalment],
+    incoming: &[ScheduledInstalment],
+) -> Result<ScheduleChange, DomainError> {
     let mut change = ScheduleChange::default();
     for inc in incoming {
         match existing.iter().find(|e| e.id == inc.id) {
@@ -186,7 +189,11 @@ mod tests {
         let gone = Instalment::new(&s("C", "2027-03-01", 100));
         let existing = vec![paid, approved, gone];
 
-        let change = merge_schedule(&existing, &[s("A", "2027-01-01", 100), s("B", "2027-02-01", 150), s("D", "2027-04-01", 50)]).unwrap();
+        let change = merge_schedule(
+            &existing,
+            &[s("A", "2027-01-01", 100), s("B", "2027-02-01", 150), s("D", "2027-04-01", 50)],
+        )
+        .unwrap();
         let by_id = |id: &str| change.put.iter().find(|i| i.id == id).cloned();
         assert!(by_id("A").is_none(), "unchanged paid instalment is not rewritten");
         let b = by_id("B").unwrap();
@@ -199,13 +206,17 @@ mod tests {
     fn paid_instalments_are_immutable() {
         let mut paid = Instalment::new(&s("A", "2027-01-01", 100));
         paid.status = InstalmentStatus::Paid;
-        assert!(matches!(merge_schedule(std::slice::from_ref(&paid), &[s("A", "2027-01-01", 90)]), Err(DomainError::Conflict(_))));
+        assert!(matches!(
+            merge_schedule(std::slice::from_ref(&paid), &[s("A", "2027-01-01", 90)]),
+            Err(DomainError::Conflict(_))
+        ));
         assert!(matches!(merge_schedule(&[paid], &[]), Err(DomainError::Conflict(_))));
     }
 
     #[test]
     fn identical_schedule_changes_nothing() {
-        let existing: Vec<_> = [s("A", "2027-01-01", 100), s("B", "2027-02-01", 100)].iter().map(Instalment::new).collect();
+        let existing: Vec<_> =
+            [s("A", "2027-01-01", 100), s("B", "2027-02-01", 100)].iter().map(Instalment::new).collect();
         assert!(merge_schedule(&existing, &[s("A", "2027-01-01", 100), s("B", "2027-02-01", 100)]).unwrap().is_empty());
     }
 }

@@ -78,8 +78,10 @@ pub fn plan_upsert(
                 )));
             }
             let version = e.version + 1;
-            let totals = Totals::of(e.booking.currency, e.movements).map_err(|m| DomainError::money("price_lines", m))?;
-            let priced = totals.charges.checked_add(totals.adjustments).map_err(|m| DomainError::money("price_lines", m))?;
+            let totals =
+                Totals::of(e.booking.currency, e.movements).map_err(|m| DomainError::money("price_lines", m))?;
+            let priced =
+                totals.charges.checked_add(totals.adjustments).map_err(|m| DomainError::money("price_lines", m))?;
             let delta = new_total.checked_sub(priced).map_err(|m| DomainError::money("price_lines", m))?;
             if !delta.is_zero() {
                 let key = format!("booking:{reference}:adjustment:v{version}");
@@ -178,7 +180,12 @@ mod tests {
         v["payments_received"] = serde_json::json!([
             {"external_reference": "BT-1", "amount": "450.50", "channel": "bank_transfer", "received_at": "2026-11-02T09:00:00Z"}
         ]);
-        let existing = Existing { booking: &first.booking, version: 1, instalments: &first.instalments, movements: &first.movements };
+        let existing = Existing {
+            booking: &first.booking,
+            version: 1,
+            instalments: &first.instalments,
+            movements: &first.movements,
+        };
         let second = plan_upsert(Some(existing), validated(v.clone()), Actor::operator("op"), now()).unwrap();
         assert_eq!(second.version, 2);
         let kinds: Vec<_> = second.movements.iter().map(|m| (m.kind, m.amount.minor())).collect();
@@ -187,7 +194,8 @@ mod tests {
 
         let mut all = first.movements.clone();
         all.extend(second.movements.clone());
-        let existing = Existing { booking: &second.booking, version: 2, instalments: &first.instalments, movements: &all };
+        let existing =
+            Existing { booking: &second.booking, version: 2, instalments: &first.instalments, movements: &all };
         let third = plan_upsert(Some(existing), validated(v), Actor::operator("op"), now()).unwrap();
         assert!(third.movements.is_empty(), "same price and same payment: nothing new");
     }
@@ -197,7 +205,15 @@ mod tests {
         let first = plan_upsert(None, validated(sample_input()), Actor::operator("op"), now()).unwrap();
         let mut v = sample_input();
         v["currency"] = "EUR".into();
-        let existing = Existing { booking: &first.booking, version: 1, instalments: &first.instalments, movements: &first.movements };
-        assert!(matches!(plan_upsert(Some(existing), validated(v), Actor::operator("op"), now()), Err(DomainError::Conflict(_))));
+        let existing = Existing {
+            booking: &first.booking,
+            version: 1,
+            instalments: &first.instalments,
+            movements: &first.movements,
+        };
+        assert!(matches!(
+            plan_upsert(Some(existing), validated(v), Actor::operator("op"), now()),
+            Err(DomainError::Conflict(_))
+        ));
     }
 }

@@ -35,7 +35,8 @@ pub fn number(variable: &'static str, default: u64, min: u64, max: u64) -> Resul
     match optional(variable) {
         None => Ok(default),
         Some(v) => {
-            let n: u64 = v.trim().parse().map_err(|_| ConfigError { variable, problem: format!("`{v}` is not a number") })?;
+            let n: u64 =
+                v.trim().parse().map_err(|_| ConfigError { variable, problem: format!("`{v}` is not a number") })?;
             if n < min || n > max {
                 return Err(ConfigError { variable, problem: format!("{n} is outside {min}..={max}") });
             }

@@ -67,22 +67,21 @@ impl ApiError {
         Self::client(400, "bad-request", "Bad request", detail)
     }
     pub fn malformed_reference() -> ApiError {
-        Self::client(400, "malformed-reference", "Malformed booking reference", "a booking reference is 4-20 characters of A-Z, 0-9 and '-'")
+        Self::client(
+            400,
+            "malformed-reference",
+            "Malformed booking reference",
+            "a booking reference is 4-20 characters of A-Z, 0-9 and '-'",
+        )
     }
     pub fn validation(field: impl Into<String>, detail: impl Into<String>) -> ApiError {
         Self::client(422, "validation-error", "Invalid request", detail).with_field(field)
     }
     pub fn unauthorized(detail: impl Into<String>) -> ApiError {
         match Self::client(401, "unauthorized", "Unauthorized", detail) {
-            ApiError::Client { status, slug, title, detail, field, retry_after, .. } => ApiError::Client {
-                status,
-                slug,
-                title,
-                detail,
-                field,
-                retry_after,
-                www_authenticate: true,
-            },
+            ApiError::Client { status, slug, title, detail, field, retry_after, .. } => {
+                ApiError::Client { status, slug, title, detail, field, retry_after, www_authenticate: true }
+            }
             e => e,
         }
     }
@@ -197,7 +196,9 @@ impl From<MoneyError> for ApiError {
 fn money_error(field: Option<String>, e: MoneyError) -> ApiError {
     let err = match &e {
         MoneyError::UnknownCurrency(_) => ApiError::client(422, "unknown-currency", "Unknown currency", e.to_string()),
-        MoneyError::CurrencyMismatch { .. } => ApiError::client(422, "currency-mismatch", "Currency mismatch", e.to_string()),
+        MoneyError::CurrencyMismatch { .. } => {
+            ApiError::client(422, "currency-mismatch", "Currency mismatch", e.to_string())
+        }
         _ => ApiError::client(422, "invalid-amount", "Invalid amount", e.to_string()),
     };
     match field {
@@ -227,7 +228,8 @@ impl From<DomainError> for ApiError {
                 }
             }
             e @ DomainError::ScheduleMismatch { .. } => {
-                ApiError::client(422, "schedule-mismatch", "Schedule does not match price", e.to_string()).with_field("schedule")
+                ApiError::client(422, "schedule-mismatch", "Schedule does not match price", e.to_string())
+                    .with_field("schedule")
             }
             DomainError::Conflict(d) => ApiError::conflict(d),
         }
@@ -237,12 +239,16 @@ impl From<DomainError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
-            StoreError::Conflict(_) => ApiError::conflict("the booking changed while this request was processed; reload and retry"),
+            StoreError::Conflict(_) => {
+                ApiError::conflict("the booking changed while this request was processed; reload and retry")
+            }
             StoreError::TooLarge(n) => ApiError::client(
                 422,
                 "too-many-changes",
                 "Too many changes at once",
-                format!("this request would write {n} items in one transaction (limit 100); send the change in smaller steps"),
+                format!(
+                    "this request would write {n} items in one transaction (limit 100); send the change in smaller steps"
+                ),
             ),
             StoreError::Corrupt(m) => ApiError::Internal(format!("corrupt item: {m}")),
             StoreError::Aws(m) => ApiError::Unavailable(m),

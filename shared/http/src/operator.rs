@@ -3,8 +3,8 @@
 //! presents `Authorization: Bearer <key>`, compared in constant time against the SHA-256 of the configured key.
 
 use lambda_http::Request;
-use lambda_http::request::RequestContext;
 use lambda_http::RequestExt;
+use lambda_http::request::RequestContext;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -35,9 +35,12 @@ impl OperatorAuth {
             None | Some("iam") => Ok(OperatorAuth::Iam),
             Some("key") => {
                 let key = config::required("OPERATOR_KEY")?;
-                OperatorAuth::key(&key).ok_or(ConfigError { variable: "OPERATOR_KEY", problem: "must be at least 32 characters".into() })
+                OperatorAuth::key(&key)
+                    .ok_or(ConfigError { variable: "OPERATOR_KEY", problem: "must be at least 32 characters".into() })
             }
-            Some(other) => Err(ConfigError { variable: "OPERATOR_AUTH", problem: format!("`{other}` is neither `iam` nor `key`") }),
+            Some(other) => {
+                Err(ConfigError { variable: "OPERATOR_AUTH", problem: format!("`{other}` is neither `iam` nor `key`") })
+            }
         }
     }
 
@@ -58,9 +61,10 @@ impl OperatorAuth {
                 _ => Err(ApiError::unauthorized("operator routes need IAM (SigV4) authorization")),
             },
             OperatorAuth::Key { digest } => {
-                let presented = header(req, "authorization")
-                    .and_then(|h| h.strip_prefix("Bearer "))
-                    .ok_or_else(|| ApiError::unauthorized("operator routes need `Authorization: Bearer <operator key>`"))?;
+                let presented =
+                    header(req, "authorization").and_then(|h| h.strip_prefix("Bearer ")).ok_or_else(|| {
+                        ApiError::unauthorized("operator routes need `Authorization: Bearer <operator key>`")
+                    })?;
                 let d: [u8; 32] = Sha256::digest(presented.trim().as_bytes()).into();
                 if bool::from(d.ct_eq(digest)) {
                     Ok("operator-key".into())

@@ -87,9 +87,10 @@ impl SessionConfig {
                 .trim()
                 .split_once(':')
                 .ok_or(ConfigError { variable: "SESSION_KEYS", problem: "each key is kid:base64url-secret".into() })?;
-            let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(secret.trim_end_matches('='))
-                .map_err(|_| ConfigError { variable: "SESSION_KEYS", problem: format!("key `{kid}` is not base64url") })?;
+            let secret =
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(secret.trim_end_matches('=')).map_err(
+                    |_| ConfigError { variable: "SESSION_KEYS", problem: format!("key `{kid}` is not base64url") },
+                )?;
             keys.push((kid.to_string(), secret));
         }
         SessionConfig::new(
@@ -101,27 +102,36 @@ impl SessionConfig {
         )
     }
 
-    pub fn new(keys: Vec<(String, Vec<u8>)>, issuer: &str, audience: &str, idle_seconds: i64, max_age_seconds: i64) -> Result<SessionConfig, ConfigError> {
+    pub fn new(
+        keys: Vec<(String, Vec<u8>)>,
+        issuer: &str,
+        audience: &str,
+        idle_seconds: i64,
+        max_age_seconds: i64,
+    ) -> Result<SessionConfig, ConfigError> {
         if keys.is_empty() {
             return Err(ConfigError { variable: "SESSION_KEYS", problem: "at least one key is needed".into() });
         }
         let mut out = Vec::new();
         for (kid, secret) in keys {
-            if kid.is_empty() || kid.len() > 32 || !kid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-                return Err(ConfigError { variable: "SESSION_KEYS", problem: "key ids are 1-32 characters of A-Z, a-z, 0-9, '-', '_'".into() });
+            if kid.is_empty()
+                || kid.len() > 32
+                || !kid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(ConfigError {
+                    variable: "SESSION_KEYS",
+                    problem: "key ids are 1-32 characters of A-Z, a-z, 0-9, '-', '_'".into(),
+                });
             }
             if secret.len() < 32 {
-                return Err(ConfigError { variable: "SESSION_KEYS", problem: format!("key `{kid}` is shorter than 32 bytes") });
+                return Err(ConfigError {
+                    variable: "SESSION_KEYS",
+                    problem: format!("key `{kid}` is shorter than 32 bytes"),
+                });
             }
             out.push(SigningKey { kid, secret });
         }
-        Ok(SessionConfig {
-            keys: out,
-            issuer: issuer.into(),
-            audience: audience.into(),
-            idle_seconds,
-            max_age_seconds,
-        })
+        Ok(SessionConfig { keys: out, issuer: issuer.into(), audience: audience.into(), idle_seconds, max_age_seconds })
     }
 
     /// A signed token for `s`, valid for the idle timeout but never past the absolute lifetime.
@@ -181,7 +191,8 @@ impl SessionConfig {
         // Time is checked below against the injected clock.
         v.validate_exp = false;
         v.validate_nbf = false;
-        let data = jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(&key.secret), &v).map_err(|_| "bad signature or claims")?;
+        let data = jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(&key.secret), &v)
+            .map_err(|_| "bad signature or claims")?;
         let c = data.claims;
         if c.typ != TOKEN_TYPE {
             return Err("wrong typ");
@@ -208,7 +219,8 @@ impl SessionConfig {
 
     /// The session presented with a request: the `__Host-` cookie, else `Authorization: Bearer`.
     pub fn from_request(&self, req: &Request, now: i64) -> Result<Session, ApiError> {
-        let token = session_token(req).ok_or_else(|| ApiError::unauthorized("sign in first: no session was presented"))?;
+        let token =
+            session_token(req).ok_or_else(|| ApiError::unauthorized("sign in first: no session was presented"))?;
         self.verify(&token, now)
     }
 
@@ -239,11 +251,7 @@ fn session_token(req: &Request) -> Option<String> {
 /// The one scope check every customer route makes: a session may only touch its own booking. Another
 /// booking answers exactly like a missing one.
 pub fn authorise_booking(session: &Session, reference: &BookingReference) -> Result<(), ApiError> {
-    if &session.reference == reference {
-        Ok(())
-    } else {
-        Err(not_found_booking())
-    }
+    if &session.reference == reference { Ok(()) } else { Err(not_found_booking()) }
 }
 
 /// The 404 for a booking that does not exist or is outside the session's scope (identical on purpose).
@@ -297,17 +305,25 @@ mod tests {
         // switched algorithm (HS512 with the same secret)
         let mut h = Header::new(Algorithm::HS512);
         h.kid = Some("k1".into());
-        let claims: serde_json::Value = serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        let claims: serde_json::Value =
+            serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[1]).unwrap())
+                .unwrap();
         let hs512 = jsonwebtoken::encode(&h, &claims, &EncodingKey::from_secret(&[7u8; 32])).unwrap();
         assert!(c.verify(&hs512, 1_000_001).is_err());
         // foreign kid / jku
         let mut h = Header::new(Algorithm::HS256);
         h.kid = Some("other".into());
-        assert!(c.verify(&jsonwebtoken::encode(&h, &claims, &EncodingKey::from_secret(&[7u8; 32])).unwrap(), 1_000_001).is_err());
+        assert!(
+            c.verify(&jsonwebtoken::encode(&h, &claims, &EncodingKey::from_secret(&[7u8; 32])).unwrap(), 1_000_001)
+                .is_err()
+        );
         let mut h = Header::new(Algorithm::HS256);
         h.kid = Some("k1".into());
         h.jku = Some("https://evil.example/jwks".into());
-        assert!(c.verify(&jsonwebtoken::encode(&h, &claims, &EncodingKey::from_secret(&[7u8; 32])).unwrap(), 1_000_001).is_err());
+        assert!(
+            c.verify(&jsonwebtoken::encode(&h, &claims, &EncodingKey::from_secret(&[7u8; 32])).unwrap(), 1_000_001)
+                .is_err()
+        );
         // tampered payload
         let mut evil = claims.clone();
         evil["bref"] = "ZZ-9999".into();
@@ -328,7 +344,14 @@ mod tests {
     fn rotation() {
         let old = cfg();
         let t = old.issue(&session(), 1_000_000).unwrap();
-        let rotated = SessionConfig::new(vec![("k2".into(), vec![9u8; 32]), ("k1".into(), vec![7u8; 32])], "iss", "aud", 1800, 43_200).unwrap();
+        let rotated = SessionConfig::new(
+            vec![("k2".into(), vec![9u8; 32]), ("k1".into(), vec![7u8; 32])],
+            "iss",
+            "aud",
+            1800,
+            43_200,
+        )
+        .unwrap();
         assert!(rotated.verify(&t, 1_000_001).is_ok());
         let t2 = rotated.issue(&session(), 1_000_000).unwrap();
         assert!(old.verify(&t2, 1_000_001).is_err());

@@ -43,7 +43,14 @@ pub struct BookingItem {
 }
 
 impl BookingItem {
-    pub fn new(booking: Booking, version: u64, fingerprint: String, aggregate: Aggregate, created_at: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+    pub fn new(
+        booking: Booking,
+        version: u64,
+        fingerprint: String,
+        aggregate: Aggregate,
+        created_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Self {
         BookingItem {
             pk: keys::booking_pk(booking.reference.as_str()),
             sk: keys::SK_BOOKING.into(),
@@ -98,13 +105,14 @@ pub struct InstalmentItem {
 impl InstalmentItem {
     pub fn new(reference: &str, instalment: Instalment) -> Self {
         // Only approved instalments (and failed ones with a retry planned) wait in the due index.
-        let due_at = match instalment.status {
-            InstalmentStatus::Approved => Some(instalment.next_attempt_at.unwrap_or_else(|| {
-                instalment.due_date.and_hms_opt(0, 0, 0).map(|d| d.and_utc()).unwrap_or_default()
-            })),
-            InstalmentStatus::Failed => instalment.next_attempt_at,
-            _ => None,
-        };
+        let due_at =
+            match instalment.status {
+                InstalmentStatus::Approved => Some(instalment.next_attempt_at.unwrap_or_else(|| {
+                    instalment.due_date.and_hms_opt(0, 0, 0).map(|d| d.and_utc()).unwrap_or_default()
+                })),
+                InstalmentStatus::Failed => instalment.next_attempt_at,
+                _ => None,
+            };
         InstalmentItem {
             pk: keys::booking_pk(reference),
             sk: keys::instalment_sk(&instalment.id),
@@ -164,7 +172,10 @@ impl OutboxItem {
 
 impl Aggregate {
     /// The listing figures from a booking's movements.
-    pub fn from_movements(currency: portal_domain::money::Currency, movements: &[Movement]) -> Result<Aggregate, portal_domain::money::MoneyError> {
+    pub fn from_movements(
+        currency: portal_domain::money::Currency,
+        movements: &[Movement],
+    ) -> Result<Aggregate, portal_domain::money::MoneyError> {
         let t = portal_domain::ledger::Totals::of(currency, movements)?;
         Ok(Aggregate { total_price: t.total_price()?, paid: t.paid()?, outstanding: t.balance()?.clamp_zero() })
     }

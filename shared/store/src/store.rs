@@ -96,7 +96,12 @@ impl Tx {
         self.actions.is_empty()
     }
 
-    fn put(&mut self, table: &str, item: Item, condition: Option<(&str, Option<(&str, AttributeValue)>)>) -> Result<(), StoreError> {
+    fn put(
+        &mut self,
+        table: &str,
+        item: Item,
+        condition: Option<(&str, Option<(&str, AttributeValue)>)>,
+    ) -> Result<(), StoreError> {
         let mut p = Put::builder().table_name(table).set_item(Some(item));
         if let Some((expr, value)) = condition {
             p = p.condition_expression(expr);
@@ -119,7 +124,12 @@ impl Tx {
     }
 
     /// Put the booking item: created (must not exist) or replacing exactly `expected_version`.
-    pub fn put_booking(&mut self, table: &str, item: &BookingItem, expected_version: Option<u64>) -> Result<(), StoreError> {
+    pub fn put_booking(
+        &mut self,
+        table: &str,
+        item: &BookingItem,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError> {
         match expected_version {
             None => self.put(table, to_item(item)?, Some(("attribute_not_exists(pk)", None))),
             Some(v) => self.put(

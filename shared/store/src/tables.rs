@@ -54,7 +54,8 @@ mod tests {
     fn every_index_the_code_uses_is_defined() {
         let t = portal_table();
         for idx in INDEXES_USED {
-            let def = t.global_secondary_indexes.get(idx).unwrap_or_else(|| panic!("index {idx} missing from tables.json"));
+            let def =
+                t.global_secondary_indexes.get(idx).unwrap_or_else(|| panic!("index {idx} missing from tables.json"));
             assert!(t.attributes.contains_key(&def.hash_key));
             assert!(t.attributes.contains_key(&def.range_key));
         }

@@ -56,7 +56,9 @@ async fn main() {
     println!("Tour portal running at {base}");
     println!("  AWS emulator (moto):  {}  (table `{}`, bucket `{}`)", env.moto.url, env.table, env.bucket);
     println!("  Operator key:         {operator_key}");
-    println!("  Demo bookings:        AE-10001 (GBP, deposit paid), AE-20002 (EUR), ST-30003 (JPY), GJ-40004 (BHD), AE-50005 (group of 4)");
+    println!(
+        "  Demo bookings:        AE-10001 (GBP, deposit paid), AE-20002 (EUR), ST-30003 (JPY), GJ-40004 (BHD), AE-50005 (group of 4)"
+    );
     println!();
     println!("Try:");
     println!("  curl -i -X PUT {base}/operator/bookings/AE-10001 -H 'authorization: Bearer {operator_key}' \\");

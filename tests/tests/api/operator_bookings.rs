@@ -97,7 +97,8 @@ async fn price_change_is_an_adjustment_and_stale_versions_are_rejected() {
     assert_eq!(body_json(&r)["total_price"]["amount"], "3180.50");
 
     let c = env.store().load_booking("AE-10001").await.unwrap().unwrap();
-    let adj: Vec<_> = c.movements.iter().filter(|m| m.kind == portal_domain::ledger::MovementKind::Adjustment).collect();
+    let adj: Vec<_> =
+        c.movements.iter().filter(|m| m.kind == portal_domain::ledger::MovementKind::Adjustment).collect();
     assert_eq!(adj.len(), 1);
     assert_eq!(adj[0].amount.to_decimal_string(), "100.00");
     let original_charge = c.movements.iter().find(|m| m.kind == portal_domain::ledger::MovementKind::Charge).unwrap();
@@ -152,15 +153,42 @@ async fn bad_input_is_rejected_precisely_and_writes_nothing() {
     type Mutate = Box<dyn Fn(&mut Value)>;
     let cases: Vec<(&str, u16, &str, Mutate)> = vec![
         ("unknown currency", 422, "/problems/unknown-currency", Box::new(|v| v["currency"] = "XYZ".into())),
-        ("too many decimals", 422, "/problems/invalid-amount", Box::new(|v| v["price_lines"][0]["amount"] = "10.005".into())),
-        ("negative price", 422, "/problems/validation-error", Box::new(|v| v["price_lines"][0]["amount"] = "-1450.00".into())),
-        ("schedule mismatch", 422, "/problems/schedule-mismatch", Box::new(|v| v["schedule"][2]["amount"] = "1.00".into())),
+        (
+            "too many decimals",
+            422,
+            "/problems/invalid-amount",
+            Box::new(|v| v["price_lines"][0]["amount"] = "10.005".into()),
+        ),
+        (
+            "negative price",
+            422,
+            "/problems/validation-error",
+            Box::new(|v| v["price_lines"][0]["amount"] = "-1450.00".into()),
+        ),
+        (
+            "schedule mismatch",
+            422,
+            "/problems/schedule-mismatch",
+            Box::new(|v| v["schedule"][2]["amount"] = "1.00".into()),
+        ),
         ("missing lead", 422, "/problems/validation-error", Box::new(|v| v["lead_traveller_id"] = "NOPE".into())),
-        ("no lead field", 422, "/problems/validation-error", Box::new(|v| { v.as_object_mut().unwrap().remove("lead_traveller_id"); })),
+        (
+            "no lead field",
+            422,
+            "/problems/validation-error",
+            Box::new(|v| {
+                v.as_object_mut().unwrap().remove("lead_traveller_id");
+            }),
+        ),
         ("wrong type", 422, "/problems/validation-error", Box::new(|v| v["travellers"] = json!("Ada"))),
         ("dates out of order", 422, "/problems/validation-error", Box::new(|v| v["travel_end"] = "2000-01-01".into())),
         ("unknown field", 422, "/problems/validation-error", Box::new(|v| v["discount"] = json!(true))),
-        ("CRLF in a name", 422, "/problems/validation-error", Box::new(|v| v["travellers"][0]["first_name"] = "Ada\r\nBcc: x@evil.example".into())),
+        (
+            "CRLF in a name",
+            422,
+            "/problems/validation-error",
+            Box::new(|v| v["travellers"][0]["first_name"] = "Ada\r\nBcc: x@evil.example".into()),
+        ),
     ];
     for (name, status, type_, mutate) in cases {
         let mut body = good.clone();
@@ -190,7 +218,14 @@ async fn bad_input_is_rejected_precisely_and_writes_nothing() {
     assert_eq!(r.status(), 415);
     let r = send(&s, put("../etc", &good).path_param("reference", "../etc")).await;
     assert_eq!((r.status().as_u16(), body_json(&r)["type"].clone()), (400, json!("/problems/malformed-reference")));
-    let r = send(&s, ApiRequest::new("PUT", "/operator/bookings/AE-10001").route("/operator/bookings/{reference}").path_param("reference", "AE-10001").json(&good)).await;
+    let r = send(
+        &s,
+        ApiRequest::new("PUT", "/operator/bookings/AE-10001")
+            .route("/operator/bookings/{reference}")
+            .path_param("reference", "AE-10001")
+            .json(&good),
+    )
+    .await;
     assert_eq!(r.status(), 401);
     let r = send(&s, put("AE-10001", &good).header("authorization", "Bearer a-customer-session-token")).await;
     assert_eq!(r.status(), 401);
@@ -234,7 +269,8 @@ async fn paid_instalments_cannot_be_rewritten_and_currency_cannot_change() {
 async fn the_local_gateway_serves_the_openapi_routes() {
     use portal_tests::gateway::Gateway;
     let env = TestEnv::new().await;
-    let gw = Gateway::new().function("operator-bookings", portal_tests::handler!(state(&env), operator_bookings::handle));
+    let gw =
+        Gateway::new().function("operator-bookings", portal_tests::handler!(state(&env), operator_bookings::handle));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(std::sync::Arc::new(gw).serve(listener));
@@ -243,7 +279,8 @@ async fn the_local_gateway_serves_the_openapi_routes() {
     let r = client.put(&url).bearer_auth(KEY).json(&seed::gbp_booking(today())).send().await.unwrap();
     assert_eq!(r.status(), 201);
     assert_eq!(r.headers()["etag"], "\"1\"");
-    let r = client.put(&url).bearer_auth(KEY).header("content-type", "application/json").body("{").send().await.unwrap();
+    let r =
+        client.put(&url).bearer_auth(KEY).header("content-type", "application/json").body("{").send().await.unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
     let r = client.get(format!("http://{addr}/nowhere")).send().await.unwrap();
