@@ -10,6 +10,7 @@ pub mod ids;
 pub mod ledger;
 pub mod locale;
 pub mod money;
+pub mod overview;
 pub mod schedule;
 pub mod upsert;
 
