@@ -5,6 +5,7 @@
 //! [`json`] or an [`ApiError`].
 
 pub mod config;
+pub mod customer;
 pub mod error;
 pub mod operator;
 pub mod request;

@@ -3,6 +3,7 @@
 //!
 //! The domain crate (`portal-domain`) knows nothing of this crate; this crate maps domain types to items.
 
+pub mod auth;
 pub mod aws;
 pub mod items;
 pub mod keys;
