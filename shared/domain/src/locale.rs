@@ -60,9 +60,7 @@ use icu_datetime::options::TimePrecision;
 use icu_datetime::preferences::HourCycle;
 use icu_datetime::{DateTimeFormatterPreferences, FixedCalendarDateTimeFormatter};
 use icu_experimental::dimension::currency::CurrencyType;
-use icu_experimental::dimension::currency::formatter::{
-    CurrencyFormatter, CurrencyFormatterPreferences,
-};
+use icu_experimental::dimension::currency::formatter::{CurrencyFormatter, CurrencyFormatterPreferences};
 use icu_locale_core::{Locale as IcuLocale, locale};
 
 use crate::money::Money;
@@ -88,14 +86,7 @@ const MAX_HEADER_ENTRIES: usize = 32;
 
 impl Locale {
     /// Every supported locale, in the order used when any locale will do.
-    pub const ALL: [Locale; 6] = [
-        Locale::EnGb,
-        Locale::EnUs,
-        Locale::DeDe,
-        Locale::FrFr,
-        Locale::NlNl,
-        Locale::JaJp,
-    ];
+    pub const ALL: [Locale; 6] = [Locale::EnGb, Locale::EnUs, Locale::DeDe, Locale::FrFr, Locale::NlNl, Locale::JaJp];
 
     pub fn tag(self) -> &'static str {
         match self {
@@ -176,9 +167,7 @@ impl Locale {
             }
             if is_language_only(entry.range) {
                 let language = language_of(primary);
-                let mut same_language = Locale::ALL
-                    .into_iter()
-                    .filter(|&l| language_of(l) == language);
+                let mut same_language = Locale::ALL.into_iter().filter(|&l| language_of(l) == language);
                 if let Some(found) = same_language.find(|&l| acceptable(&entries, l, None)) {
                     return found;
                 }
@@ -220,12 +209,7 @@ fn parse_accept_language(header: &str) -> Vec<Entry<'_>> {
     }
 
     let mut entries = Vec::with_capacity(MAX_HEADER_ENTRIES);
-    for member in text
-        .split(',')
-        .map(str::trim)
-        .filter(|m| !m.is_empty())
-        .take(MAX_HEADER_ENTRIES)
-    {
+    for member in text.split(',').map(str::trim).filter(|m| !m.is_empty()).take(MAX_HEADER_ENTRIES) {
         let mut parts = member.split(';');
         let range = parts.next().unwrap_or("").trim();
         if range.is_empty() {
@@ -296,11 +280,7 @@ fn acceptable(entries: &[Entry<'_>], locale: Locale, origin: Option<&Entry<'_>>)
 fn range_matches(range: &str, tag: &str) -> bool {
     let same = |a: u8, b: u8| {
         let norm = |c: u8| {
-            if c == b'_' {
-                b'-'
-            } else {
-                c.to_ascii_lowercase()
-            }
+            if c == b'_' { b'-' } else { c.to_ascii_lowercase() }
         };
         norm(a) == norm(b)
     };
@@ -351,8 +331,7 @@ pub fn format_money(money: Money, locale: Locale) -> String {
 pub fn format_date(date: NaiveDate, locale: Locale) -> String {
     let formatted = gregorian(date).and_then(|date| {
         let prefs = DateTimeFormatterPreferences::from(&locale.icu_locale());
-        let formatter =
-            FixedCalendarDateTimeFormatter::<Gregorian, _>::try_new(prefs, YMD::long()).ok()?;
+        let formatter = FixedCalendarDateTimeFormatter::<Gregorian, _>::try_new(prefs, YMD::long()).ok()?;
         Some(formatter.format(&date).to_string())
     });
     formatted.unwrap_or_else(|| date.format("%Y-%m-%d").to_string())
@@ -370,8 +349,7 @@ pub fn format_datetime_utc(dt: DateTime<Utc>, locale: Locale) -> String {
         let mut prefs = DateTimeFormatterPreferences::from(&locale.icu_locale());
         prefs.hour_cycle = Some(HourCycle::H23);
         let fields = YMDT::long().with_time_precision(TimePrecision::Minute);
-        let formatter =
-            FixedCalendarDateTimeFormatter::<Gregorian, _>::try_new(prefs, fields).ok()?;
+        let formatter = FixedCalendarDateTimeFormatter::<Gregorian, _>::try_new(prefs, fields).ok()?;
         Some(formatter.format(&IcuDateTime { date, time }).to_string())
     });
     let body = formatted.unwrap_or_else(|| naive.format("%Y-%m-%d %H:%M").to_string());
@@ -479,29 +457,17 @@ mod tests {
 
     #[test]
     fn locale_money_big_and_extreme_amounts() {
-        assert_eq!(
-            fmt("1234567890.12", "GBP", Locale::EnGb),
-            "£1,234,567,890.12"
-        );
-        assert_eq!(
-            fmt("1234567890.12", "EUR", Locale::FrFr),
-            format!("1{NNBSP}234{NNBSP}567{NNBSP}890,12{NBSP}€")
-        );
+        assert_eq!(fmt("1234567890.12", "GBP", Locale::EnGb), "£1,234,567,890.12");
+        assert_eq!(fmt("1234567890.12", "EUR", Locale::FrFr), format!("1{NNBSP}234{NNBSP}567{NNBSP}890,12{NBSP}€"));
         assert_eq!(fmt("1234567890", "JPY", Locale::JaJp), "￥1,234,567,890");
         let max = Money::from_minor(MAX_ABS_MINOR, Currency::Gbp).unwrap();
         assert_eq!(format_money(max, Locale::EnGb), "£10,000,000,000,000.00");
         let min = Money::from_minor(-MAX_ABS_MINOR, Currency::Usd).unwrap();
         assert_eq!(format_money(min, Locale::EnUs), "-$10,000,000,000,000.00");
         let min_bhd = Money::from_minor(-MAX_ABS_MINOR + 1, Currency::Bhd).unwrap();
-        assert_eq!(
-            format_money(min_bhd, Locale::DeDe),
-            format!("-999.999.999.999,999{NBSP}BHD")
-        );
+        assert_eq!(format_money(min_bhd, Locale::DeDe), format!("-999.999.999.999,999{NBSP}BHD"));
         let max_jpy = Money::from_minor(MAX_ABS_MINOR, Currency::Jpy).unwrap();
-        assert_eq!(
-            format_money(max_jpy, Locale::JaJp),
-            "￥1,000,000,000,000,000"
-        );
+        assert_eq!(format_money(max_jpy, Locale::JaJp), "￥1,000,000,000,000,000");
     }
 
     #[test]
@@ -521,27 +487,12 @@ mod tests {
     fn locale_money_shows_exact_minor_digits_for_every_currency_and_locale() {
         for currency in Currency::ALL {
             for locale in Locale::ALL {
-                for minor in [
-                    0,
-                    1,
-                    -7,
-                    123_456_789,
-                    -987_654_321_012,
-                    MAX_ABS_MINOR,
-                    -MAX_ABS_MINOR,
-                ] {
+                for minor in [0, 1, -7, 123_456_789, -987_654_321_012, MAX_ABS_MINOR, -MAX_ABS_MINOR] {
                     let m = Money::from_minor(minor, currency).unwrap();
                     let shown = format_money(m, locale);
                     let digits: String = shown.chars().filter(char::is_ascii_digit).collect();
-                    let expected: String = m
-                        .to_decimal_string()
-                        .chars()
-                        .filter(char::is_ascii_digit)
-                        .collect();
-                    assert_eq!(
-                        digits, expected,
-                        "{currency} {minor} in {locale:?}: {shown:?}"
-                    );
+                    let expected: String = m.to_decimal_string().chars().filter(char::is_ascii_digit).collect();
+                    assert_eq!(digits, expected, "{currency} {minor} in {locale:?}: {shown:?}");
                     assert_eq!(shown.contains('-'), minor < 0, "sign of {shown:?}");
                     // Either the locale's symbol or the ISO code, never our non-CLDR fallback.
                     assert!(!shown.is_empty());
@@ -554,20 +505,10 @@ mod tests {
     fn locale_money_fraction_part_has_exponent_digits() {
         // In en-US the decimal separator is `.` and grouping `,`: the fraction part has exactly `exponent` digits.
         for currency in Currency::ALL {
-            let shown = format_money(
-                Money::from_minor(123_456_789, currency).unwrap(),
-                Locale::EnUs,
-            );
-            let number: String = shown
-                .chars()
-                .filter(|c| c.is_ascii_digit() || *c == '.')
-                .collect();
+            let shown = format_money(Money::from_minor(123_456_789, currency).unwrap(), Locale::EnUs);
+            let number: String = shown.chars().filter(|c| c.is_ascii_digit() || *c == '.').collect();
             let fraction = number.rsplit_once('.').map_or(0, |(_, f)| f.len());
-            assert_eq!(
-                fraction,
-                currency.exponent() as usize,
-                "{currency}: {shown:?}"
-            );
+            assert_eq!(fraction, currency.exponent() as usize, "{currency}: {shown:?}");
         }
     }
 
@@ -575,14 +516,8 @@ mod tests {
     fn locale_parse_exact_and_case_insensitive() {
         for locale in Locale::ALL {
             assert_eq!(Locale::parse(locale.tag()), Some(locale));
-            assert_eq!(
-                Locale::parse(&locale.tag().to_ascii_lowercase()),
-                Some(locale)
-            );
-            assert_eq!(
-                Locale::parse(&locale.tag().to_ascii_uppercase()),
-                Some(locale)
-            );
+            assert_eq!(Locale::parse(&locale.tag().to_ascii_lowercase()), Some(locale));
+            assert_eq!(Locale::parse(&locale.tag().to_ascii_uppercase()), Some(locale));
             assert_eq!(Locale::parse(&locale.tag().replace('-', "_")), Some(locale));
         }
         assert_eq!(Locale::parse("EN-gb"), Some(Locale::EnGb));
@@ -669,10 +604,7 @@ mod tests {
         assert_eq!(n("ja"), Locale::JaJp);
         assert_eq!(n("nl-BE,nl;q=0.9"), Locale::NlNl);
         // A browser's typical header.
-        assert_eq!(
-            n("fr-CH, fr;q=0.9, en;q=0.8, de;q=0.7, *;q=0.5"),
-            Locale::FrFr
-        );
+        assert_eq!(n("fr-CH, fr;q=0.9, en;q=0.8, de;q=0.7, *;q=0.5"), Locale::FrFr);
         // Unsupported first choices are skipped.
         assert_eq!(n("zh-CN, es;q=0.9, de;q=0.8"), Locale::DeDe);
         assert_eq!(n("da, en-gb;q=0.8, en;q=0.7"), Locale::EnGb);
@@ -692,10 +624,7 @@ mod tests {
         assert_eq!(n("fr;Q=0.4, de;q=0.3"), Locale::FrFr);
         assert_eq!(n("fr ; q=0.4 , de ; q=0.3"), Locale::FrFr);
         // Malformed weights drop the member, not the header.
-        for bad in [
-            "q=abc", "q=", "q=1.5", "q=2", "q=-1", "q=0.1234", "q=1.001", "q=.5", "q=0,5", "x=1",
-            "",
-        ] {
+        for bad in ["q=abc", "q=", "q=1.5", "q=2", "q=-1", "q=0.1234", "q=1.001", "q=.5", "q=0,5", "x=1", ""] {
             let header = format!("de;{bad}, fr;q=0.1");
             assert_eq!(n(&header), Locale::FrFr, "{header}");
         }
@@ -724,10 +653,7 @@ mod tests {
         assert_eq!(n("en-AU, *;q=0", Locale::DeDe), Locale::EnGb);
         assert_eq!(n("de-AT, de;q=0", Locale::JaJp), Locale::DeDe);
         assert_eq!(n("en-AU, en-GB;q=0", Locale::DeDe), Locale::DeDe);
-        assert_eq!(
-            n("fr-CA;q=0.9, fr-FR;q=0, nl;q=0.1", Locale::EnGb),
-            Locale::NlNl
-        );
+        assert_eq!(n("fr-CA;q=0.9, fr-FR;q=0, nl;q=0.1", Locale::EnGb), Locale::NlNl);
     }
 
     #[test]
@@ -815,9 +741,7 @@ mod tests {
         assert_eq!(parse_qvalue("0.125"), Some(125));
         assert_eq!(parse_qvalue("1"), Some(1000));
         assert_eq!(parse_qvalue("1.000"), Some(1000));
-        for bad in [
-            "", ".", "1.5", "01", "0.1234", "+0.5", " 0.5", "0.5x", "abc", "0.٥",
-        ] {
+        for bad in ["", ".", "1.5", "01", "0.1234", "+0.5", " 0.5", "0.5x", "abc", "0.٥"] {
             assert_eq!(parse_qvalue(bad), None, "{bad:?}");
         }
     }
@@ -846,12 +770,7 @@ mod tests {
 
     #[test]
     fn locale_dates_far_outside_bookings_do_not_panic() {
-        for d in [
-            NaiveDate::MIN,
-            NaiveDate::MAX,
-            date(1, 1, 1),
-            date(9999, 12, 31),
-        ] {
+        for d in [NaiveDate::MIN, NaiveDate::MAX, date(1, 1, 1), date(9999, 12, 31)] {
             for locale in Locale::ALL {
                 assert!(!format_date(d, locale).is_empty());
             }
@@ -861,40 +780,16 @@ mod tests {
     #[test]
     fn locale_datetimes_utc() {
         let dt = date(2027, 3, 3).and_hms_opt(9, 5, 59).unwrap().and_utc();
-        assert_eq!(
-            format_datetime_utc(dt, Locale::EnGb),
-            "3 March 2027 at 09:05 UTC"
-        );
-        assert_eq!(
-            format_datetime_utc(dt, Locale::EnUs),
-            "March 3, 2027 at 09:05 UTC"
-        );
-        assert_eq!(
-            format_datetime_utc(dt, Locale::DeDe),
-            "3. März 2027 um 09:05 UTC"
-        );
-        assert_eq!(
-            format_datetime_utc(dt, Locale::FrFr),
-            "3 mars 2027 à 09:05 UTC"
-        );
-        assert_eq!(
-            format_datetime_utc(dt, Locale::NlNl),
-            "3 maart 2027 om 09:05 UTC"
-        );
-        assert_eq!(
-            format_datetime_utc(dt, Locale::JaJp),
-            "2027年3月3日 9:05 UTC"
-        );
+        assert_eq!(format_datetime_utc(dt, Locale::EnGb), "3 March 2027 at 09:05 UTC");
+        assert_eq!(format_datetime_utc(dt, Locale::EnUs), "March 3, 2027 at 09:05 UTC");
+        assert_eq!(format_datetime_utc(dt, Locale::DeDe), "3. März 2027 um 09:05 UTC");
+        assert_eq!(format_datetime_utc(dt, Locale::FrFr), "3 mars 2027 à 09:05 UTC");
+        assert_eq!(format_datetime_utc(dt, Locale::NlNl), "3 maart 2027 om 09:05 UTC");
+        assert_eq!(format_datetime_utc(dt, Locale::JaJp), "2027年3月3日 9:05 UTC");
         let evening = date(2027, 3, 3).and_hms_opt(23, 0, 0).unwrap().and_utc();
-        assert_eq!(
-            format_datetime_utc(evening, Locale::EnUs),
-            "March 3, 2027 at 23:00 UTC"
-        );
+        assert_eq!(format_datetime_utc(evening, Locale::EnUs), "March 3, 2027 at 23:00 UTC");
         let midnight = date(2027, 3, 4).and_hms_opt(0, 0, 0).unwrap().and_utc();
-        assert_eq!(
-            format_datetime_utc(midnight, Locale::EnGb),
-            "4 March 2027 at 00:00 UTC"
-        );
+        assert_eq!(format_datetime_utc(midnight, Locale::EnGb), "4 March 2027 at 00:00 UTC");
         for locale in Locale::ALL {
             assert!(format_datetime_utc(DateTime::<Utc>::MAX_UTC, locale).ends_with(" UTC"));
             assert!(format_datetime_utc(DateTime::<Utc>::MIN_UTC, locale).ends_with(" UTC"));
