@@ -5,6 +5,7 @@ pub mod apigw;
 pub mod env;
 pub mod gateway;
 pub mod moto;
+pub mod pages;
 pub mod seed;
 
 pub use apigw::{ApiRequest, body_json};

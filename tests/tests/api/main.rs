@@ -1,4 +1,5 @@
 //! One integration-test binary (fast to link, one moto per run). Each module drives one area end to end
 //! against the emulator.
 
+mod auth;
 mod operator_bookings;
