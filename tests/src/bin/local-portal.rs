@@ -27,10 +27,24 @@ async fn main() {
 
     let operator_bookings = Arc::new(operator_bookings::State { store: env.store(), auth: auth.clone() });
 
-    let gateway = Gateway::new().function("operator-bookings", {
-        let s = operator_bookings.clone();
-        handler!(s, arc_handle_operator_bookings)
-    });
+    let auth_state = Arc::new(local_auth_state(&env, &auth, port));
+    let sign_in_brand = auth_state.config.brands.get("alpine-escapes").clone();
+
+    let gateway = Gateway::new()
+        .function("operator-bookings", {
+            let s = operator_bookings.clone();
+            handler!(s, arc_handle_operator_bookings)
+        })
+        .function("auth", {
+            let s = auth_state.clone();
+            handler!(s, arc_handle_auth)
+        })
+        // Booking lookup verifies the sessions the auth function signs: same SessionConfig (same keys).
+        .function("bookings", {
+            let s = bookings::State::new(env.store(), auth_state.sessions.clone());
+            handler!(s, bookings::handle)
+        })
+        .page(portal_tests::pages::sign_in(&sign_in_brand));
     for r in gateway.unserved() {
         eprintln!("warning: {} {} ({}) is not served locally", r.method, r.template, r.function);
     }
@@ -52,6 +66,7 @@ async fn main() {
     }
 
     let base = format!("http://127.0.0.1:{port}");
+    let sign_in = demo_sign_in(&auth_state, &operator_key).await;
     println!();
     println!("Tour portal running at {base}");
     println!("  AWS emulator (moto):  {}  (table `{}`, bucket `{}`)", env.moto.url, env.table, env.bucket);
@@ -64,6 +79,18 @@ async fn main() {
     println!("  curl -i -X PUT {base}/operator/bookings/AE-10001 -H 'authorization: Bearer {operator_key}' \\");
     println!("       -H 'content-type: application/json' --data @events/operator-bookings/booking.json");
     println!();
+    println!("Sign in as Ada Lovelace (lead passenger of AE-10001), once, within 15 minutes:");
+    println!("  {sign_in}");
+    println!("  Another link (printed, not emailed): curl -s -X POST {base}/operator/bookings/AE-10001/magic-links \\");
+    println!(
+        "       -H 'authorization: Bearer {operator_key}' -H 'content-type: application/json' --data '{{\"send_email\": false}}'"
+    );
+    println!("  Or as a customer: curl -i -X POST {base}/auth/magic-links -H 'content-type: application/json' \\");
+    println!(
+        "       --data '{{\"booking_reference\": \"AE-10001\", \"email\": \"ada@example.com\"}}'  (the email lands in moto: {}/moto-api/data.json)",
+        env.moto.url
+    );
+    println!();
     println!("Ctrl-C stops everything (the emulator too).");
     Arc::new(gateway).serve(listener).await;
 }
@@ -73,4 +100,63 @@ async fn arc_handle_operator_bookings(
     req: lambda_http::Request,
 ) -> Result<lambda_http::Response<lambda_http::Body>, std::convert::Infallible> {
     operator_bookings::handle(s, req).await
+}
+
+/// The sign-in function with secrets generated for this run (nothing to configure locally).
+fn local_auth_state(env: &TestEnv, operator: &OperatorAuth, port: u16) -> auth::State {
+    let secret = || auth::tokens::new_token().expect("the CSPRNG works").into_bytes();
+    let key = auth::tokens::TokenKey::new(&secret()).expect("a 43-byte secret is long enough");
+    let sessions = portal_http::session::SessionConfig::new(
+        vec![("local".into(), secret())],
+        "tour-portal",
+        "tour-portal-customer",
+        1800,
+        43_200,
+    )
+    .expect("valid session config");
+    let brands = auth::Brands::parse(
+        Some(
+            r##"{"alpine-escapes": {"name": "Alpine Escapes", "primary_colour": "#0a7c59"},
+                 "sakura-tours": {"name": "Sakura Tours", "primary_colour": "#b5316a"},
+                 "gulf-journeys": {"name": "Gulf Journeys", "primary_colour": "#8a5a00"}}"##,
+        ),
+        &env.sender,
+    )
+    .expect("valid brands");
+    let config = auth::AuthConfig::new(
+        key,
+        &format!("http://127.0.0.1:{port}"),
+        900,
+        std::time::Duration::from_millis(600),
+        brands,
+        auth::RateLimits::default(),
+    )
+    .expect("valid auth config");
+    auth::State::new(env.store(), env.ses.clone(), operator.clone(), sessions, config)
+}
+
+/// A working magic link for the lead passenger of AE-10001, issued through the operator route in-process.
+async fn demo_sign_in(state: &auth::State, operator_key: &str) -> String {
+    let req = ApiRequest::new("POST", "/operator/bookings/AE-10001/magic-links")
+        .route("/operator/bookings/{reference}/magic-links")
+        .path_param("reference", "AE-10001")
+        .bearer(operator_key)
+        .json(&serde_json::json!({"send_email": false}))
+        .build();
+    let resp = auth::handle(state, req).await.unwrap_or_else(|e| match e {});
+    let body = body_json(&resp);
+    match (body["link"].as_str(), body["code"].as_str()) {
+        (Some(link), Some(code)) => format!("{link}   (or booking reference AE-10001 + code {code})"),
+        _ => {
+            eprintln!("issuing the demo sign-in link failed: {} {body}", resp.status());
+            std::process::exit(1);
+        }
+    }
+}
+
+async fn arc_handle_auth(
+    s: &Arc<auth::State>,
+    req: lambda_http::Request,
+) -> Result<lambda_http::Response<lambda_http::Body>, std::convert::Infallible> {
+    auth::handle(s, req).await
 }
