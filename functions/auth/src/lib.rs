@@ -584,6 +584,9 @@ async fn create_session(state: &State, req: &Request) -> Result<Response<Body>, 
             if link.expires_at <= now {
                 return Err(failed("expired token"));
             }
+            if link.used_by.is_some() {
+                return Err(failed("token already claimed"));
+            }
             if expected.as_ref().is_some_and(|r| r.as_str() != link.reference) {
                 return Err(failed("token belongs to another booking"));
             }

@@ -38,7 +38,7 @@ const SCRIPT: &str = r#"(function () {
       headers: { "content-type": "application/json" }, body: JSON.stringify(body)
     }).then(show).catch(function () { out.textContent = "Network error; please try again."; btn.disabled = false; });
   }
-  btn.addEventListener("click", function () { btn.disabled = true; post({ token: token }); token = null; });
+  btn.addEventListener("click", function () { btn.disabled = true; post({ token: token }); });
   document.getElementById("code-form").addEventListener("submit", function (e) {
     e.preventDefault();
     post({ booking_reference: document.getElementById("ref").value.trim(), code: document.getElementById("code").value.trim() });

@@ -11,9 +11,9 @@
 //!
 //! Only keyed hashes of tokens and codes are stored: reading the table yields no working link or code. The
 //! `LINKREF#` item sits in the booking's collection, so the overview `Query` that revocation already makes
-//! finds every unused link of the booking without a scan or an index. A link is consumed by one
-//! `TransactWriteItems` that deletes both of its items (conditional on their existence and on the expiry)
-//! and puts the session item: two concurrent exchanges of one token produce exactly one session.
+//! finds every unused link of the booking without a scan or an index. A link is consumed by a conditional
+//! claim and one `TransactWriteItems` that deletes both of its items and puts the session item (see
+//! [`Store::consume_link`]): two concurrent exchanges of one token produce exactly one session.
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -57,6 +57,9 @@ pub struct LinkItem {
     pub is_lead: bool,
     pub created_at: i64,
     pub expires_at: i64,
+    /// Set by the one exchange that claimed the link (then deleted with the session write).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_by: Option<String>,
 }
 
 /// The booking-side half of an issued link: lets revocation find it, carries the code hash and its attempts.
@@ -120,6 +123,7 @@ impl NewLink {
                 is_lead: self.is_lead,
                 created_at: self.created_at,
                 expires_at: self.expires_at,
+                used_by: None,
             },
             LinkRefItem {
                 pk: keys::booking_pk(&self.reference),
@@ -219,8 +223,20 @@ impl Store {
         }
     }
 
-    /// Consume a link and create the session, atomically. `Err(Conflict)` when the link is gone (used,
-    /// revoked), expired at `now`, or (code proof) out of attempts or no longer carrying that code.
+    /// Consume a link and create the session. `Err(Conflict)` when the link is gone (used, revoked), expired
+    /// at `now`, or (code proof) out of attempts or no longer carrying that code.
+    ///
+    /// Two conditional writes: (1) the claim, one `UpdateItem` that sets `used_by` on the link only if it
+    /// exists, is unclaimed and unexpired: of any number of concurrent exchanges exactly one gets past it;
+    /// (2) one `TransactWriteItems` that deletes the link (only if this exchange claimed it), deletes its
+    /// booking-side item (only if it is still there: not revoked, and for a code still carrying that code
+    /// within its attempts) and puts the session item. A claim whose transaction fails leaves the link
+    /// claimed, i.e. unusable (fail closed) until TTL removes it.
+    ///
+    /// Why not only the transaction: losers would then be failing transactions, and moto (the emulator the
+    /// tests run on) rolls a failed transaction back by restoring a copy of the whole table taken before it
+    /// began, erasing a winner that committed meanwhile. DynamoDB itself does not do that; the claim keeps
+    /// the behaviour identical on both.
     pub async fn consume_link(
         &self,
         link_pk: &str,
@@ -231,12 +247,31 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         let table = self.table();
+        let claim = self
+            .client()
+            .update_item()
+            .table_name(table)
+            .key("pk", AttributeValue::S(link_pk.into()))
+            .key("sk", AttributeValue::S(SK_LINK.into()))
+            .update_expression("SET #u = :sid")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(#u) AND #x > :now")
+            .expression_attribute_names("#u", "used_by")
+            .expression_attribute_names("#x", "expires_at")
+            .expression_attribute_values(":sid", AttributeValue::S(session.sid.clone()))
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .send()
+            .await;
+        match claim {
+            Ok(_) => {}
+            Err(e) if is_condition_failure(&e) => return Err(StoreError::Conflict("link already claimed".into())),
+            Err(e) => return Err(StoreError::aws(e)),
+        }
         let del_link = Delete::builder()
             .table_name(table)
             .key("pk", AttributeValue::S(link_pk.into()))
             .key("sk", AttributeValue::S(SK_LINK.into()))
-            .condition_expression("attribute_exists(pk) AND expires_at > :now")
-            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .condition_expression("used_by = :sid")
+            .expression_attribute_values(":sid", AttributeValue::S(session.sid.clone()))
             .build()
             .map_err(StoreError::aws)?;
         let mut del_ref = Delete::builder()

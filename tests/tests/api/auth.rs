@@ -400,6 +400,7 @@ async fn two_concurrent_exchanges_of_one_token_make_exactly_one_session() {
         let mut statuses = [r1.status().as_u16(), r2.status().as_u16()];
         statuses.sort();
         assert_eq!(statuses, [201, 401], "{} / {}", body_json(&r1), body_json(&r2));
+        assert_problem(&send(&f.auth, exchange(json!({"token": token}))).await, 401, "/problems/sign-in-failed");
     }
     assert_eq!(count(&f.env, "session").await, 3);
     // And the same for one code guessed twice at once
