@@ -383,7 +383,12 @@ fn missing_details(t: &Traveller) -> Vec<&'static str> {
     v
 }
 
-pub fn build(input: &OverviewInput<'_>, viewer: &Viewer<'_>, locale: Locale, today: NaiveDate) -> Result<Overview, OverviewError> {
+pub fn build(
+    input: &OverviewInput<'_>,
+    viewer: &Viewer<'_>,
+    locale: Locale,
+    today: NaiveDate,
+) -> Result<Overview, OverviewError> {
     let b = input.booking;
     let me = b.traveller(viewer.traveller_id).ok_or(OverviewError::NotATraveller)?;
     let role = if viewer.claims_lead && b.lead_traveller_id == me.id { Role::Lead } else { Role::Traveller };
@@ -526,7 +531,7 @@ pub fn build(input: &OverviewInput<'_>, viewer: &Viewer<'_>, locale: Locale, tod
             services: d
                 .services
                 .iter()
-                .filter(|s| lead || s.traveller_ids.is_empty() || s.traveller_ids.iter().any(|t| *t == me.id))
+                .filter(|s| lead || s.traveller_ids.is_empty() || s.traveller_ids.contains(&me.id))
                 .map(|s| ServiceView {
                     id: s.id.clone(),
                     kind: s.kind.clone(),
@@ -572,7 +577,11 @@ pub fn build(input: &OverviewInput<'_>, viewer: &Viewer<'_>, locale: Locale, tod
     let updated_docs: Vec<UpdatedDocument> = documents
         .iter()
         .filter(|d| d.updated_since_last_visit)
-        .map(|d| UpdatedDocument { doc_type: d.doc_type.clone(), document_id: d.document_id.clone(), version: d.version })
+        .map(|d| UpdatedDocument {
+            doc_type: d.doc_type.clone(),
+            document_id: d.document_id.clone(),
+            version: d.version,
+        })
         .collect();
     if !updated_docs.is_empty() {
         pending_actions.push(PendingAction::DocumentsUpdated { documents: updated_docs });
@@ -639,7 +648,14 @@ fn date_state(date: NaiveDate, today: NaiveDate) -> TimelineState {
 }
 
 /// Booked, money received, instalments due, departure and return, in date order (ties keep that order).
-fn timeline(input: &OverviewInput<'_>, summary: &LedgerSummary, lead: bool, me: &Traveller, locale: Locale, today: NaiveDate) -> Vec<TimelineEntry> {
+fn timeline(
+    input: &OverviewInput<'_>,
+    summary: &LedgerSummary,
+    lead: bool,
+    me: &Traveller,
+    locale: Locale,
+    today: NaiveDate,
+) -> Vec<TimelineEntry> {
     let b = input.booking;
     let entry = |date: NaiveDate, kind, state, amount: Option<Money>, instalment_id: Option<String>| TimelineEntry {
         date: DateView::new(date, locale),
@@ -676,8 +692,16 @@ fn timeline(input: &OverviewInput<'_>, summary: &LedgerSummary, lead: bool, me: 
         };
         out.push((i.due_date, 2, entry(i.due_date, kind, state, Some(i.amount), Some(i.id.clone()))));
     }
-    out.push((b.travel_start, 3, entry(b.travel_start, TimelineKind::TravelStart, date_state(b.travel_start, today), None, None)));
-    out.push((b.travel_end, 4, entry(b.travel_end, TimelineKind::TravelEnd, date_state(b.travel_end, today), None, None)));
+    out.push((
+        b.travel_start,
+        3,
+        entry(b.travel_start, TimelineKind::TravelStart, date_state(b.travel_start, today), None, None),
+    ));
+    out.push((
+        b.travel_end,
+        4,
+        entry(b.travel_end, TimelineKind::TravelEnd, date_state(b.travel_end, today), None, None),
+    ));
     out.sort_by_key(|(d, rank, _)| (*d, *rank));
     out.into_iter().map(|(_, _, e)| e).collect()
 }
@@ -760,7 +784,10 @@ mod tests {
         let f = fixture();
         let o = run(&f, "T1", true, Locale::EnGb, "2026-11-25");
         assert_eq!(o["viewer"]["role"], "lead");
-        assert_eq!(o["money"]["total"], serde_json::json!({"amount": "2250.50", "currency": "GBP", "display": "£2,250.50"}));
+        assert_eq!(
+            o["money"]["total"],
+            serde_json::json!({"amount": "2250.50", "currency": "GBP", "display": "£2,250.50"})
+        );
         assert_eq!(o["money"]["paid"]["display"], "£450.50");
         assert_eq!(o["money"]["outstanding"]["amount"], "1800.00");
         assert_eq!(o["money"]["due_now"]["amount"], "0.00");
@@ -774,8 +801,12 @@ mod tests {
         assert_eq!(o["payments"][0]["method"], "card");
         assert_eq!(o["payments"][0]["status"], "succeeded");
         assert_eq!(o["payments"][0]["amount"]["amount"], "450.50");
-        let kinds: Vec<&str> = o["pending_actions"].as_array().unwrap().iter().map(|a| a["type"].as_str().unwrap()).collect();
-        assert_eq!(kinds, vec!["instalment_awaiting_approval", "instalment_awaiting_approval", "missing_passenger_details"]);
+        let kinds: Vec<&str> =
+            o["pending_actions"].as_array().unwrap().iter().map(|a| a["type"].as_str().unwrap()).collect();
+        assert_eq!(
+            kinds,
+            vec!["instalment_awaiting_approval", "instalment_awaiting_approval", "missing_passenger_details"]
+        );
         assert_eq!(o["pending_actions"][2]["traveller_id"], "T2");
         assert_eq!(o["itinerary"][0]["day"], 1);
         assert_eq!(o["itinerary"][0]["services"][0]["supplier_reference"], "TZ-9");
@@ -827,7 +858,18 @@ mod tests {
         assert_eq!(o["pending_actions"][0]["is_overdue"], true);
         let tl = o["timeline"].as_array().unwrap();
         let kinds: Vec<&str> = tl.iter().map(|e| e["kind"].as_str().unwrap()).collect();
-        assert_eq!(kinds, vec!["booked", "payment_received", "deposit_due", "instalment_due", "balance_due", "travel_start", "travel_end"]);
+        assert_eq!(
+            kinds,
+            vec![
+                "booked",
+                "payment_received",
+                "deposit_due",
+                "instalment_due",
+                "balance_due",
+                "travel_start",
+                "travel_end"
+            ]
+        );
         let states: Vec<&str> = tl.iter().map(|e| e["state"].as_str().unwrap()).collect();
         assert_eq!(states, vec!["done", "done", "done", "overdue", "upcoming", "upcoming", "upcoming"]);
     }
@@ -845,12 +887,8 @@ mod tests {
         let o = run(&f, "T1", true, Locale::EnGb, "2026-11-25");
         assert_eq!(o["instalments"][1]["approval"], "approved");
         assert_eq!(o["instalments"][1]["approved_at"], "2026-11-21T10:00:00Z");
-        let pending: Vec<&str> = o["pending_actions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|a| a["instalment_id"].as_str())
-            .collect();
+        let pending: Vec<&str> =
+            o["pending_actions"].as_array().unwrap().iter().filter_map(|a| a["instalment_id"].as_str()).collect();
         assert_eq!(pending, vec!["BAL"]);
     }
 
@@ -860,7 +898,10 @@ mod tests {
         let o = run(&f, "T1", true, Locale::DeDe, "2026-11-25");
         assert_eq!(o["locale"], "de-DE");
         assert_eq!(o["money"]["total"]["amount"], "2250.50");
-        assert_eq!(o["money"]["total"]["display"], crate::locale::format_money(Money::from_minor(225_050, Currency::Gbp).unwrap(), Locale::DeDe));
+        assert_eq!(
+            o["money"]["total"]["display"],
+            crate::locale::format_money(Money::from_minor(225_050, Currency::Gbp).unwrap(), Locale::DeDe)
+        );
         assert_ne!(o["money"]["total"]["display"], "£2,250.50");
     }
 
@@ -869,7 +910,8 @@ mod tests {
         let mut input = sample_input();
         input["currency"] = "JPY".into();
         input["price_lines"] = serde_json::json!([{"description": "Tour", "amount": "248000"}]);
-        input["schedule"] = serde_json::json!([{"id": "DEP", "kind": "deposit", "due_date": "2026-11-01", "amount": "248000"}]);
+        input["schedule"] =
+            serde_json::json!([{"id": "DEP", "kind": "deposit", "due_date": "2026-11-01", "amount": "248000"}]);
         let v = validated(input);
         let f = Fixture {
             instalments: v.schedule.iter().map(Instalment::new).collect(),
@@ -884,7 +926,8 @@ mod tests {
         let mut input = sample_input();
         input["currency"] = "BHD".into();
         input["price_lines"] = serde_json::json!([{"description": "Tour", "amount": "1234.567"}]);
-        input["schedule"] = serde_json::json!([{"id": "DEP", "kind": "deposit", "due_date": "2027-01-01", "amount": "1234.567"}]);
+        input["schedule"] =
+            serde_json::json!([{"id": "DEP", "kind": "deposit", "due_date": "2027-01-01", "amount": "1234.567"}]);
         let v = validated(input);
         let f = Fixture {
             instalments: v.schedule.iter().map(Instalment::new).collect(),
@@ -900,14 +943,15 @@ mod tests {
     #[test]
     fn documents_latest_version_receipts_and_updates() {
         let mut f = fixture();
-        let doc = |t: &str, id: &str, v: u32, at_: &str, traveller: Option<&str>, movement: Option<&str>| DocumentRecord {
-            doc_type: t.into(),
-            document_id: id.into(),
-            version: v,
-            generated_at: Some(at(at_)),
-            traveller_id: traveller.map(Into::into),
-            movement_id: movement.map(Into::into),
-        };
+        let doc =
+            |t: &str, id: &str, v: u32, at_: &str, traveller: Option<&str>, movement: Option<&str>| DocumentRecord {
+                doc_type: t.into(),
+                document_id: id.into(),
+                version: v,
+                generated_at: Some(at(at_)),
+                traveller_id: traveller.map(Into::into),
+                movement_id: movement.map(Into::into),
+            };
         f.documents = vec![
             doc("invoice", "INV1", 1, "2026-10-01T10:00:00Z", None, None),
             doc("invoice", "INV1", 2, "2026-11-22T10:00:00Z", None, None),

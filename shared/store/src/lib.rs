@@ -7,6 +7,7 @@ pub mod auth;
 pub mod aws;
 pub mod items;
 pub mod keys;
+pub mod lookup;
 pub mod store;
 pub mod tables;
 
