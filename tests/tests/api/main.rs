@@ -2,4 +2,5 @@
 //! against the emulator.
 
 mod auth;
+mod finance;
 mod operator_bookings;
