@@ -39,6 +39,11 @@ async fn main() {
             let s = auth_state.clone();
             handler!(s, arc_handle_auth)
         })
+        // Booking lookup verifies the sessions the auth function signs: same SessionConfig (same keys).
+        .function("bookings", {
+            let s = bookings::State::new(env.store(), auth_state.sessions.clone());
+            handler!(s, bookings::handle)
+        })
         .page(portal_tests::pages::sign_in(&sign_in_brand));
     for r in gateway.unserved() {
         eprintln!("warning: {} {} ({}) is not served locally", r.method, r.template, r.function);

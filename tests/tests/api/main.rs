@@ -2,5 +2,6 @@
 //! against the emulator.
 
 mod auth;
+mod bookings;
 mod finance;
 mod operator_bookings;
