@@ -42,6 +42,7 @@ resource "aws_dynamodb_table" "portal" {
   }
 
   server_side_encryption {
-    enabled = true
+    enabled     = true
+    kms_key_arn = aws_kms_key.portal.arn
   }
 }

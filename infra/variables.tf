@@ -18,3 +18,131 @@ variable "environment" {
     error_message = "environment is 2-20 characters of a-z, 0-9 and '-'."
   }
 }
+
+variable "brands" {
+  description = "Brands the portal sends mail as, keyed by brand id (a booking's brand); `default` is required and used for bookings without a known brand. Each: display name, primary colour (#rrggbb), sender address, the SES domain the sender belongs to, optional https logo URL."
+  type = map(object({
+    name           = string
+    primary_colour = string
+    sender         = string
+    domain         = string
+    logo_url       = optional(string)
+  }))
+
+  validation {
+    condition     = contains(keys(var.brands), "default")
+    error_message = "brands must contain a `default` brand."
+  }
+  validation {
+    condition     = alltrue([for b in values(var.brands) : can(regex("^#[0-9a-fA-F]{6}$", b.primary_colour))])
+    error_message = "each brand's primary_colour is #rrggbb."
+  }
+  validation {
+    condition     = alltrue([for b in values(var.brands) : length(b.name) > 0 && length(b.name) <= 80])
+    error_message = "each brand's name is 1-80 characters."
+  }
+  validation {
+    condition     = alltrue([for b in values(var.brands) : endswith(lower(b.sender), "@${lower(b.domain)}")])
+    error_message = "each brand's sender must be an address at that brand's domain (the SES identity)."
+  }
+  validation {
+    condition     = alltrue([for b in values(var.brands) : b.logo_url == null || startswith(coalesce(b.logo_url, "-"), "https://")])
+    error_message = "logo_url must be an https:// URL."
+  }
+}
+
+variable "portal_url" {
+  description = "The customer portal's origin (https, no trailing slash): magic links point here and it is the only CORS origin."
+  type        = string
+
+  validation {
+    condition     = can(regex("^https://[a-z0-9.-]+(:[0-9]+)?$", var.portal_url))
+    error_message = "portal_url is an https origin such as https://portal.example.com (no path, no trailing slash)."
+  }
+}
+
+variable "gateway_secret_arns" {
+  description = "Secrets Manager ARNs of the payment gateway's keys (API key, webhook signing secret), keyed by name; created and rotated outside Terraform. Functions that need one list it in infra/functions.tf."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for a in values(var.gateway_secret_arns) : can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$", a))])
+    error_message = "gateway_secret_arns values must be Secrets Manager secret ARNs."
+  }
+}
+
+variable "magic_link_ttl_seconds" {
+  description = "Lifetime of an emailed sign-in link (MAGIC_LINK_TTL_SECONDS), 60-900 seconds."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.magic_link_ttl_seconds >= 60 && var.magic_link_ttl_seconds <= 900
+    error_message = "magic_link_ttl_seconds is 60-900."
+  }
+}
+
+variable "session_idle_seconds" {
+  description = "A customer session ends after this much inactivity (SESSION_IDLE_SECONDS), 60-86400 seconds."
+  type        = number
+  default     = 1800
+
+  validation {
+    condition     = var.session_idle_seconds >= 60 && var.session_idle_seconds <= 86400
+    error_message = "session_idle_seconds is 60-86400."
+  }
+}
+
+variable "session_max_age_seconds" {
+  description = "Absolute lifetime of a customer session (SESSION_MAX_AGE_SECONDS), 300 seconds to 30 days."
+  type        = number
+  default     = 43200
+
+  validation {
+    condition     = var.session_max_age_seconds >= 300 && var.session_max_age_seconds <= 2592000
+    error_message = "session_max_age_seconds is 300-2592000."
+  }
+}
+
+variable "lambda_artifacts_dir" {
+  description = "Directory holding <function>/bootstrap.zip as built by `cargo lambda build --release --arm64 --output-format zip` (relative paths are from infra/)."
+  type        = string
+  default     = "../target/lambda"
+}
+
+variable "log_retention_days" {
+  description = "CloudWatch Logs retention for function and API access logs."
+  type        = number
+  default     = 400
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (e.g. 30, 90, 365, 400)."
+  }
+}
+
+variable "api_throttle" {
+  description = "API Gateway default route throttling: steady requests per second and burst."
+  type = object({
+    rate_limit  = number
+    burst_limit = number
+  })
+  default = { rate_limit = 50, burst_limit = 100 }
+
+  validation {
+    condition     = var.api_throttle.rate_limit > 0 && var.api_throttle.burst_limit > 0
+    error_message = "api_throttle limits are positive."
+  }
+}
+
+variable "alarm_email" {
+  description = "Optional address subscribed to the alarms topic (confirm the subscription email); empty for none."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.alarm_email == "" || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alarm_email))
+    error_message = "alarm_email is an email address or empty."
+  }
+}

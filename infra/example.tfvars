@@ -1,0 +1,32 @@
+# Copy to <environment>.tfvars and edit. Secrets are not here: see docs/deploy.md "Secrets".
+region      = "eu-west-2"
+environment = "staging"
+portal_url  = "https://portal.example-tours.com"
+
+brands = {
+  default = {
+    name           = "Example Tours"
+    primary_colour = "#1f4e79"
+    sender         = "bookings@example-tours.com"
+    domain         = "example-tours.com"
+    logo_url       = "https://www.example-tours.com/logo.png"
+  }
+  alpine = {
+    name           = "Alpine Escapes"
+    primary_colour = "#2e7d32"
+    sender         = "hello@alpine-escapes.com"
+    domain         = "alpine-escapes.com"
+  }
+}
+
+# ARNs of the payment gateway's secrets (created with the gateway account); empty until checkout is deployed.
+gateway_secret_arns = {}
+
+magic_link_ttl_seconds  = 900
+session_idle_seconds    = 1800
+session_max_age_seconds = 43200
+
+lambda_artifacts_dir = "../target/lambda"
+log_retention_days   = 400
+api_throttle         = { rate_limit = 50, burst_limit = 100 }
+alarm_email          = "ops@example-tours.com"

@@ -1,0 +1,111 @@
+# Every Lambda of the portal, one entry per crate under functions/. Adding a function is one entry here:
+# lambda.tf, iam.tf, api.tf, schedules.tf and alarms.tf are all driven by this map, and
+# infra/tests/consistency.py fails (naming what is missing) when an entry does not match the crate's code.
+#
+# Entry fields:
+#   memory, timeout      MB and seconds
+#   env                  environment beyond local.common_env (values may reference resources and variables)
+#   secrets              env var => key of local.secret_arns; the value is fed to the variable at apply time
+#   permissions          IAM statements: actions and placeholder resources, expanded in iam.tf:
+#                          {table}, {table}/index/<name>, {exports_bucket}[/prefix], {documents_bucket}[/prefix],
+#                          {ses_identities} (every brand identity and the configuration set), {secret:<key>}
+#   reserved_concurrency null for the account pool, or a cap (protects what the function calls)
+#   schedule             null, or an EventBridge Scheduler expression (the function is invoked with schedule_input)
+#   http                 true when docs/openapi.json routes to it (x-portal-function)
+
+locals {
+  # Set on every function. RUST_LOG feeds tracing's EnvFilter (portal_http::init_tracing).
+  common_env = {
+    TABLE_NAME = aws_dynamodb_table.portal.name
+    RUST_LOG   = "info"
+  }
+
+  functions = {
+    "operator-bookings" = {
+      memory               = 256
+      timeout              = 10
+      env                  = { OPERATOR_AUTH = "iam" }
+      secrets              = {}
+      reserved_concurrency = null
+      schedule             = null
+      schedule_input       = null
+      http                 = true
+      permissions = [
+        { actions = ["dynamodb:Query"], resources = ["{table}"] },
+        { actions = ["dynamodb:PutItem", "dynamodb:DeleteItem"], resources = ["{table}"] },
+      ]
+    }
+
+    "auth" = {
+      memory  = 256
+      timeout = 10
+      env = {
+        OPERATOR_AUTH           = "iam"
+        PORTAL_URL              = var.portal_url
+        EMAIL_SENDER            = var.brands["default"].sender
+        BRANDS_JSON             = local.brands_json
+        MAGIC_LINK_TTL_SECONDS  = tostring(var.magic_link_ttl_seconds)
+        SESSION_IDLE_SECONDS    = tostring(var.session_idle_seconds)
+        SESSION_MAX_AGE_SECONDS = tostring(var.session_max_age_seconds)
+      }
+      secrets = {
+        SESSION_KEYS   = "session_keys"
+        TOKEN_HASH_KEY = "token_hash_key"
+      }
+      # Caps sign-in mail (SES sending quota, mail-bombing) even if the per-client rate limits are spread wide.
+      reserved_concurrency = 20
+      schedule             = null
+      schedule_input       = null
+      http                 = true
+      permissions = [
+        { actions = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources = ["{table}"] },
+        { actions = ["ses:SendEmail"], resources = ["{ses_identities}"] },
+      ]
+    }
+
+    "bookings" = {
+      memory  = 256
+      timeout = 10
+      env = {
+        SESSION_IDLE_SECONDS    = tostring(var.session_idle_seconds)
+        SESSION_MAX_AGE_SECONDS = tostring(var.session_max_age_seconds)
+      }
+      secrets              = { SESSION_KEYS = "session_keys" }
+      reserved_concurrency = null
+      schedule             = null
+      schedule_input       = null
+      http                 = true
+      permissions = [
+        { actions = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem"], resources = ["{table}"] },
+        { actions = ["dynamodb:Query"], resources = ["{table}/index/by_email"] },
+      ]
+    }
+
+    "finance-exporter" = {
+      memory  = 512
+      timeout = 900
+      env     = { EXPORT_BUCKET = aws_s3_bucket.portal["exports"].bucket }
+      secrets = {}
+      # One exporter at a time (the lease makes a second one a no-op anyway).
+      reserved_concurrency = 1
+      schedule             = "rate(15 minutes)"
+      schedule_input       = jsonencode({ max_batches = 200 })
+      http                 = false
+      permissions = [
+        { actions = ["dynamodb:Query"], resources = ["{table}/index/unexported_events"] },
+        { actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources = ["{table}"] },
+        { actions = ["s3:PutObject", "s3:DeleteObject"], resources = ["{exports_bucket}/exports/events/*"] },
+      ]
+    }
+  }
+
+  brands_json = jsonencode({
+    for id, b in var.brands : id => merge(
+      { name = b.name, primary_colour = b.primary_colour, sender = b.sender },
+      b.logo_url == null ? {} : { logo_url = b.logo_url },
+    )
+  })
+
+  http_functions      = { for name, f in local.functions : name => f if f.http }
+  scheduled_functions = { for name, f in local.functions : name => f if f.schedule != null }
+}

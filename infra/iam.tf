@@ -1,0 +1,82 @@
+# One role per function, with exactly the statements of its entry in functions.tf (placeholders expanded below)
+# plus its own log group and X-Ray. infra/tests/consistency.py checks each statement list against the AWS calls
+# the function's code can reach.
+
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "function" {
+  for_each           = local.functions
+  name               = "${local.prefix}-${each.key}"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+locals {
+  # Queues a function may name as {queue:<key>} (none yet: the document queue adds itself here).
+  queue_arns = {}
+
+  # Expand a placeholder resource of functions.tf into ARNs.
+  function_statements = {
+    for name, f in local.functions : name => [
+      for s in f.permissions : {
+        actions = s.actions
+        resources = flatten([
+          for r in s.resources : (
+            r == "{ses_identities}" ? local.ses_sending_arns :
+            startswith(r, "{secret:") ? [local.secret_arns[trimsuffix(trimprefix(r, "{secret:"), "}")]] :
+            startswith(r, "{queue:") ? [local.queue_arns[trimsuffix(trimprefix(r, "{queue:"), "}")]] :
+            [replace(replace(replace(r,
+              "{table}", aws_dynamodb_table.portal.arn),
+              "{exports_bucket}", aws_s3_bucket.portal["exports"].arn),
+            "{documents_bucket}", aws_s3_bucket.portal["documents"].arn)]
+          )
+        ])
+      }
+    ]
+  }
+}
+
+data "aws_iam_policy_document" "function" {
+  for_each = local.functions
+
+  statement {
+    sid       = "OwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.function[each.key].arn}:*"]
+  }
+
+  statement {
+    # checkov:skip=CKV_AWS_111:X-Ray trace submission has no resource-level permissions.
+    sid       = "Tracing"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "DecryptPortalKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.portal.arn]
+  }
+
+  dynamic "statement" {
+    for_each = local.function_statements[each.key]
+    content {
+      actions   = statement.value.actions
+      resources = statement.value.resources
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "function" {
+  for_each = local.functions
+  name     = "${local.prefix}-${each.key}"
+  role     = aws_iam_role.function[each.key].id
+  policy   = data.aws_iam_policy_document.function[each.key].json
+}

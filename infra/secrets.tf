@@ -1,0 +1,74 @@
+# Secrets the functions need. Terraform creates them with a random first value (so one apply deploys a working
+# stack) and then ignores their value: rotation puts a new version out of band (docs/deploy.md) and the next apply
+# feeds it to the functions. Gateway keys are created and rotated with the gateway account and passed in as ARNs
+# (var.gateway_secret_arns).
+#
+# Delivery today: the functions read SESSION_KEYS / TOKEN_HASH_KEY from their environment at cold start, so the
+# current value is read here at apply time and placed in the (KMS-encrypted) Lambda environment; rotating a value
+# means putting a new version and re-applying. It is therefore in the Terraform state: keep the state in an
+# encrypted, access-controlled backend. See docs/deploy.md "Secrets" for the planned move to reading the ARN at
+# cold start, which removes the value from the state and the environment.
+
+resource "aws_secretsmanager_secret" "session_keys" {
+  # checkov:skip=CKV2_AWS_57:Session signing keys rotate by adding a kid (SESSION_KEYS holds several); a rotation Lambda is not built yet.
+  name        = "${local.prefix}/session-keys"
+  description = "SESSION_KEYS: kid:base64url-secret[,kid:secret...], each secret at least 32 bytes; first is the signing key."
+  kms_key_id  = aws_kms_key.portal.arn
+}
+
+resource "aws_secretsmanager_secret" "token_hash_key" {
+  # checkov:skip=CKV2_AWS_57:Rotating the token hash key invalidates links in flight (15 min at most); done by hand, see docs/deploy.md.
+  name        = "${local.prefix}/token-hash-key"
+  description = "TOKEN_HASH_KEY: the key of the magic-link token hash (base64url, at least 32 bytes)."
+  kms_key_id  = aws_kms_key.portal.arn
+}
+
+resource "random_bytes" "session_key" {
+  length = 32
+}
+
+resource "random_bytes" "token_hash_key" {
+  length = 32
+}
+
+locals {
+  # base64url without padding, the encoding SESSION_KEYS and TOKEN_HASH_KEY use.
+  initial_session_key    = replace(replace(trimsuffix(trimsuffix(random_bytes.session_key.base64, "="), "="), "+", "-"), "/", "_")
+  initial_token_hash_key = replace(replace(trimsuffix(trimsuffix(random_bytes.token_hash_key.base64, "="), "="), "+", "-"), "/", "_")
+}
+
+resource "aws_secretsmanager_secret_version" "session_keys" {
+  secret_id     = aws_secretsmanager_secret.session_keys.id
+  secret_string = "k1:${local.initial_session_key}"
+
+  lifecycle {
+    ignore_changes = [secret_string]
+  }
+}
+
+resource "aws_secretsmanager_secret_version" "token_hash_key" {
+  secret_id     = aws_secretsmanager_secret.token_hash_key.id
+  secret_string = local.initial_token_hash_key
+
+  lifecycle {
+    ignore_changes = [secret_string]
+  }
+}
+
+locals {
+  secret_arns = merge(var.gateway_secret_arns, {
+    session_keys   = aws_secretsmanager_secret.session_keys.arn
+    token_hash_key = aws_secretsmanager_secret.token_hash_key.arn
+  })
+
+  # The secrets some function feeds into its environment.
+  secrets_in_env = toset(flatten([for f in values(local.functions) : values(f.secrets)]))
+}
+
+# The current value (AWSCURRENT), read after the first version exists.
+data "aws_secretsmanager_secret_version" "env" {
+  for_each  = local.secrets_in_env
+  secret_id = local.secret_arns[each.value]
+
+  depends_on = [aws_secretsmanager_secret_version.session_keys, aws_secretsmanager_secret_version.token_hash_key]
+}

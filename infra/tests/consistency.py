@@ -1,0 +1,602 @@
+"""Consistency of infra/ with the code, derived from the repository (no list kept by hand).
+
+Fails, naming what is missing, when:
+  - a crate under functions/ has no entry in local.functions (infra/functions.tf), or an entry has no crate;
+  - the portal table does not come from shared/store/tables.json, or an index / key attribute the code uses is
+    not defined there;
+  - an environment variable a function requires at start-up is not set for it (or one set is never read);
+  - a route of docs/openapi.json has no integration (its x-portal-function has no HTTP entry), an operator
+    route is not IAM-authorised, or an HTTP entry has no route;
+  - a function's IAM statements lack an action (on the right resource) that its code can reach.
+
+What "its code" means: starting from `main` in functions/<name>/src/main.rs, every fn reachable by name through
+the crate's src/ (src/bin/ excluded: those are separate tools, not the Lambda) and the shared crates it depends
+on. Resolution is by name and deliberately over-approximate (a method call reaches every fn of that name), so
+a missing permission or variable is never missed; `Type::name` calls resolve to that type's fn.
+
+Environment rule (documented in docs/deploy.md):
+  - `config::required("X")` and `std::env::var("X")` must be set (common_env, the entry's env, or its secrets);
+  - `config::optional("X")` / `config::number("X", default, ..)` have defaults and may be left unset;
+  - variables the Lambda runtime sets (AWS_REGION, AWS_LAMBDA_*, ...) are exempt;
+  - CONDITIONAL lists a required variable that is only read in a mode the deployment turns off explicitly.
+Run: python infra/tests/consistency.py [infra_dir]
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / ".venv" / "python-hcl2"))  # python-hcl2, kept apart from checkov's hcl2 fork
+import hcl2  # noqa: E402
+
+RUNTIME_ENV = re.compile(r"^(AWS_.*|_HANDLER|_X_AMZN_TRACE_ID|LAMBDA_TASK_ROOT|LAMBDA_RUNTIME_DIR|TZ)$")
+# variable -> (switch variable, value at which it is not read)
+TRACE = False  # --trace: show the call chain from main that reaches each finding
+CONDITIONAL = {"OPERATOR_KEY": ("OPERATOR_AUTH", "iam")}
+
+# SDK fluent call -> (IAM action, resource kind)
+SDK_CALLS = {
+    "query": ("dynamodb:Query", "table"),
+    "get_item": ("dynamodb:GetItem", "table"),
+    "put_item": ("dynamodb:PutItem", "table"),
+    "update_item": ("dynamodb:UpdateItem", "table"),
+    "delete_item": ("dynamodb:DeleteItem", "table"),
+    "batch_get_item": ("dynamodb:BatchGetItem", "table"),
+    "batch_write_item": ("dynamodb:BatchWriteItem", "table"),
+    "transact_get_items": ("dynamodb:GetItem", "table"),
+    "scan": ("dynamodb:Scan", "table"),
+    "put_object": ("s3:PutObject", "s3object"),
+    "get_object": ("s3:GetObject", "s3object"),
+    "head_object": ("s3:GetObject", "s3object"),
+    "delete_object": ("s3:DeleteObject", "s3object"),
+    "copy_object": ("s3:PutObject", "s3object"),
+    "list_objects_v2": ("s3:ListBucket", "s3bucket"),
+    "send_email": ("ses:SendEmail", "ses"),
+    "send_message": ("sqs:SendMessage", "queue"),
+    "receive_message": ("sqs:ReceiveMessage", "queue"),
+    "delete_message": ("sqs:DeleteMessage", "queue"),
+    "get_secret_value": ("secretsmanager:GetSecretValue", "secret"),
+}
+# TransactWriteItems has no IAM action of its own: each contained action needs its own.
+TRANSACT_PARTS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
+
+
+# ---------------------------------------------------------------- Rust source, read by name
+
+
+def blank(src: str) -> str:
+    """Comments and string/char literal contents replaced by spaces (same length, same offsets)."""
+    out = list(src)
+    i, n = 0, len(src)
+    while i < n:
+        c = src[i]
+        if src.startswith("//", i):
+            j = src.find("\n", i)
+            j = n if j < 0 else j
+            out[i:j] = " " * (j - i)
+            i = j
+        elif src.startswith("/*", i):
+            j = src.find("*/", i + 2)
+            j = n if j < 0 else j + 2
+            out[i:j] = [ch if ch == "\n" else " " for ch in src[i:j]]
+            i = j
+        elif c == "r" and re.match(r'r#*"', src[i:]) and not (i and (src[i - 1].isalnum() or src[i - 1] == "_")):
+            hashes = re.match(r"r(#*)\"", src[i:]).group(1)
+            end = src.find('"' + hashes, i + 2 + len(hashes))
+            end = n if end < 0 else end + 1 + len(hashes)
+            out[i + 2 + len(hashes) : end - 1 - len(hashes)] = " " * max(0, end - 1 - len(hashes) - (i + 2 + len(hashes)))
+            i = end
+        elif c == '"':
+            j = i + 1
+            while j < n and src[j] != '"':
+                j += 2 if src[j] == "\\" else 1
+            out[i + 1 : j] = [ch if ch == "\n" else " " for ch in src[i + 1 : j]]
+            i = j + 1
+        elif c == "'" and re.match(r"'(\\.|[^\\'])'", src[i : i + 4] + src[i + 4 : i + 12]):
+            m = re.match(r"'(\\[^']*|[^\\'])'", src[i:])
+            if m:
+                out[i + 1 : i + m.end() - 1] = " " * (m.end() - 2)
+                i += m.end()
+            else:
+                i += 1
+        else:
+            i += 1
+    return "".join(out)
+
+
+def matching_brace(text: str, open_at: int) -> int:
+    depth = 0
+    for j in range(open_at, len(text)):
+        if text[j] == "{":
+            depth += 1
+        elif text[j] == "}":
+            depth -= 1
+            if depth == 0:
+                return j
+    return len(text) - 1
+
+
+def matching_paren(text: str, open_at: int) -> int:
+    depth = 0
+    for j in range(open_at, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[j], 0)
+        if depth == 0:
+            return j
+    return len(text)
+
+
+def split_top(args: str) -> list[str]:
+    out, depth, cur = [], 0, ""
+    for ch in args:
+        depth += {"(": 1, "<": 1, "[": 1, ")": -1, ">": -1, "]": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    return out + [cur]
+
+
+@dataclass
+class Fn:
+    name: str
+    owner: str | None  # impl type
+    path: Path
+    body: str  # original text (strings kept)
+    code: str  # blanked text
+    params: int = 0  # parameters besides self
+
+
+def parse_fns(path: Path) -> list[Fn]:
+    src = path.read_text()
+    code = blank(src)
+    # Drop #[cfg(test)] modules.
+    for m in reversed(list(re.finditer(r"#\[cfg\(test\)\]\s*(pub\s+)?mod\s+\w+\s*\{", code))):
+        end = matching_brace(code, m.end() - 1)
+        code = code[: m.start()] + " " * (end + 1 - m.start()) + code[end + 1 :]
+        src = src[: m.start()] + " " * (end + 1 - m.start()) + src[end + 1 :]
+    impls = []
+    for m in re.finditer(r"\bimpl\b(?:\s*<[^{]*?>)?\s+([^{;]+?)\s*\{", code):
+        head = m.group(1)
+        head = head.split(" for ")[-1] if " for " in head else head
+        ty = re.match(r"[\w:]*?(\w+)\s*(<|$|\s)", head.strip() + " ")
+        impls.append((m.end() - 1, matching_brace(code, m.end() - 1), ty.group(1) if ty else None))
+    fns = []
+    for m in re.finditer(r"\bfn\s+(\w+)", code):
+        k = m.end()
+        while k < len(code) and code[k] not in "{;":
+            k += 1
+        if k >= len(code) or code[k] == ";":
+            continue
+        end = matching_brace(code, k)
+        owner = None
+        for a, b, ty in impls:
+            if a < m.start() < b:
+                owner = ty
+        sig = code[m.end() : k]
+        po = sig.find("(")
+        args = sig[po + 1 : matching_paren(sig, po)] if po >= 0 else ""
+        params = len([a for a in split_top(args) if a.strip() and not re.match(r"^\s*(&\s*)?('\w+\s+)?(mut\s+)?self\b", a)])
+        fns.append(Fn(m.group(1), owner, path, src[k : end + 1], code[k : end + 1], params))
+    return fns
+
+
+def crate_sources(crate: Path) -> list[Path]:
+    return sorted(p for p in (crate / "src").rglob("*.rs") if "bin" not in p.relative_to(crate / "src").parts)
+
+
+def shared_deps(repo: Path, crate: Path) -> list[Path]:
+    names = {}
+    for d in (repo / "shared").iterdir():
+        toml = d / "Cargo.toml"
+        if toml.exists():
+            m = re.search(r'^name\s*=\s*"([^"]+)"', toml.read_text(), re.M)
+            if m:
+                names[m.group(1)] = d
+    deps, todo = [], [crate]
+    while todo:
+        c = todo.pop()
+        for name, d in names.items():
+            if d not in deps and re.search(rf"^{re.escape(name)}\s*[.=]", (c / "Cargo.toml").read_text(), re.M):
+                deps.append(d)
+                todo.append(d)
+    return deps
+
+
+def constants(repo: Path) -> dict[str, str]:
+    out = {}
+    for p in (repo / "shared").rglob("*.rs"):
+        for m in re.finditer(r'\bconst\s+(\w+)\s*:\s*&(?:\'static\s+)?str\s*=\s*"([^"]*)"', p.read_text()):
+            out[m.group(1)] = m.group(2)
+    return out
+
+
+@dataclass
+class Usage:
+    required_env: dict[str, str] = field(default_factory=dict)  # var -> where
+    optional_env: dict[str, str] = field(default_factory=dict)
+    actions: dict[tuple[str, str], str] = field(default_factory=dict)  # (action, resource) -> where
+    unresolved: list[str] = field(default_factory=list)
+
+
+def code_usage(repo: Path, crate: Path) -> Usage:
+    fns: list[Fn] = []
+    for p in crate_sources(crate):
+        fns += parse_fns(p)
+    for d in shared_deps(repo, crate):
+        for p in crate_sources(d):
+            fns += parse_fns(p)
+    by_name: dict[str, list[Fn]] = {}
+    by_qual: dict[str, list[Fn]] = {}
+    for f in fns:
+        by_name.setdefault(f.name, []).append(f)
+        if f.owner:
+            by_qual.setdefault(f"{f.owner}::{f.name}", []).append(f)
+    owners = {f.owner for f in fns if f.owner}
+    # Our own module paths (`config::required`, `finance_exporter::handle`); other paths are external crates.
+    modules = {"crate", "self", "super"}
+    for c in [crate, *shared_deps(repo, crate)]:
+        m = re.search(r'^name\s*=\s*"([^"]+)"', (c / "Cargo.toml").read_text(), re.M)
+        if m:
+            modules.add(m.group(1).replace("-", "_"))
+        for p in crate_sources(c):
+            modules.add(p.stem)
+            modules |= set(p.relative_to(c / "src").parts[:-1])
+    consts = constants(repo)
+
+    mains = [f for f in fns if f.name == "main" and f.path == crate / "src" / "main.rs"]
+    seen: set[int] = set()
+    todo = list(mains)
+    parent: dict[int, Fn] = {}
+
+    def reach(src: Fn, targets: list[Fn]) -> None:
+        for t in targets:
+            parent.setdefault(id(t), src)
+            todo.append(t)
+
+    def call_path(f: Fn) -> str:
+        names = []
+        while f is not None and len(names) < 30:
+            names.append(f"{(f.owner + '::') if f.owner else ''}{f.name}")
+            f = parent.get(id(f))
+        return " <- ".join(names)
+
+    usage = Usage()
+    while todo:
+        f = todo.pop()
+        if id(f) in seen:
+            continue
+        seen.add(id(f))
+        where = f"{f.path.relative_to(repo)}:{(f.owner + '::') if f.owner else ''}{f.name}"
+        if TRACE:
+            where += f" [{call_path(f)}]"
+        code = f.code
+        for m in re.finditer(r"\b((?:\w+::)+)(\w+)\b", code):
+            q, name = m.group(1).split("::")[-2], m.group(2)
+            if q == "Self" and f.owner:
+                q = f.owner
+            if q in owners:
+                reach(f, by_qual.get(f"{q}::{name}", []))
+            elif q in modules:
+                reach(f, by_name.get(name, []))
+        bare = re.sub(r"\b(?:\w+::)+\w+\b", " ", code)
+        # A call `name(`/`.name(`, or a fn passed by name (`.map_err(s3_err)`); not a field (`self.put`).
+        for m in re.finditer(r"(\.\s*)?\b([a-z_]\w*)\b\s*(\(\s*\)|\(|(?=[,)]))", bare):
+            if m.group(1) and not m.group(3).startswith("("):
+                continue
+            targets = by_name.get(m.group(2), [])
+            if m.group(3).replace(" ", "") == "()":  # no argument: not a fn that needs one (e.g. the SDK's .send())
+                targets = [t for t in targets if t.params == 0]
+            reach(f, targets)
+        # environment
+        for m in re.finditer(r'\b(required|optional|number)\(\s*"([A-Z][A-Z0-9_]*)"', f.body):
+            (usage.required_env if m.group(1) == "required" else usage.optional_env).setdefault(m.group(2), where)
+        for m in re.finditer(r'env::var(?:_os)?\(\s*"([A-Z][A-Z0-9_]*)"\s*\)(\s*\.\s*(ok|unwrap_or)\w*)?', f.body):
+            (usage.optional_env if m.group(2) else usage.required_env).setdefault(m.group(1), where)
+        if "EnvFilter::try_from_default_env" in f.body or "EnvFilter::from_default_env" in f.body:
+            usage.optional_env.setdefault("RUST_LOG", where)
+        # AWS calls
+        for m in re.finditer(r"\.\s*(\w+)\(\)", code):
+            call = m.group(1)
+            if call == "transact_write_items":
+                continue
+            if call not in SDK_CALLS:
+                continue
+            action, kind = SDK_CALLS[call]
+            resource = kind
+            if call == "query" or call == "scan":
+                send = code.find(".send()", m.end())
+                chain = f.body[m.end() : send if send > 0 else m.end() + 600]
+                im = re.search(r"\.index_name\(\s*(?:[\w:]*::)?(\w+|\"[^\"]*\")\s*\)", chain)
+                if im:
+                    arg = im.group(1)
+                    idx = arg.strip('"') if arg.startswith('"') else consts.get(arg)
+                    if idx is None:
+                        usage.unresolved.append(f"{where}: index name `{arg}` is not a constant of shared/")
+                        continue
+                    resource = f"index:{idx}"
+            usage.actions.setdefault((action, resource), where)
+        for part, action in TRANSACT_PARTS.items():
+            if re.search(rf"\b{part}::builder\(\)", code):
+                usage.actions.setdefault((action, "table"), where)
+    return usage
+
+
+# ---------------------------------------------------------------- HCL
+
+
+def unq(s):
+    return s[1:-1] if isinstance(s, str) and len(s) >= 2 and s[0] == '"' and s[-1] == '"' else s
+
+
+def load_infra(infra: Path) -> dict:
+    merged: dict[str, list] = {}
+    for p in sorted(infra.glob("*.tf")):
+        with p.open() as fh:
+            d = hcl2.load(fh)
+        for k, v in d.items():
+            if isinstance(v, list):
+                merged.setdefault(k, []).extend(v)
+    return merged
+
+
+def resources(doc: dict, rtype: str) -> dict[str, dict]:
+    out = {}
+    for block in doc.get("resource", []):
+        for t, named in block.items():
+            if unq(t) == rtype:
+                for name, body in named.items():
+                    out[unq(name)] = body
+    return out
+
+
+def local_values(doc: dict) -> dict:
+    out = {}
+    for block in doc.get("locals", []):
+        out.update({k: v for k, v in block.items() if not k.startswith("__")})
+    return out
+
+
+# ---------------------------------------------------------------- the checks
+
+
+def allowed(statements: list[dict], action: str, kind: str) -> bool:
+    for s in statements:
+        if action not in [unq(a) for a in s.get("actions", [])]:
+            continue
+        for r in (unq(r) for r in s.get("resources", [])):
+            if kind == "table" and r == "{table}":
+                return True
+            if kind.startswith("index:") and r in (f"{{table}}/index/{kind[6:]}", "{table}/index/*"):
+                return True
+            if kind == "s3object" and re.match(r"^\{\w+_bucket\}/.+", r):
+                return True
+            if kind == "s3bucket" and re.match(r"^\{\w+_bucket\}$", r):
+                return True
+            if kind == "ses" and r == "{ses_identities}":
+                return True
+            if kind in ("secret", "queue") and r.startswith("{" + kind + ":"):
+                return True
+    return False
+
+
+def check(repo: Path = REPO, infra: Path | None = None) -> list[str]:
+    infra = infra or repo / "infra"
+    problems: list[str] = []
+    doc = load_infra(infra)
+    loc = local_values(doc)
+    functions = {unq(k): v for k, v in (loc.get("functions") or {}).items()}
+    common_env = set((loc.get("common_env") or {}).keys())
+
+    # --- one Lambda per crate
+    crates = sorted(p.name for p in (repo / "functions").iterdir() if (p / "Cargo.toml").exists())
+    for c in crates:
+        if c not in functions:
+            problems.append(f"functions/{c} has no Lambda: add an entry \"{c}\" to local.functions in infra/functions.tf")
+    for c in crates:
+        toml = (repo / "functions" / c / "Cargo.toml").read_text()
+        bins = re.findall(r'\[\[bin\]\]\s*name\s*=\s*"([^"]+)"\s*path\s*=\s*"src/main.rs"', toml)
+        package = re.search(r'^name\s*=\s*"([^"]+)"', toml, re.M)
+        if bins != [c] and not (not bins and package and package.group(1) == c):
+            problems.append(
+                f"functions/{c}: the Lambda binary (src/main.rs) must be named \"{c}\" so cargo lambda writes "
+                f"target/lambda/{c}/bootstrap.zip, the artifact infra/lambda.tf deploys"
+            )
+    for f in functions:
+        if f not in crates:
+            problems.append(f"local.functions entry \"{f}\" has no crate functions/{f}")
+    lam = resources(doc, "aws_lambda_function").get("function")
+    if not lam or lam.get("for_each") != "${local.functions}":
+        problems.append("aws_lambda_function.function must exist with for_each = local.functions")
+    else:
+        env_expr = str(lam.get("environment"))
+        for part in ("local.common_env", "each.value.env", "each.value.secrets"):
+            if part not in env_expr:
+                problems.append(f"aws_lambda_function.function environment does not merge {part}")
+    role = resources(doc, "aws_iam_role_policy").get("function")
+    if not role or role.get("for_each") != "${local.functions}":
+        problems.append("aws_iam_role_policy.function must exist with for_each = local.functions")
+
+    # --- example.tfvars: every required variable, nothing undeclared
+    variables = {}
+    for block in doc.get("variable", []):
+        for vname, body in block.items():
+            variables[unq(vname)] = body
+    example = infra / "example.tfvars"
+    if example.exists():
+        with example.open() as fh:
+            given = {k for k in hcl2.load(fh) if not k.startswith("__")}
+        for v in sorted(given - set(variables)):
+            problems.append(f"infra/example.tfvars sets {v}, which infra/ does not declare")
+        for v in sorted(set(variables) - given):
+            if "default" not in variables[v]:
+                problems.append(f"infra/example.tfvars lacks the required variable {v}")
+    for vname, body in variables.items():
+        if not unq(body.get("description") or ""):
+            problems.append(f"variable {vname} has no description")
+
+    # --- table from the shared definitions
+    tables = json.loads((repo / "shared/store/tables.json").read_text())["tables"]["portal"]
+    table = resources(doc, "aws_dynamodb_table").get("portal")
+    defined_indexes: set[str] = set()
+    if not table:
+        problems.append("aws_dynamodb_table.portal is missing")
+    else:
+        for key in ("hash_key", "range_key"):
+            v = table.get(key)
+            if v != f"${{local.portal.{key}}}" and unq(v) != tables[key]:
+                problems.append(f"aws_dynamodb_table.portal {key} is {v}, not tables.json's {tables[key]}")
+        for dyn in table.get("dynamic", []):
+            for name, body in dyn.items():
+                if unq(name) == "global_secondary_index" and body.get("for_each") == "${local.portal.global_secondary_indexes}":
+                    defined_indexes |= set(tables["global_secondary_indexes"])
+        for gsi in table.get("global_secondary_index", []):
+            defined_indexes.add(unq(gsi.get("name")))
+        ttl = table.get("ttl", [{}])[0].get("attribute_name")
+        if ttl not in ("${local.portal.ttl_attribute}", f'"{tables["ttl_attribute"]}"'):
+            problems.append(f"aws_dynamodb_table.portal ttl attribute is {ttl}, not tables.json's {tables['ttl_attribute']}")
+    if "${jsondecode(file(" not in str(loc.get("table_defs")) or "shared/store/tables.json" not in str(loc.get("table_defs")):
+        problems.append("local.table_defs must be jsondecode(file(\".../shared/store/tables.json\"))")
+    consts = constants(repo)
+    tables_rs = (repo / "shared/store/src/tables.rs").read_text()
+    for m in re.finditer(r"const\s+(INDEX_\w+)\s*:", tables_rs):
+        idx = consts[m.group(1)]
+        if idx not in tables["global_secondary_indexes"]:
+            problems.append(f"index {idx} ({m.group(1)}) is used by the code but not defined in shared/store/tables.json")
+        elif table and idx not in defined_indexes:
+            problems.append(f"index {idx} ({m.group(1)}) is used by the code but aws_dynamodb_table.portal does not define it")
+    attrs = set(tables["attributes"])
+    store_src = "\n".join(p.read_text() for p in (repo / "shared/store/src").rglob("*.rs"))
+    for a in sorted(set(re.findall(r"\b(gsi\d+(?:pk|sk))\b", store_src))):
+        if a not in attrs:
+            problems.append(f"key attribute {a} is used by shared/store but not declared in shared/store/tables.json")
+    for idx, d in tables["global_secondary_indexes"].items():
+        for k in ("hash_key", "range_key"):
+            if d.get(k) and d[k] not in attrs:
+                problems.append(f"index {idx} {k} {d[k]} is not a declared attribute in tables.json")
+
+    # --- routes
+    api = json.loads((repo / "docs/openapi.json").read_text())
+    routed: set[str] = set()
+    body = json.dumps(loc.get("api_body"))
+    apis = resources(doc, "aws_apigatewayv2_api")
+    if not apis or "local.api_body" not in json.dumps(apis):
+        problems.append("aws_apigatewayv2_api must take body = jsonencode(local.api_body)")
+    if "x-amazon-apigateway-integration" not in body or 'op[\\"x-portal-function\\"]' not in body:
+        problems.append("local.api_body does not give every operation an x-amazon-apigateway-integration to its x-portal-function")
+    if 'op[\\"x-portal-auth\\"] == \\"operator\\"' not in body or "awsSigv4" not in body:
+        problems.append("local.api_body does not put IAM (awsSigv4) authorization on x-portal-auth = operator routes")
+    if "payloadFormatVersion" not in body or '\\"2.0\\"' not in body:
+        problems.append("local.api_body integrations must use payloadFormatVersion 2.0")
+    for path, item in api["paths"].items():
+        for method, op in item.items():
+            if not isinstance(op, dict) or method not in ("get", "put", "post", "delete", "patch", "head", "options"):
+                continue
+            fn = op.get("x-portal-function")
+            route = f"{method.upper()} {path}"
+            if not fn:
+                problems.append(f"route {route} has no x-portal-function in docs/openapi.json")
+                continue
+            routed.add(fn)
+            if fn not in functions:
+                problems.append(f"route {route} has no integration: function \"{fn}\" is not in local.functions")
+            elif functions[fn].get("http") is not True:
+                problems.append(f"route {route} has no integration: local.functions[\"{fn}\"].http is not true")
+            if op.get("x-portal-auth") not in ("operator", "customer", "none", "webhook"):
+                problems.append(f"route {route}: x-portal-auth must be operator, customer, webhook or none")
+    for name, f in functions.items():
+        if f.get("http") is True and name not in routed:
+            problems.append(f"local.functions[\"{name}\"].http is true but no route of docs/openapi.json uses it")
+
+    # --- per function: environment and IAM
+    for name in crates:
+        if name not in functions:
+            continue
+        f = functions[name]
+        usage = code_usage(repo, repo / "functions" / name)
+        problems += [f"{name}: {u}" for u in usage.unresolved]
+        env = {k: unq(v) for k, v in (f.get("env") or {}).items()}
+        set_vars = common_env | set(env) | set((f.get("secrets") or {}).keys())
+        for var, where in sorted(usage.required_env.items()):
+            if var in set_vars or RUNTIME_ENV.match(var):
+                continue
+            cond = CONDITIONAL.get(var)
+            if cond and env.get(cond[0]) == cond[1]:
+                continue
+            problems.append(
+                f"{name}: environment variable {var} is required at start-up ({where}) but not set "
+                f"in local.functions[\"{name}\"] (env, secrets) or local.common_env"
+            )
+        read = set(usage.required_env) | set(usage.optional_env)
+        for var in sorted(set_vars - read):
+            if var in common_env:
+                continue
+            problems.append(f"{name}: environment variable {var} is set but the function's code never reads it")
+        statements = f.get("permissions") or []
+        for s in statements:
+            for a in s.get("actions", []):
+                if "*" in unq(a):
+                    problems.append(f"{name}: wildcard action {unq(a)} in its IAM statements")
+        for (action, kind), where in sorted(usage.actions.items()):
+            if not allowed(statements, action, kind):
+                res = {"table": "{table}", "s3object": "{<x>_bucket}/<prefix>", "s3bucket": "{<x>_bucket}",
+                       "ses": "{ses_identities}", "secret": "{secret:<key>}", "queue": "{queue:<key>}"}.get(
+                    kind, "{table}/index/" + kind[6:] if kind.startswith("index:") else kind)
+                problems.append(
+                    f"{name}: IAM lacks {action} on {res} (called in {where}); add it to "
+                    f"local.functions[\"{name}\"].permissions"
+                )
+        for s in statements:
+            for a in (unq(a) for a in s.get("actions", [])):
+                for r in (unq(r) for r in s.get("resources", [])):
+                    kind = resource_kind(r)
+                    if (a, kind) not in usage.actions:
+                        problems.append(
+                            f"{name}: IAM grants {a} on {r} but the function's code never makes that call "
+                            f"(least privilege: remove it from local.functions[\"{name}\"].permissions)"
+                        )
+    return problems
+
+
+def resource_kind(r: str) -> str:
+    if r == "{table}":
+        return "table"
+    if r.startswith("{table}/index/"):
+        return "index:" + r[len("{table}/index/") :]
+    if re.match(r"^\{\w+_bucket\}/.+", r):
+        return "s3object"
+    if re.match(r"^\{\w+_bucket\}$", r):
+        return "s3bucket"
+    if r == "{ses_identities}":
+        return "ses"
+    m = re.match(r"^\{(secret|queue):", r)
+    return m.group(1) if m else r
+
+
+def main(argv: list[str]) -> int:
+    global TRACE
+    TRACE = "--trace" in argv
+    argv = [a for a in argv if a != "--trace"]
+    infra = Path(argv[1]).resolve() if len(argv) > 1 else REPO / "infra"
+    problems = check(REPO, infra)
+    for p in problems:
+        print(f"infra consistency: {p}", file=sys.stderr)
+    if problems:
+        print(f"infra consistency: {len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    print("infra consistency: ok (functions, tables, environment, routes, IAM)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
