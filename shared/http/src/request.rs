@@ -46,7 +46,14 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
                 ))),
                 Category::Data => {
                     let msg = strip_position(&inner.to_string());
-                    let field = if path == "." { String::new() } else { path };
+                    // A missing field is reported at the parent's path; name the field itself.
+                    let missing = msg.strip_prefix("missing field `").and_then(|m| m.split('`').next());
+                    let field = match (path.as_str(), missing) {
+                        (".", Some(m)) => m.to_string(),
+                        (".", None) => String::new(),
+                        (p, Some(m)) => format!("{p}.{m}"),
+                        (p, None) => p.to_string(),
+                    };
                     let detail = if field.is_empty() { msg } else { format!("{field}: {msg}") };
                     Err(ApiError::validation(field, detail))
                 }
