@@ -58,7 +58,18 @@ pub struct UpsertResponse {
 }
 
 pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Infallible> {
-    respond(upsert(state, req)).await
+    respond(upsert(state, None, req)).await
+}
+
+/// [`handle`], and after a change has committed, a regeneration request on the documents queue. The send is
+/// after the commit and best effort: the booking stays written (all-or-nothing is the transaction's), a
+/// failed send is logged, and the operator's `POST .../documents/regenerate` is the recovery path.
+pub async fn handle_with_documents(
+    state: &State,
+    queue: &portal_store::documents::DocumentQueue,
+    req: Request,
+) -> Result<Response<Body>, Infallible> {
+    respond(upsert(state, Some(queue), req)).await
 }
 
 /// `If-Match: "3"` (or `3`). Weak tags and lists are not versions we issue.
@@ -74,7 +85,11 @@ fn parse_if_match(raw: Option<&str>) -> Result<Option<u64>, ApiError> {
     }
 }
 
-async fn upsert(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
+async fn upsert(
+    state: &State,
+    queue: Option<&portal_store::documents::DocumentQueue>,
+    req: Request,
+) -> Result<Response<Body>, ApiError> {
     if req.method() != http::Method::PUT {
         return Err(ApiError::method_not_allowed());
     }
@@ -117,7 +132,24 @@ async fn upsert(state: &State, req: Request) -> Result<Response<Body>, ApiError>
             _ => {}
         }
         match write(state, current.as_ref(), validated.clone(), &fp, &operator).await {
-            Ok((item, created)) => {
+            Ok((item, created, paid)) => {
+                if let Some(q) = queue {
+                    let reason = if created {
+                        "created"
+                    } else if paid {
+                        "payment_recorded"
+                    } else {
+                        "booking_changed"
+                    };
+                    let msg = portal_store::documents::RegenerateMessage {
+                        reference: reference.to_string(),
+                        types: Vec::new(),
+                        reason: reason.into(),
+                    };
+                    if let Err(e) = q.send(&msg).await {
+                        tracing::error!(reference = %reference, error = %e, "document regeneration not queued");
+                    }
+                }
                 return respond_with(item.version, created, true, &item.booking.reference, &item.aggregate);
             }
             Err(WriteError::Store(StoreError::Conflict(_))) if attempt == 0 => {
@@ -154,7 +186,7 @@ async fn write(
     validated: ValidatedBooking,
     fp: &str,
     operator: &str,
-) -> Result<(BookingItem, bool), WriteError> {
+) -> Result<(BookingItem, bool, bool), WriteError> {
     let now = Utc::now();
     let existing = current.map(|c| Existing {
         booking: &c.booking,
@@ -175,11 +207,12 @@ async fn write(
         current.map_or(now, |c| c.created_at),
         now,
     );
+    let paid = plan.movements.iter().any(|m| m.kind == portal_domain::ledger::MovementKind::Payment);
     let mut tx = Tx::default();
     state.store.stage_upsert(&mut tx, current, &item, &plan.instalments, &plan.movements, plan.events)?;
     state.store.commit(tx).await?;
     tracing::info!(reference = %item.booking.reference, version = item.version, created = plan.created, movements = plan.movements.len(), "booking upserted");
-    Ok((item, plan.created))
+    Ok((item, plan.created, paid))
 }
 
 fn respond_with(

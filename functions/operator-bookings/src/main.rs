@@ -5,5 +5,13 @@ async fn main() -> Result<(), Error> {
     portal_http::init_tracing();
     let state = operator_bookings::State::from_env().await?;
     let state = &state;
-    lambda_http::run(service_fn(move |req| operator_bookings::handle(state, req))).await
+    // DOCUMENTS_QUEUE_URL set: every committed change queues a document regeneration.
+    let sdk = portal_store::aws::sdk_config().await;
+    match portal_store::documents::DocumentQueue::from_env(&sdk) {
+        Some(queue) => {
+            let queue = &queue;
+            lambda_http::run(service_fn(move |req| operator_bookings::handle_with_documents(state, queue, req))).await
+        }
+        None => lambda_http::run(service_fn(move |req| operator_bookings::handle(state, req))).await,
+    }
 }

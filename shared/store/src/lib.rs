@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod aws;
+pub mod documents;
 pub mod items;
 pub mod keys;
 pub mod lookup;

@@ -29,10 +29,11 @@ async fn main() {
 
     let auth_state = Arc::new(local_auth_state(&env, &auth, port));
     let sign_in_brand = auth_state.config.brands.get("alpine-escapes").clone();
+    let (documents_state, documents_queue) = local_documents(&env, &auth, &auth_state.sessions).await;
 
     let gateway = Gateway::new()
         .function("operator-bookings", {
-            let s = operator_bookings.clone();
+            let s = Arc::new((operator_bookings.clone(), documents_queue.clone()));
             handler!(s, arc_handle_operator_bookings)
         })
         .function("auth", {
@@ -43,6 +44,10 @@ async fn main() {
         .function("bookings", {
             let s = bookings::State::new(env.store(), auth_state.sessions.clone());
             handler!(s, bookings::handle)
+        })
+        .function("documents", {
+            let s = documents_state.clone();
+            handler!(s, arc_handle_documents)
         })
         .page(portal_tests::pages::sign_in(&sign_in_brand));
     for r in gateway.unserved() {
@@ -58,7 +63,9 @@ async fn main() {
             .bearer(&operator_key)
             .json(&body)
             .build();
-        let resp = operator_bookings::handle(&operator_bookings, req).await.unwrap_or_else(|e| match e {});
+        let resp = operator_bookings::handle_with_documents(&operator_bookings, &documents_queue, req)
+            .await
+            .unwrap_or_else(|e| match e {});
         if resp.status().as_u16() >= 300 {
             eprintln!("seeding {reference} failed: {} {}", resp.status(), body_json(&resp));
             std::process::exit(1);
@@ -73,6 +80,10 @@ async fn main() {
     println!("  Operator key:         {operator_key}");
     println!(
         "  Demo bookings:        AE-10001 (GBP, deposit paid), AE-20002 (EUR), ST-30003 (JPY), GJ-40004 (BHD), AE-50005 (group of 4)"
+    );
+    println!("  Documents:            signed in, GET {base}/bookings/AE-10001/documents, then");
+    println!(
+        "                        GET {base}/bookings/AE-10001/documents/invoice/url and open the `url` (5 minutes)"
     );
     println!();
     println!("Try:");
@@ -96,10 +107,88 @@ async fn main() {
 }
 
 async fn arc_handle_operator_bookings(
-    s: &Arc<operator_bookings::State>,
+    s: &Arc<(Arc<operator_bookings::State>, portal_store::documents::DocumentQueue)>,
     req: lambda_http::Request,
 ) -> Result<lambda_http::Response<lambda_http::Body>, std::convert::Infallible> {
-    operator_bookings::handle(s, req).await
+    operator_bookings::handle_with_documents(&s.0, &s.1, req).await
+}
+
+async fn arc_handle_documents(
+    s: &Arc<documents::State>,
+    req: lambda_http::Request,
+) -> Result<lambda_http::Response<lambda_http::Body>, std::convert::Infallible> {
+    documents::handle(s, req).await
+}
+
+/// The documents function and its queue on moto, with the worker polling the queue in the background (the
+/// production path: an upsert or an operator request queues, the worker renders into the bucket).
+async fn local_documents(
+    env: &TestEnv,
+    auth: &OperatorAuth,
+    sessions: &portal_http::session::SessionConfig,
+) -> (Arc<documents::State>, portal_store::documents::DocumentQueue) {
+    let sqs = aws_sdk_sqs::Client::new(&env.sdk);
+    let url = sqs.create_queue().queue_name("portal-documents").send().await.expect("create the documents queue");
+    let queue = portal_store::documents::DocumentQueue { client: sqs, url: url.queue_url.unwrap_or_default() };
+    let brands = documents::Brands::parse(
+        Some(
+            r##"{"alpine-escapes": {"name": "Alpine Escapes", "primary_colour": "#0a7c59"},
+                 "sakura-tours": {"name": "Sakura Tours", "primary_colour": "#b5316a"},
+                 "gulf-journeys": {"name": "Gulf Journeys", "primary_colour": "#8a5a00"}}"##,
+        ),
+        Some("Tour Operator Ltd (demo) | 1 Example Street, London"),
+    )
+    .expect("valid brands");
+    let generator = documents::Generator { store: env.store(), s3: env.s3.clone(), bucket: env.bucket.clone(), brands };
+    let worker_generator = generator.clone();
+    let worker_queue = queue.clone();
+    tokio::spawn(async move {
+        loop {
+            let received = worker_queue
+                .client
+                .receive_message()
+                .queue_url(&worker_queue.url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await;
+            let messages = match received {
+                Ok(out) => out.messages.unwrap_or_default(),
+                Err(e) => {
+                    eprintln!("document worker: receiving failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            for m in messages {
+                let record = serde_json::json!({"messageId": m.message_id, "body": m.body});
+                let event = serde_json::from_value(serde_json::json!({"Records": [record]}));
+                if let Ok(event) = event {
+                    let resp = document_worker::handle(&worker_generator, event, Utc::now()).await;
+                    if !resp.batch_item_failures.is_empty() {
+                        continue; // left on the queue: retried after the visibility timeout
+                    }
+                }
+                if let Some(h) = m.receipt_handle {
+                    let _ = worker_queue
+                        .client
+                        .delete_message()
+                        .queue_url(&worker_queue.url)
+                        .receipt_handle(h)
+                        .send()
+                        .await;
+                }
+            }
+        }
+    });
+    let state = documents::State {
+        generator,
+        sessions: sessions.clone(),
+        auth: auth.clone(),
+        queue: Some(queue.clone()),
+        clock: Arc::new(Utc::now),
+    };
+    (Arc::new(state), queue)
 }
 
 /// The sign-in function with secrets generated for this run (nothing to configure locally).

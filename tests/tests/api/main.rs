@@ -3,5 +3,6 @@
 
 mod auth;
 mod bookings;
+mod documents;
 mod finance;
 mod operator_bookings;

@@ -1,0 +1,359 @@
+//! A small flow layout on A4 pages: lines of text wrapped to the measured width of the real glyphs, pages
+//! added as the text flows, then drawn with krilla. Text is split into runs of one font (DejaVu Sans, or
+//! Droid Sans Fallback for the CJK characters DejaVu lacks) so every character has a glyph.
+
+use krilla::Document;
+use krilla::color::rgb;
+use krilla::geom::{PathBuilder, Point, Rect};
+use krilla::metadata::Metadata;
+use krilla::num::NormalizedF32;
+use krilla::page::PageSettings;
+use krilla::paint::{Fill, FillRule};
+use krilla::surface::Surface;
+use krilla::text::{Font, TextDirection};
+use skrifa::instance::{LocationRef, Size};
+use skrifa::{FontRef, MetadataProvider};
+
+static REGULAR: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
+static BOLD: &[u8] = include_bytes!("../fonts/DejaVuSans-Bold.ttf");
+static FALLBACK: &[u8] = include_bytes!("../fonts/DroidSansFallbackFull.ttf");
+
+const WIDTH: f32 = 595.0;
+const HEIGHT: f32 = 842.0;
+const MARGIN: f32 = 48.0;
+const BODY: f32 = 10.0;
+const LINE: f32 = 14.0;
+const BOTTOM: f32 = HEIGHT - MARGIN - 20.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Colour(pub u8, pub u8, pub u8);
+
+const INK: Colour = Colour(0x22, 0x22, 0x22);
+const MUTED: Colour = Colour(0x66, 0x66, 0x66);
+const WHITE: Colour = Colour(0xff, 0xff, 0xff);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Face {
+    Regular,
+    Bold,
+    Fallback,
+}
+
+fn face_bytes(f: Face) -> &'static [u8] {
+    match f {
+        Face::Regular => REGULAR,
+        Face::Bold => BOLD,
+        Face::Fallback => FALLBACK,
+    }
+}
+
+enum Op {
+    Text { x: f32, y: f32, size: f32, face: Face, colour: Colour, text: String },
+    Rect { x: f32, y: f32, w: f32, h: f32, colour: Colour },
+}
+
+/// Runs of one face: `(face, text)`.
+fn runs(text: &str, bold: bool) -> Vec<(Face, String)> {
+    let primary = if bold { Face::Bold } else { Face::Regular };
+    let main = FontRef::new(face_bytes(primary)).ok();
+    let mut out: Vec<(Face, String)> = Vec::new();
+    for ch in text.chars() {
+        let ch = if ch.is_control() { ' ' } else { ch };
+        let covered = ch == ' ' || main.as_ref().is_some_and(|f| f.charmap().map(ch).is_some());
+        let face = if covered { primary } else { Face::Fallback };
+        match out.last_mut() {
+            Some((f, s)) if *f == face => s.push(ch),
+            _ => out.push((face, ch.to_string())),
+        }
+    }
+    if out.len() < 2 {
+        return out;
+    }
+    // A run is shaped on its own: spaces at the edge of a right-to-left run would land on the wrong side of
+    // it, so the spaces between runs get runs of their own.
+    let mut split = Vec::with_capacity(out.len() * 2);
+    for (face, s) in out {
+        let body = s.trim_matches(' ');
+        let lead = s.len() - s.trim_start_matches(' ').len();
+        let trail = s.len() - s.trim_end_matches(' ').len();
+        if lead > 0 {
+            split.push((primary, " ".repeat(lead)));
+        }
+        if !body.is_empty() {
+            split.push((face, body.to_string()));
+        }
+        if trail > 0 && !body.is_empty() {
+            split.push((primary, " ".repeat(trail)));
+        }
+    }
+    split
+}
+
+fn advance(face: Face, text: &str, size: f32) -> f32 {
+    let Ok(font) = FontRef::new(face_bytes(face)) else {
+        return text.chars().count() as f32 * size * 0.6;
+    };
+    let charmap = font.charmap();
+    let metrics = font.glyph_metrics(Size::new(size), LocationRef::default());
+    text.chars().map(|c| charmap.map(c).and_then(|g| metrics.advance_width(g)).unwrap_or(size * 0.6)).sum()
+}
+
+fn measure(text: &str, size: f32, bold: bool) -> f32 {
+    runs(text, bold).iter().map(|(f, s)| advance(*f, s, size)).sum()
+}
+
+/// Greedy word wrap to `width`; a word longer than a line is broken between characters.
+fn wrap(text: &str, size: f32, bold: bool, width: f32) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut current = String::new();
+    for word in text.split_whitespace() {
+        let candidate = if current.is_empty() { word.to_string() } else { format!("{current} {word}") };
+        if measure(&candidate, size, bold) <= width {
+            current = candidate;
+            continue;
+        }
+        if !current.is_empty() {
+            lines.push(std::mem::take(&mut current));
+        }
+        if measure(word, size, bold) <= width {
+            current = word.to_string();
+        } else {
+            for ch in word.chars() {
+                let mut next = current.clone();
+                next.push(ch);
+                if measure(&next, size, bold) > width && !current.is_empty() {
+                    lines.push(std::mem::take(&mut current));
+                    current.push(ch);
+                } else {
+                    current = next;
+                }
+            }
+        }
+    }
+    if !current.is_empty() || lines.is_empty() {
+        lines.push(current);
+    }
+    lines
+}
+
+pub struct Layout {
+    pages: Vec<Vec<Op>>,
+    y: f32,
+    brand: String,
+    colour: Colour,
+    reference: String,
+}
+
+impl Layout {
+    pub fn new(brand: &str, colour: &str, reference: &str) -> Layout {
+        Layout {
+            pages: vec![Vec::new()],
+            y: MARGIN,
+            brand: brand.to_string(),
+            colour: crate::parse_colour(colour),
+            reference: reference.to_string(),
+        }
+    }
+
+    fn push(&mut self, op: Op) {
+        if let Some(p) = self.pages.last_mut() {
+            p.push(op);
+        }
+    }
+
+    fn new_page(&mut self) {
+        self.pages.push(Vec::new());
+        self.y = MARGIN;
+        let (brand, colour) = (self.brand.clone(), self.colour);
+        self.push(Op::Rect { x: 0.0, y: 0.0, w: WIDTH, h: 6.0, colour });
+        self.line_at(MARGIN, MARGIN - 16.0, 8.0, false, MUTED, &brand);
+        self.y = MARGIN + 4.0;
+    }
+
+    /// Start a new page unless `height` still fits.
+    pub fn keep(&mut self, height: f32) {
+        if self.y + height > BOTTOM {
+            self.new_page();
+        }
+    }
+
+    fn line_at(&mut self, x: f32, y: f32, size: f32, bold: bool, colour: Colour, text: &str) {
+        let mut cx = x;
+        for (face, run) in runs(text, bold) {
+            let w = advance(face, &run, size);
+            self.push(Op::Text { x: cx, y, size, face, colour, text: run });
+            cx += w;
+        }
+    }
+
+    /// The brand band with a monogram, the brand name and the document title, then the operator's details.
+    pub fn header(&mut self, title: &str, operator_lines: &[String]) {
+        let colour = self.colour;
+        self.push(Op::Rect { x: 0.0, y: 0.0, w: WIDTH, h: 90.0, colour });
+        self.push(Op::Rect { x: MARGIN, y: 24.0, w: 42.0, h: 42.0, colour: WHITE });
+        let initials: String = self.brand.split_whitespace().filter_map(|w| w.chars().next()).take(2).collect();
+        self.line_at(MARGIN + 8.0, 52.0, 16.0, true, colour, &initials.to_uppercase());
+        let brand = self.brand.clone();
+        let name = wrap(&brand, 18.0, true, WIDTH - 2.0 * MARGIN - 220.0).into_iter().next().unwrap_or_default();
+        self.line_at(MARGIN + 56.0, 52.0, 18.0, true, WHITE, &name);
+        let tw = measure(title, 20.0, true);
+        self.line_at(WIDTH - MARGIN - tw, 52.0, 20.0, true, WHITE, title);
+        self.y = 110.0;
+        for l in operator_lines {
+            for part in wrap(l, 8.0, false, WIDTH - 2.0 * MARGIN) {
+                let y = self.y;
+                self.line_at(MARGIN, y, 8.0, false, MUTED, &part);
+                self.y += 11.0;
+            }
+        }
+        self.y += 12.0;
+    }
+
+    fn wrapped(&mut self, x: f32, width: f32, size: f32, bold: bool, colour: Colour, text: &str) -> f32 {
+        let lines = wrap(text, size, bold, width);
+        let mut y = self.y;
+        for l in &lines {
+            if y > BOTTOM {
+                self.new_page();
+                y = self.y;
+            }
+            self.line_at(x, y, size, bold, colour, l);
+            y += LINE;
+        }
+        self.y = y;
+        y
+    }
+
+    pub fn section(&mut self, title: &str) {
+        self.keep(40.0);
+        self.y += 6.0;
+        let colour = self.colour;
+        self.wrapped(MARGIN, WIDTH - 2.0 * MARGIN, 12.0, true, colour, title);
+        self.y += 2.0;
+    }
+
+    pub fn text(&mut self, text: &str) {
+        self.wrapped(MARGIN, WIDTH - 2.0 * MARGIN, BODY, false, INK, text);
+    }
+
+    /// `label: value`, the value wrapped in its own column.
+    pub fn pair(&mut self, label: &str, value: &str) {
+        self.keep(LINE);
+        let y = self.y;
+        self.line_at(MARGIN, y, BODY, false, MUTED, label);
+        self.wrapped(MARGIN + 130.0, WIDTH - 2.0 * MARGIN - 130.0, BODY, false, INK, value);
+    }
+
+    fn row_with(&mut self, label: &str, amount: &str, bold: bool) {
+        self.keep(LINE);
+        let aw = measure(amount, BODY, bold);
+        let y = self.y;
+        self.line_at(WIDTH - MARGIN - aw, y, BODY, bold, INK, amount);
+        self.wrapped(MARGIN, WIDTH - 2.0 * MARGIN - 150.0, BODY, bold, INK, label);
+    }
+
+    /// A label on the left (wrapped) and an amount right-aligned.
+    pub fn row(&mut self, label: &str, amount: &str) {
+        self.row_with(label, amount, false);
+    }
+
+    pub fn row_bold(&mut self, label: &str, amount: &str) {
+        self.row_with(label, amount, true);
+    }
+
+    pub fn rule(&mut self) {
+        self.keep(8.0);
+        let y = self.y - 8.0;
+        self.push(Op::Rect { x: MARGIN, y, w: WIDTH - 2.0 * MARGIN, h: 0.6, colour: MUTED });
+        self.y += 4.0;
+    }
+
+    pub fn gap(&mut self, h: f32) {
+        self.y += h;
+    }
+
+    /// Draw every page (with a footer `reference · page n of N`) and serialise the PDF.
+    pub fn finish(mut self, title: &str) -> Result<Vec<u8>, String> {
+        let total = self.pages.len();
+        let reference = self.reference.clone();
+        let pages = std::mem::take(&mut self.pages);
+        let font = |f: Face| Font::new(face_bytes(f).into(), 0).ok_or_else(|| format!("font {f:?} unreadable"));
+        let fonts = [font(Face::Regular)?, font(Face::Bold)?, font(Face::Fallback)?];
+        let mut doc = Document::new();
+        doc.set_metadata(Metadata::new().title(title.to_string()));
+        for (n, mut ops) in pages.into_iter().enumerate() {
+            let footer = format!("{reference} · page {} of {total}", n + 1);
+            let fw = measure(&footer, 8.0, false);
+            ops.push(Op::Text {
+                x: WIDTH - MARGIN - fw,
+                y: HEIGHT - MARGIN + 10.0,
+                size: 8.0,
+                face: Face::Regular,
+                colour: MUTED,
+                text: footer,
+            });
+            let settings = PageSettings::from_wh(WIDTH, HEIGHT).ok_or("page size")?;
+            let mut page = doc.start_page_with(settings);
+            let mut surface = page.surface();
+            for op in ops {
+                draw(&mut surface, &fonts, op);
+            }
+            surface.finish();
+            page.finish();
+        }
+        doc.finish().map_err(|e| format!("{e:?}"))
+    }
+}
+
+fn fill(c: Colour) -> Fill {
+    Fill { paint: rgb::Color::new(c.0, c.1, c.2).into(), opacity: NormalizedF32::ONE, rule: FillRule::NonZero }
+}
+
+fn draw(surface: &mut Surface<'_>, fonts: &[Font; 3], op: Op) {
+    match op {
+        Op::Rect { x, y, w, h, colour } => {
+            let mut pb = PathBuilder::new();
+            if let Some(r) = Rect::from_xywh(x, y, w, h) {
+                pb.push_rect(r);
+            }
+            if let Some(path) = pb.finish() {
+                surface.set_fill(Some(fill(colour)));
+                surface.draw_path(&path);
+            }
+        }
+        Op::Text { x, y, size, face, colour, text } => {
+            let font = match face {
+                Face::Regular => fonts[0].clone(),
+                Face::Bold => fonts[1].clone(),
+                Face::Fallback => fonts[2].clone(),
+            };
+            surface.set_fill(Some(fill(colour)));
+            surface.draw_text(Point::from_xy(x, y), font, size, &text, false, TextDirection::Auto);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wraps_to_width_and_breaks_long_words() {
+        let lines = wrap(&"word ".repeat(100), 10.0, false, 200.0);
+        assert!(lines.len() > 3);
+        assert!(lines.iter().all(|l| measure(l, 10.0, false) <= 200.0));
+        let long = wrap(&"x".repeat(500), 10.0, false, 100.0);
+        assert!(long.len() > 5 && long.iter().all(|l| measure(l, 10.0, false) <= 100.0));
+    }
+
+    #[test]
+    fn cjk_goes_to_the_fallback_font() {
+        let r = runs("Yamada 山田", false);
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[2], (Face::Fallback, "山田".to_string()));
+        // The space between a right-to-left run and the next is its own run (else shaping moves it).
+        let r = runs("محمد 山田", false);
+        assert_eq!(r.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>(), ["محمد", " ", "山田"]);
+        assert_eq!(runs("שלום", false), vec![(Face::Regular, "שלום".to_string())]);
+    }
+}

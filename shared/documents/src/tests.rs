@@ -1,0 +1,175 @@
+use chrono::{TimeZone, Utc};
+use portal_domain::booking::{Booking, BookingInput};
+use portal_domain::ids::BookingReference;
+use portal_domain::ledger::{Actor, LedgerSummary, Movement, MovementKind};
+use portal_domain::money::Money;
+use portal_domain::schedule::Instalment;
+use serde_json::{Value, json};
+
+use super::*;
+
+/// The text of every page, as a PDF reader extracts it.
+pub fn pdf_text(pdf: &[u8]) -> String {
+    lopdf::Document::load_mem(pdf).expect("a parseable PDF");
+    pdf_extract::extract_text_from_mem(pdf).expect("extractable text")
+}
+
+fn input() -> Value {
+    serde_json::from_str(include_str!("../../../events/operator-bookings/booking.json")).unwrap()
+}
+
+fn booking(v: Value) -> (Booking, Vec<Instalment>) {
+    let input: BookingInput = serde_json::from_value(v).unwrap();
+    let vb = Booking::from_input(BookingReference::parse("AE-10001").unwrap(), input).unwrap();
+    let inst = vb.schedule.iter().map(Instalment::new).collect();
+    (vb.booking, inst)
+}
+
+fn payment(b: &Booking, minor: i64) -> Movement {
+    let at = Utc.with_ymd_and_hms(2026, 11, 10, 9, 30, 0).unwrap();
+    Movement {
+        id: "mov_pay1".into(),
+        kind: MovementKind::Payment,
+        amount: Money::from_minor(minor, b.currency).unwrap(),
+        channel: Some(portal_domain::booking::PaymentChannel::BankTransfer),
+        external_reference: Some("BT-4471".into()),
+        occurred_at: at,
+        recorded_at: at,
+        actor: Actor::operator("op"),
+        idempotency_key: "pay1".into(),
+        traveller_id: None,
+        instalment_ids: vec![],
+        description: None,
+        acquirer_fee: None,
+    }
+}
+
+fn charge(b: &Booking) -> Movement {
+    let mut m = payment(b, b.total_price().minor());
+    m.id = "mov_charge".into();
+    m.kind = MovementKind::Charge;
+    m.idempotency_key = "charge".into();
+    m.channel = None;
+    m.external_reference = None;
+    m
+}
+
+fn brand() -> Brand {
+    Brand {
+        name: "Alpine Escapes".into(),
+        primary_colour: "#0b6e4f".into(),
+        operator_lines: vec!["Alpine Escapes Ltd · 1 Market Street, Bristol BS1 4DJ".into()],
+    }
+}
+
+fn render_all(b: &Booking, inst: &[Instalment], movements: &[Movement]) -> Vec<(DocumentSpec, Rendered)> {
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    let summary = LedgerSummary::compute(b, movements, inst, today).unwrap();
+    let brand = brand();
+    let input = RenderInput { booking: b, movements, summary: &summary, brand: &brand };
+    plan(b, movements).into_iter().map(|s| (s.clone(), render(&s, &input).unwrap())).collect()
+}
+
+#[test]
+fn plans_invoice_itinerary_vouchers_and_receipts() {
+    let (b, _) = booking(input());
+    let docs = plan(&b, &[charge(&b), payment(&b, 50000)]);
+    let ids: Vec<&str> = docs.iter().map(|d| d.document_id.as_str()).collect();
+    assert_eq!(ids, ["invoice", "itinerary", "voucher-S-TRF", "receipt-mov_pay1"]);
+    assert_eq!(docs[3].movement_id.as_deref(), Some("mov_pay1"));
+}
+
+#[test]
+fn invoice_shows_prices_payments_outstanding_and_brand() {
+    let (b, inst) = booking(input());
+    let docs = render_all(&b, &inst, &[charge(&b), payment(&b, 50000)]);
+    let text = pdf_text(&docs[0].1.pdf);
+    for needle in [
+        "Alpine Escapes",
+        "Invoice",
+        "AE-10001",
+        "Ada Lovelace",
+        "Zermatt Explorer, per person",
+        "£1,450.00",
+        "£3,080.50",
+        "BT-4471",
+        "£500.00",
+        "Outstanding",
+        "£2,580.50",
+        "Deposit due 15 November 2026",
+        "Alpine Escapes Ltd",
+    ] {
+        assert!(text.contains(needle), "invoice lacks {needle:?}:\n{text}");
+    }
+    let itinerary = pdf_text(&docs[1].1.pdf);
+    for needle in ["Itinerary", "Day 1", "25 March 2027", "Arrive in Zermatt", "SBB Rail", "SBB-77812", "Hotel Alpina"]
+    {
+        assert!(itinerary.contains(needle), "itinerary lacks {needle:?}:\n{itinerary}");
+    }
+    let voucher = pdf_text(&docs[2].1.pdf);
+    assert!(voucher.contains("SBB-77812") && voucher.contains("Charles Babbage"), "{voucher}");
+    let receipt = pdf_text(&docs[3].1.pdf);
+    assert!(receipt.contains("£500.00") && receipt.contains("BT-4471"), "{receipt}");
+}
+
+#[test]
+fn same_input_same_bytes_and_a_price_change_changes_the_invoice_only() {
+    let (b, inst) = booking(input());
+    let a = render_all(&b, &inst, &[charge(&b)]);
+    let again = render_all(&b, &inst, &[charge(&b)]);
+    for (x, y) in a.iter().zip(&again) {
+        assert_eq!(x.1.sha256, y.1.sha256, "{} is not deterministic", x.0.document_id);
+    }
+    let mut v = input();
+    v["price_lines"][2]["amount"] = json!("200.00");
+    v["schedule"][2]["amount"] =
+        json!((v["schedule"][2]["amount"].as_str().unwrap().parse::<f64>().unwrap() + 19.5).to_string());
+    if let Ok(input) = serde_json::from_value::<BookingInput>(v.clone())
+        && let Ok(vb) = Booking::from_input(BookingReference::parse("AE-10001").unwrap(), input)
+    {
+        let inst2: Vec<Instalment> = vb.schedule.iter().map(Instalment::new).collect();
+        let c = render_all(&vb.booking, &inst2, &[charge(&vb.booking)]);
+        assert_ne!(a[0].1.sha256, c[0].1.sha256);
+        assert_eq!(a[1].1.sha256, c[1].1.sha256, "the itinerary does not show prices");
+    }
+}
+
+#[test]
+fn hostile_layouts_still_give_valid_pdfs_with_their_text() {
+    let mut v = input();
+    let long = "Maximilianus-Bartholomaeus ".repeat(3);
+    v["travellers"][0]["first_name"] = json!(long.trim());
+    v["travellers"][1]["first_name"] = json!("שרה");
+    v["travellers"][1]["last_name"] = json!("山田太郎");
+    let days: Vec<Value> = (0..60)
+        .map(|i| {
+            let date = chrono::NaiveDate::from_ymd_opt(2027, 3, 1).unwrap() + chrono::Days::new(i);
+            json!({"date": date, "title": format!("Day title {i} محطة"), "description": "A long description ".repeat(20),
+                   "services": [{"id": format!("S{i}"), "kind": "hotel", "name": "東京ホテル", "supplier_name": "Supplier", "supplier_reference": format!("REF-{i}")}]})
+        })
+        .collect();
+    v["itinerary"] = json!(days);
+    v["travel_start"] = json!("2027-03-01");
+    v["travel_end"] = json!("2027-04-29");
+    let (b, inst) = booking(v);
+    let docs = render_all(&b, &inst, &[charge(&b)]);
+    assert_eq!(docs.len(), 62);
+    let itinerary = pdf_text(&docs[1].1.pdf);
+    let pages = lopdf::Document::load_mem(&docs[1].1.pdf).unwrap().get_pages().len();
+    assert!(pages > 5, "60 days flow over pages ({pages})");
+    for needle in ["Day 60", "REF-59", "東京ホテル", "山田太郎", "Maximilianus-Bartholomaeus"] {
+        assert!(itinerary.contains(needle), "itinerary lacks {needle:?}");
+    }
+    assert!(itinerary.contains("שרה") || itinerary.contains("הרש"), "Hebrew name extractable");
+    let invoice = pdf_text(&docs[0].1.pdf);
+    assert!(invoice.contains("Maximilianus"), "{invoice}");
+}
+
+#[test]
+fn colours_and_file_names() {
+    assert_eq!(parse_colour("#0b6e4f"), layout::Colour(0x0b, 0x6e, 0x4f));
+    assert_eq!(parse_colour("red"), layout::Colour(0x1f, 0x4e, 0x79));
+    assert_eq!(file_name("AE-10001", "invoice", 2), "AE-10001-invoice-v2.pdf");
+    assert_eq!(DocType::parse("voucher"), Some(DocType::Voucher));
+    assert_eq!(DocType::parse("../x"), None);
+}

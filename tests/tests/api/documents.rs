@@ -1,0 +1,419 @@
+//! Documents against moto: generation after an upsert (through the SQS queue and the worker), versioning by
+//! content hash, presigned downloads of exact bytes, PDF text, and every bad input.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{Duration, Utc};
+use lambda_http::{Body, Response};
+use portal_domain::ids::BookingReference;
+use portal_http::operator::OperatorAuth;
+use portal_http::session::{COOKIE_NAME, Session, SessionConfig};
+use portal_store::documents::DocumentQueue;
+use portal_tests::{ApiRequest, TestEnv, body_json, seed};
+use serde_json::{Value, json};
+
+const KEY: &str = "test-operator-key-0123456789abcdef0123456789";
+
+fn sessions() -> SessionConfig {
+    SessionConfig::new(vec![("k1".into(), vec![42u8; 32])], "tour-portal", "tour-portal-customer", 1800, 43_200)
+        .unwrap()
+}
+
+struct Fx {
+    env: TestEnv,
+    ops: operator_bookings::State,
+    docs: documents::State,
+    queue: DocumentQueue,
+}
+
+async fn fx() -> Fx {
+    let env = TestEnv::new().await;
+    let sqs = aws_sdk_sqs::Client::new(&env.sdk);
+    let name = format!("docs-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let url = sqs.create_queue().queue_name(name).send().await.unwrap().queue_url.unwrap();
+    let queue = DocumentQueue { client: sqs, url };
+    let brands = documents::Brands::parse(
+        Some(r##"{"alpine-escapes": {"name": "Alpine Escapes", "primary_colour": "#0b6e4f"}}"##),
+        Some("Alpine Escapes Ltd | 1 Market Street, Bristol"),
+    )
+    .unwrap();
+    let docs = documents::State {
+        generator: documents::Generator { store: env.store(), s3: env.s3.clone(), bucket: env.bucket.clone(), brands },
+        sessions: sessions(),
+        auth: OperatorAuth::key(KEY).unwrap(),
+        queue: Some(queue.clone()),
+        clock: std::sync::Arc::new(Utc::now),
+    };
+    let ops = operator_bookings::State { store: env.store(), auth: OperatorAuth::key(KEY).unwrap() };
+    Fx { env, ops, docs, queue }
+}
+
+impl Fx {
+    async fn upsert(&self, reference: &str, body: &Value) {
+        let req = ApiRequest::new("PUT", &format!("/operator/bookings/{reference}"))
+            .route("/operator/bookings/{reference}")
+            .path_param("reference", reference)
+            .bearer(KEY)
+            .json(body)
+            .build();
+        let r =
+            operator_bookings::handle_with_documents(&self.ops, &self.queue, req).await.unwrap_or_else(|e| match e {});
+        assert!(r.status().as_u16() < 300, "{}", body_json(&r));
+    }
+
+    /// Drain the queue into the worker (moto invokes no Lambda). Returns how many messages ran.
+    async fn run_worker(&self) -> usize {
+        let mut n = 0;
+        loop {
+            let out = self
+                .queue
+                .client
+                .receive_message()
+                .queue_url(&self.queue.url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap();
+            let msgs = out.messages.unwrap_or_default();
+            if msgs.is_empty() {
+                return n;
+            }
+            let records: Vec<Value> = msgs
+                .iter()
+                .map(|m| json!({"messageId": m.message_id, "body": m.body, "receiptHandle": m.receipt_handle}))
+                .collect();
+            let event: aws_lambda_events::event::sqs::SqsEvent =
+                serde_json::from_value(json!({"Records": records})).unwrap();
+            let resp = document_worker::handle(&self.docs.generator, event, Utc::now()).await;
+            assert!(resp.batch_item_failures.is_empty());
+            for m in &msgs {
+                self.queue
+                    .client
+                    .delete_message()
+                    .queue_url(&self.queue.url)
+                    .receipt_handle(m.receipt_handle.clone().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            n += msgs.len();
+        }
+    }
+
+    async fn sign_in(&self, reference: &str, traveller: &str, is_lead: bool, at: i64) -> String {
+        let sid = uuid::Uuid::new_v4().simple().to_string();
+        let s = |v: &str| AttributeValue::S(v.to_string());
+        let item = HashMap::from([
+            ("pk".to_string(), s(&format!("B#{reference}"))),
+            ("sk".to_string(), s(&format!("SESSION#{sid}"))),
+            ("entity".to_string(), s("session")),
+            ("sid".to_string(), s(&sid)),
+            ("reference".to_string(), s(reference)),
+            ("traveller_id".to_string(), s(traveller)),
+            ("email".to_string(), s("x@example.com")),
+            ("is_lead".to_string(), AttributeValue::Bool(is_lead)),
+            ("via".to_string(), s("link")),
+            ("auth_time".to_string(), AttributeValue::N(at.to_string())),
+            ("expires_at".to_string(), AttributeValue::N((at + 43_200).to_string())),
+        ]);
+        self.env.ddb.put_item().table_name(&self.env.table).set_item(Some(item)).send().await.unwrap();
+        let session = Session {
+            sid,
+            reference: BookingReference::parse(reference).unwrap(),
+            traveller_id: traveller.into(),
+            email: "x@example.com".into(),
+            is_lead,
+            auth_time: at,
+        };
+        format!("{COOKIE_NAME}={}", sessions().issue(&session, at).unwrap())
+    }
+
+    async fn send(&self, req: ApiRequest) -> Response<Body> {
+        documents::handle(&self.docs, req.build()).await.unwrap_or_else(|e| match e {})
+    }
+
+    async fn list(&self, reference: &str, cookie: &str) -> Response<Body> {
+        self.send(
+            ApiRequest::new("GET", &format!("/bookings/{reference}/documents"))
+                .route("/bookings/{reference}/documents")
+                .path_param("reference", reference)
+                .header("cookie", cookie),
+        )
+        .await
+    }
+
+    async fn url(&self, reference: &str, id: &str, version: Option<&str>, cookie: &str) -> Response<Body> {
+        let mut r = ApiRequest::new("GET", &format!("/bookings/{reference}/documents/{id}/url"))
+            .route("/bookings/{reference}/documents/{document_id}/url")
+            .path_param("reference", reference)
+            .path_param("document_id", id)
+            .header("cookie", cookie);
+        if let Some(v) = version {
+            r = r.query("version", v);
+        }
+        self.send(r).await
+    }
+
+    async fn regenerate(&self, reference: &str, body: Option<Value>) -> Response<Body> {
+        let mut r = ApiRequest::new("POST", &format!("/operator/bookings/{reference}/documents/regenerate"))
+            .route("/operator/bookings/{reference}/documents/regenerate")
+            .path_param("reference", reference)
+            .bearer(KEY);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        self.send(r).await
+    }
+}
+
+fn problem(r: &Response<Body>, status: u16, kind: &str) {
+    assert_eq!(r.status(), status, "{}", body_json(r));
+    assert_eq!(body_json(r)["type"], format!("/problems/{kind}"));
+}
+
+fn versions(list: &Value, id: &str) -> Vec<u64> {
+    list["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["document_id"] == id)
+        .map(|d| d["versions"].as_array().unwrap().iter().map(|v| v["version"].as_u64().unwrap()).collect())
+        .unwrap_or_default()
+}
+
+async fn fetch(url: &str) -> (Vec<u8>, String) {
+    let r = reqwest::get(url).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let cd = r.headers().get("content-disposition").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    (r.bytes().await.unwrap().to_vec(), cd)
+}
+
+#[tokio::test]
+async fn documents_follow_the_booking_through_the_queue_and_versions_stay_downloadable() {
+    let f = fx().await;
+    let today = Utc::now().date_naive();
+    let mut body = seed::gbp_booking(today);
+    f.upsert("AE-10001", &body).await;
+    assert_eq!(f.run_worker().await, 1);
+    let lead = f.sign_in("AE-10001", "T1", true, Utc::now().timestamp()).await;
+
+    let r = f.list("AE-10001", &lead).await;
+    assert_eq!(r.status(), 200, "{}", body_json(&r));
+    let list = body_json(&r);
+    let ids: Vec<&str> =
+        list["documents"].as_array().unwrap().iter().map(|d| d["document_id"].as_str().unwrap()).collect();
+    assert_eq!(ids[..2], ["invoice", "itinerary"]);
+    assert!(ids.contains(&"voucher-S-HTL") && ids.iter().any(|i| i.starts_with("receipt-mov")), "{ids:?}");
+    assert_eq!(versions(&list, "invoice"), [1]);
+    assert_eq!(list["documents"][0]["versions"][0]["reason"], "created");
+
+    // The presigned URL: ≤ 5 minutes, the server's key, a file name; fetches the exact stored bytes.
+    let r = f.url("AE-10001", "invoice", None, &lead).await;
+    assert_eq!(r.status(), 200, "{}", body_json(&r));
+    let u = body_json(&r);
+    let url = u["url"].as_str().unwrap();
+    assert!(url.contains("X-Amz-Expires=300"), "{url}");
+    let key = url.split('?').next().unwrap().split(&format!("/{}/", f.env.bucket)).nth(1).unwrap().to_string();
+    assert!(key.starts_with("bookings/AE-10001/invoice/invoice/v1-") && key.ends_with(".pdf"), "{url}");
+    assert_eq!(u["file_name"], "AE-10001-invoice-v1.pdf");
+    let expires = chrono::DateTime::parse_from_rfc3339(u["expires_at"].as_str().unwrap()).unwrap();
+    assert!(expires.timestamp() - Utc::now().timestamp() <= 300);
+    let (v1_bytes, cd) = fetch(url).await;
+    assert_eq!(cd, "attachment; filename=\"AE-10001-invoice-v1.pdf\"");
+    let stored = f.env.s3.get_object().bucket(&f.env.bucket).key(&key).send().await.unwrap();
+    assert_eq!(stored.body.collect().await.unwrap().into_bytes().to_vec(), v1_bytes);
+    let text = pdf_extract::extract_text_from_mem(&v1_bytes).unwrap();
+    for needle in
+        ["Alpine Escapes", "Invoice", "AE-10001", "£3,080.50", "£2,580.50", "BT-20261115-001", "Alpine Escapes Ltd"]
+    {
+        assert!(text.contains(needle), "invoice lacks {needle:?}:\n{text}");
+    }
+
+    // A price change: invoice v2; the itinerary is unchanged and gets no version; v1 stays downloadable.
+    body["price_lines"][2]["amount"] = json!("200.00");
+    body["schedule"][2]["amount"] = json!("1600.00");
+    f.upsert("AE-10001", &body).await;
+    f.run_worker().await;
+    let list = body_json(&f.list("AE-10001", &lead).await);
+    assert_eq!(versions(&list, "invoice"), [1, 2]);
+    assert_eq!(versions(&list, "itinerary"), [1]);
+    let v2 = body_json(&f.url("AE-10001", "invoice", None, &lead).await);
+    assert_eq!(v2["version"], 2);
+    let (v2_bytes, _) = fetch(v2["url"].as_str().unwrap()).await;
+    assert!(pdf_extract::extract_text_from_mem(&v2_bytes).unwrap().contains("£3,100.00"));
+    let again = body_json(&f.url("AE-10001", "invoice", Some("1"), &lead).await);
+    assert_eq!(fetch(again["url"].as_str().unwrap()).await.0, v1_bytes);
+
+    // Identical regeneration (operator request, and a redelivered message) writes nothing.
+    let r = f.regenerate("AE-10001", Some(json!({"types": ["invoice", "itinerary"]}))).await;
+    assert_eq!(r.status(), 202, "{}", body_json(&r));
+    assert_eq!(f.run_worker().await, 1);
+    let r = f.regenerate("AE-10001", None).await;
+    assert_eq!(r.status(), 202);
+    f.run_worker().await;
+    let after = body_json(&f.list("AE-10001", &lead).await);
+    assert_eq!(after, list, "identical content creates no version");
+}
+
+#[tokio::test]
+async fn bad_inputs() {
+    let f = fx().await;
+    let today = Utc::now().date_naive();
+    f.upsert("AE-10001", &seed::gbp_booking(today)).await;
+    f.upsert("AE-50005", &seed::group_booking(today)).await;
+    f.run_worker().await;
+    let now = Utc::now().timestamp();
+    let lead = f.sign_in("AE-10001", "T1", true, now).await;
+
+    // Another booking's document: the same 404 as an unknown booking.
+    let other = f.url("AE-50005", "invoice", None, &lead).await;
+    problem(&other, 404, "not-found");
+    let unknown = f.url("ZZ-99999", "invoice", None, &lead).await;
+    assert_eq!(body_json(&other), body_json(&unknown));
+    // Traversal and key-prefix injection never reach S3.
+    for id in [
+        "..",
+        "../AE-50005/invoice",
+        "invoice%2F..%2F..",
+        "bookings/AE-50005/invoice/invoice/v1.pdf",
+        "invoice#1",
+        "",
+        &"x".repeat(91),
+    ] {
+        problem(&f.url("AE-10001", id, None, &lead).await, 400, "bad-request");
+    }
+    problem(&f.url("AE-10001", "invoice-AE-50005", None, &lead).await, 404, "not-found");
+    // Versions.
+    problem(&f.url("AE-10001", "invoice", Some("2"), &lead).await, 404, "not-found");
+    for v in ["0", "-1", "abc", "1.0", "99999999999"] {
+        problem(&f.url("AE-10001", "invoice", Some(v), &lead).await, 400, "bad-request");
+    }
+    // Expired session.
+    let old = f.sign_in("AE-10001", "T1", true, (Utc::now() - Duration::hours(13)).timestamp()).await;
+    problem(&f.list("AE-10001", &old).await, 401, "unauthorized");
+    problem(&f.url("AE-10001", "invoice", None, &old).await, 401, "unauthorized");
+    problem(&f.list("AE-10001", "").await, 401, "unauthorized");
+    // A traveller sees shared documents and vouchers for their services only.
+    let alan = f.sign_in("AE-50005", "G2", false, now).await;
+    let kath = f.sign_in("AE-50005", "G3", false, now).await;
+    assert_eq!(f.url("AE-50005", "voucher-S-BL", None, &alan).await.status(), 200);
+    problem(&f.url("AE-50005", "voucher-S-BL", None, &kath).await, 404, "not-found");
+    let kl = body_json(&f.list("AE-50005", &kath).await);
+    assert!(!kl.to_string().contains("voucher-S-BL") && kl.to_string().contains("invoice"));
+    // Regeneration: unknown booking, bad types, customer session, wrong method.
+    problem(&f.regenerate("ZZ-99999", None).await, 404, "not-found");
+    problem(&f.regenerate("AE-10001", Some(json!({"types": ["passport"]}))).await, 422, "validation-error");
+    problem(&f.regenerate("AE-10001", Some(json!({"types": "invoice"}))).await, 422, "validation-error");
+    let as_customer = f
+        .send(
+            ApiRequest::new("POST", "/operator/bookings/AE-10001/documents/regenerate")
+                .route("/operator/bookings/{reference}/documents/regenerate")
+                .path_param("reference", "AE-10001")
+                .header("cookie", &lead),
+        )
+        .await;
+    problem(&as_customer, 401, "unauthorized");
+}
+
+#[tokio::test]
+async fn layout_breaking_booking_still_gets_valid_pdfs() {
+    let f = fx().await;
+    let today = Utc::now().date_naive();
+    let mut b = seed::gbp_booking(today);
+    b["travellers"][0]["first_name"] = json!("Wolfeschlegelsteinhausenbergerdorff ".repeat(2).trim());
+    b["travellers"][1]["first_name"] = json!("محمد");
+    b["travellers"][1]["last_name"] = json!("山田");
+    let start = today + chrono::Days::new(120);
+    let days: Vec<Value> = (0..60)
+        .map(|i| json!({"date": start + chrono::Days::new(i), "title": format!("Tag {i} 京都"), "services": [{"id": format!("S{i}"), "kind": "hotel", "name": "Ryokan", "supplier_name": "宿", "supplier_reference": format!("R-{i}")}]}))
+        .collect();
+    b["itinerary"] = json!(days);
+    b["travel_start"] = json!(start);
+    b["travel_end"] = json!(start + chrono::Days::new(59));
+    f.upsert("AE-10001", &b).await;
+    f.run_worker().await;
+    let lead = f.sign_in("AE-10001", "T1", true, Utc::now().timestamp()).await;
+    let u = body_json(&f.url("AE-10001", "itinerary", None, &lead).await);
+    let (bytes, _) = fetch(u["url"].as_str().unwrap()).await;
+    let text = pdf_extract::extract_text_from_mem(&bytes).unwrap();
+    for needle in ["Day 60", "R-59", "山田", "京都", "Wolfeschlegelsteinhausenbergerdorff"] {
+        assert!(text.contains(needle), "itinerary lacks {needle:?}");
+    }
+}
+
+#[tokio::test]
+async fn sample_events_are_real_requests_and_the_overview_lists_the_documents() {
+    // events/documents/*.json and events/document-worker/*.json feed `cargo lambda invoke --data-file`; their
+    // cookie is a placeholder, replaced here by a freshly signed session.
+    let mut f = fx().await;
+    f.upsert("AE-10001", &seed::gbp_booking(Utc::now().date_naive())).await;
+    f.run_worker().await;
+    let cookie = f.sign_in("AE-10001", "T1", true, Utc::now().timestamp()).await;
+    let dir = portal_tests::moto::repo_root().join("events/documents");
+    let load = |name: &str| {
+        let mut ev: Value = serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap();
+        if ev.get("cookies").is_some() {
+            ev["cookies"] = json!([cookie.clone()]);
+        }
+        lambda_http::request::from_str(&ev.to_string()).unwrap()
+    };
+    let call = |req| documents::handle(&f.docs, req);
+    let status = |r: Response<Body>| r.status().as_u16();
+    assert_eq!(status(call(load("list-documents.json")).await.unwrap_or_else(|e| match e {})), 200);
+    let r = call(load("get-document-url.json")).await.unwrap_or_else(|e| match e {});
+    assert_eq!(body_json(&r)["file_name"], "AE-10001-invoice-v1.pdf");
+    assert_eq!(status(call(load("get-document-url-latest.json")).await.unwrap_or_else(|e| match e {})), 200);
+    assert_eq!(status(call(load("get-document-url-traversal.json")).await.unwrap_or_else(|e| match e {})), 400);
+    // The operator event carries an IAM principal, as API Gateway passes it.
+    f.docs.auth = OperatorAuth::Iam;
+    let r = documents::handle(&f.docs, load("regenerate.json")).await.unwrap_or_else(|e| match e {});
+    assert_eq!(r.status(), 202, "{}", body_json(&r));
+    assert_eq!(f.run_worker().await, 1);
+
+    let worker_event = portal_tests::moto::repo_root().join("events/document-worker/sqs-regenerate.json");
+    let event = serde_json::from_str(&std::fs::read_to_string(worker_event).unwrap()).unwrap();
+    let before = f.env.all_items().await.len();
+    let resp = document_worker::handle(&f.docs.generator, event, Utc::now()).await;
+    assert!(resp.batch_item_failures.is_empty());
+    assert_eq!(f.env.all_items().await.len(), before, "nothing changed: no new version");
+
+    // The booking overview (one Query of the collection) lists the same documents.
+    let bookings = ::bookings::State::new(f.env.store(), sessions());
+    let req = ApiRequest::new("GET", "/bookings/AE-10001")
+        .route("/bookings/{reference}")
+        .path_param("reference", "AE-10001")
+        .header("cookie", &cookie);
+    let r = ::bookings::handle(&bookings, req.build()).await.unwrap_or_else(|e| match e {});
+    let docs = body_json(&r)["documents"].clone();
+    let ids: Vec<&str> = docs.as_array().unwrap().iter().map(|d| d["document_id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"invoice") && ids.contains(&"itinerary") && ids.contains(&"voucher-S-HTL"), "{docs}");
+}
+
+#[tokio::test]
+async fn concurrent_and_repeated_regenerations_write_each_version_once() {
+    let f = fx().await;
+    let mut body = seed::gbp_booking(Utc::now().date_naive());
+    f.upsert("AE-10001", &body).await;
+    f.run_worker().await;
+    body["price_lines"][2]["amount"] = json!("200.00");
+    body["schedule"][2]["amount"] = json!("1600.00");
+    f.upsert("AE-10001", &body).await;
+    // The queued message, a duplicate delivery and an operator request, all at once.
+    let g = &f.docs.generator;
+    let now = Utc::now();
+    let (a, b, c) = tokio::join!(
+        g.regenerate("AE-10001", &[], portal_documents::Reason::BookingChanged, now),
+        g.regenerate("AE-10001", &[], portal_documents::Reason::BookingChanged, now),
+        g.regenerate("AE-10001", &[], portal_documents::Reason::OperatorRequest, now),
+    );
+    let written: usize = [a.unwrap(), b.unwrap(), c.unwrap()].iter().map(|o| o.written.len()).sum();
+    assert_eq!(written, 1, "only the invoice changed, and it is written once");
+    f.run_worker().await;
+    let lead = f.sign_in("AE-10001", "T1", true, Utc::now().timestamp()).await;
+    let list = body_json(&f.list("AE-10001", &lead).await);
+    assert_eq!(versions(&list, "invoice"), [1, 2]);
+    let objects =
+        f.env.s3.list_objects_v2().bucket(&f.env.bucket).prefix("bookings/AE-10001/invoice/").send().await.unwrap();
+    assert_eq!(objects.contents().len(), 2, "one object per version");
+}
