@@ -11,6 +11,7 @@ pub mod ledger;
 pub mod locale;
 pub mod money;
 pub mod overview;
+pub mod payment;
 pub mod schedule;
 pub mod upsert;
 

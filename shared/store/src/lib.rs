@@ -9,6 +9,7 @@ pub mod documents;
 pub mod items;
 pub mod keys;
 pub mod lookup;
+pub mod payments;
 pub mod store;
 pub mod tables;
 

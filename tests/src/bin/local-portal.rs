@@ -29,6 +29,7 @@ async fn main() {
 
     let auth_state = Arc::new(local_auth_state(&env, &auth, port));
     let sign_in_brand = auth_state.config.brands.get("alpine-escapes").clone();
+    let (checkout_state, webhooks_state, sandbox) = local_payments(&env, &auth_state, port);
     let (documents_state, documents_queue) = local_documents(&env, &auth, &auth_state.sessions).await;
 
     let gateway = Gateway::new()
@@ -49,6 +50,17 @@ async fn main() {
             let s = documents_state.clone();
             handler!(s, arc_handle_documents)
         })
+        // Payments: checkout talks to the sandbox gateway; the sandbox page posts Stripe-signed webhooks to
+        // the webhook function in-process (the same verification and recording code as with Stripe).
+        .function("checkout", {
+            let s = checkout_state;
+            handler!(s, checkout::handle)
+        })
+        .function("payment-webhooks", {
+            let s = webhooks_state.clone();
+            handler!(s, payment_webhooks::handle)
+        })
+        .page(sandbox_checkout_page(sandbox, webhooks_state))
         .page(portal_tests::pages::sign_in(&sign_in_brand));
     for r in gateway.unserved() {
         eprintln!("warning: {} {} ({}) is not served locally", r.method, r.template, r.function);
@@ -84,6 +96,11 @@ async fn main() {
     println!("  Documents:            signed in, GET {base}/bookings/AE-10001/documents, then");
     println!(
         "                        GET {base}/bookings/AE-10001/documents/invoice/url and open the `url` (5 minutes)"
+    );
+    println!();
+    println!("  Payments (sandbox):   signed in, POST {base}/bookings/AE-10001/payments with an Idempotency-Key and");
+    println!(
+        "                        {{\"pay\": \"instalments\", \"instalment_ids\": [\"INS1\"], \"method\": \"card\"}}, then open `checkout_url`"
     );
     println!();
     println!("Try:");
@@ -248,4 +265,75 @@ async fn arc_handle_auth(
     req: lambda_http::Request,
 ) -> Result<lambda_http::Response<lambda_http::Body>, std::convert::Infallible> {
     auth::handle(s, req).await
+}
+
+/// Checkout and webhook functions wired to the sandbox gateway, with a webhook secret made for this run.
+fn local_payments(
+    env: &TestEnv,
+    auth_state: &auth::State,
+    port: u16,
+) -> (checkout::State, Arc<payment_webhooks::State>, Arc<portal_gateway::sandbox::SandboxGateway>) {
+    let secret = format!("whsec_{}", uuid::Uuid::new_v4().simple());
+    let sandbox = Arc::new(portal_gateway::sandbox::SandboxGateway::new(&format!("http://127.0.0.1:{port}"), &secret));
+    let checkout = checkout::State::new(env.store(), auth_state.sessions.clone(), sandbox.clone());
+    let hooks = payment_webhooks::State::new(env.store(), env.ses.clone(), &secret, auth_state.config.brands.clone());
+    (checkout, Arc::new(hooks), sandbox)
+}
+
+/// `GET /sandbox/checkout/{payment id}`: the sandbox's checkout page; `POST .../{pay|decline|pending}`: act as
+/// the customer would, and deliver the gateway's signed webhooks to the webhook function (asynchronously, as
+/// a gateway does).
+fn sandbox_checkout_page(
+    sandbox: Arc<portal_gateway::sandbox::SandboxGateway>,
+    hooks: Arc<payment_webhooks::State>,
+) -> portal_tests::gateway::Page {
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    Arc::new(move |method: &http::Method, path: &str, _query: &str| {
+        let rest = path.strip_prefix("/sandbox/checkout/")?;
+        let html = |status: u16, body: String| {
+            let mut r = hyper::Response::new(Full::new(Bytes::from(body)));
+            *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
+            r.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("text/html; charset=utf-8"));
+            r.headers_mut().insert("cache-control", hyper::header::HeaderValue::from_static("no-store"));
+            Some(r)
+        };
+        match (method.as_str(), rest.split_once('/')) {
+            ("GET", None) => match sandbox.page_html(rest) {
+                Some(page) => html(200, page),
+                None => html(404, "<p>No such sandbox payment.</p>".into()),
+            },
+            ("POST", Some((id, action))) => {
+                let Some(action) = portal_gateway::sandbox::Action::parse(action) else {
+                    return html(404, "<p>Unknown action.</p>".into());
+                };
+                match sandbox.act(id, action, Utc::now().timestamp()) {
+                    Ok(deliveries) => {
+                        for d in deliveries {
+                            let hooks = hooks.clone();
+                            tokio::spawn(async move {
+                                let req = ApiRequest::new("POST", "/webhooks/payments")
+                                    .route("/webhooks/payments")
+                                    .header("content-type", "application/json")
+                                    .header("stripe-signature", &d.signature)
+                                    .raw_body(d.body)
+                                    .build();
+                                let r = payment_webhooks::handle(&hooks, req).await.unwrap_or_else(|e| match e {});
+                                eprintln!("sandbox webhook {} -> {} {}", d.event_id, r.status(), body_json(&r));
+                            });
+                        }
+                        let back = format!("/sandbox/checkout/{}", id.replace(['<', '>', '"', '&'], ""));
+                        html(
+                            200,
+                            format!(
+                                "<p>Done: the gateway sent its signed webhook.</p><p><a href=\"{back}\">Back to the payment</a></p>"
+                            ),
+                        )
+                    }
+                    Err(e) => html(409, format!("<p>{}</p>", e.replace('<', "&lt;"))),
+                }
+            }
+            _ => None,
+        }
+    })
 }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod bookings;
+mod checkout;
 mod documents;
 mod finance;
 mod operator_bookings;

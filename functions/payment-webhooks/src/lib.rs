@@ -1,0 +1,600 @@
+//! `POST /webhooks/payments`: the payment gateway's signed webhook, the only thing that records money.
+//!
+//! 1. Verify `Stripe-Signature` over the raw body (HMAC-SHA256, constant time, 300 s tolerance).
+//! 2. Parse the event; types we do not act on are acknowledged and ignored.
+//! 3. Claim the event id (conditional `PutItem`, with a lease so a crashed delivery can be taken over).
+//! 4. Record it: movement(s), outbox event, booking version/aggregate, checkout intent, saved card and the
+//!    event's `done` marker in one conditional `TransactWriteItems`; a concurrent change of the booking
+//!    retries from a fresh read. Duplicates, concurrent deliveries and out-of-order events record once.
+//! 5. On a new payment, send the receipt email.
+
+pub mod receipt;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use lambda_http::{Body, Request, Response};
+use portal_domain::booking::{Booking, PaymentChannel};
+use portal_domain::events::{EVENT_SCHEMA_VERSION, EventType, GatewayRefs, LedgerEvent, derived_id};
+use portal_domain::ledger::{Actor, ActorKind, LedgerSummary, Movement, MovementKind};
+use portal_domain::locale::Locale;
+use portal_domain::money::{Currency, Money};
+use portal_domain::upsert::movement_id;
+use portal_gateway::event::{self, Envelope, GatewayEvent, PaymentInfo};
+use portal_gateway::signature::{self, SignatureError};
+use portal_gateway::{Method, from_gateway_minor};
+use portal_http::config::{self, ConfigError};
+use portal_http::request::body_bytes;
+use portal_http::{ApiError, MAX_BODY_BYTES, header, json, respond};
+use portal_store::items::Aggregate;
+use portal_store::payments::{
+    CheckoutIntentItem, Claim, ClaimItem, ENTITY_PAYMENT_METHOD, PaymentMethodItem, Recording, STATE_DONE,
+};
+use portal_store::{BookingCollection, Store, StoreError};
+use serde::Serialize;
+
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// A delivery holding an event's claim longer than this is presumed crashed; a redelivery takes over.
+pub const EVENT_LEASE_SECONDS: i64 = 60;
+const MAX_ATTEMPTS: usize = 6;
+
+pub struct State {
+    pub store: Store,
+    pub ses: aws_sdk_sesv2::Client,
+    pub webhook_secret: String,
+    pub tolerance_seconds: i64,
+    pub brands: auth::Brands,
+    pub clock: Clock,
+}
+
+impl State {
+    pub fn new(store: Store, ses: aws_sdk_sesv2::Client, webhook_secret: &str, brands: auth::Brands) -> State {
+        State {
+            store,
+            ses,
+            webhook_secret: webhook_secret.into(),
+            tolerance_seconds: signature::DEFAULT_TOLERANCE_SECONDS,
+            brands,
+            clock: Arc::new(Utc::now),
+        }
+    }
+
+    pub fn with_clock(mut self, clock: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> State {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// `TABLE_NAME`, `STRIPE_WEBHOOK_SECRET`, `EMAIL_SENDER`, optional `BRANDS_JSON`.
+    pub async fn from_env() -> Result<State, ConfigError> {
+        let table = config::required("TABLE_NAME")?;
+        let secret = config::required("STRIPE_WEBHOOK_SECRET")?;
+        let sender = config::required("EMAIL_SENDER")?;
+        let brands = auth::Brands::parse(config::optional("BRANDS_JSON").as_deref(), sender.trim())?;
+        let sdk = portal_store::aws::sdk_config().await;
+        let store = Store::new(portal_store::aws::dynamodb_client(&sdk, None), table);
+        Ok(State::new(store, aws_sdk_sesv2::Client::new(&sdk), &secret, brands))
+    }
+}
+
+pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Infallible> {
+    respond(route(state, req)).await
+}
+
+#[derive(Debug, Serialize)]
+struct Ack {
+    received: bool,
+    event_id: String,
+    outcome: &'static str,
+}
+
+fn ack(event_id: &str, outcome: &'static str) -> Result<Response<Body>, ApiError> {
+    json(200, &Ack { received: true, event_id: event_id.into(), outcome })
+}
+
+fn bad_signature(e: SignatureError) -> ApiError {
+    ApiError::Client {
+        status: 400,
+        slug: "invalid-signature",
+        title: "Invalid webhook signature",
+        detail: e.to_string(),
+        field: None,
+        retry_after: None,
+        www_authenticate: false,
+    }
+}
+
+async fn route(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
+    if req.method() != http::Method::POST {
+        return Err(ApiError::method_not_allowed());
+    }
+    let now = (state.clock)();
+    let raw = body_bytes(&req);
+    if raw.len() > MAX_BODY_BYTES {
+        return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
+    }
+    signature::verify(
+        header(&req, "stripe-signature"),
+        raw,
+        &state.webhook_secret,
+        now.timestamp(),
+        state.tolerance_seconds,
+    )
+    .map_err(|e| {
+        tracing::warn!(reason = %e, "webhook signature refused");
+        bad_signature(e)
+    })?;
+    let env = event::parse(raw).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let Some((reference, checkout_id)) = locate(state, &env).await? else {
+        tracing::info!(event_id = %env.id, event_type = %env.event_type, "webhook acknowledged, not ours or not acted on");
+        return ack(&env.id, "ignored");
+    };
+
+    let claim =
+        match state.store.claim(&ClaimItem::webhook_event(&env.id, &env.event_type, now), EVENT_LEASE_SECONDS).await? {
+            Claim::Won(c) => c,
+            Claim::Taken(existing) => return duplicate(state, &env.id, existing).await,
+        };
+    match record_with_retries(state, &env, &reference, checkout_id.as_deref(), &claim, now).await {
+        Ok(outcome) => {
+            tracing::info!(event_id = %env.id, event_type = %env.event_type, reference = %reference, outcome = outcome.label, "webhook recorded");
+            if let Some(r) = outcome.receipt {
+                send_receipt(state, &r).await;
+            }
+            ack(&env.id, outcome.label)
+        }
+        Err(e) => {
+            let _ = state.store.release(&claim).await;
+            Err(e)
+        }
+    }
+}
+
+/// The booking (and checkout) an event belongs to: from the metadata we set at checkout, or from the
+/// gateway-payment pointer for events without metadata.
+async fn locate(state: &State, env: &Envelope) -> Result<Option<(String, Option<String>)>, ApiError> {
+    let (metadata, payment_id) = match &env.event {
+        GatewayEvent::PaymentSucceeded(p) | GatewayEvent::PaymentProcessing(p) | GatewayEvent::PaymentFailed(p) => {
+            (p.metadata.clone(), Some(p.payment_id.clone()))
+        }
+        GatewayEvent::Refunded { metadata, payment_id, .. } => (metadata.clone(), Some(payment_id.clone())),
+        GatewayEvent::Disputed { payment_id, .. } => (None, payment_id.clone()),
+        GatewayEvent::Other => return Ok(None),
+    };
+    if let Some(m) = metadata
+        && portal_domain::ids::BookingReference::parse(&m.booking_reference).is_ok()
+    {
+        return Ok(Some((m.booking_reference, Some(m.checkout_id))));
+    }
+    match payment_id {
+        Some(id) => Ok(state.store.gateway_payment(&id).await?.map(|p| (p.reference, Some(p.checkout_id)))),
+        None => Ok(None),
+    }
+}
+
+async fn duplicate(state: &State, event_id: &str, mut existing: ClaimItem) -> Result<Response<Body>, ApiError> {
+    for _ in 0..30 {
+        if existing.is_done() {
+            tracing::info!(event_id, "webhook duplicate acknowledged");
+            return ack(event_id, "duplicate");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        match state.store.get_webhook_event(event_id).await? {
+            Some(e) => existing = e,
+            None => break,
+        }
+    }
+    // Still being recorded by another delivery (or it failed): the gateway retries later.
+    Err(ApiError::Client {
+        status: 409,
+        slug: "event-in-progress",
+        title: "Event in progress",
+        detail: "this event is being recorded by another delivery; retry later".into(),
+        field: None,
+        retry_after: Some(5),
+        www_authenticate: false,
+    })
+}
+
+struct Outcome {
+    label: &'static str,
+    receipt: Option<ReceiptJob>,
+}
+
+struct ReceiptJob {
+    booking: Booking,
+    payer_traveller_id: Option<String>,
+    amount: Money,
+    card: Option<(String, String)>,
+    paid_at: DateTime<Utc>,
+    summary: LedgerSummary,
+}
+
+async fn record_with_retries(
+    state: &State,
+    env: &Envelope,
+    reference: &str,
+    checkout_id: Option<&str>,
+    claim: &ClaimItem,
+    now: DateTime<Utc>,
+) -> Result<Outcome, ApiError> {
+    for attempt in 0..MAX_ATTEMPTS {
+        let Some(c) = state.store.load_booking(reference).await? else {
+            tracing::warn!(event_id = %env.id, reference, "webhook for an unknown booking; acknowledged");
+            finish_only(state, claim, reference, now).await?;
+            return Ok(Outcome { label: "unknown_booking", receipt: None });
+        };
+        let intent =
+            checkout_id.and_then(|id| portal_store::payments::intents(&c).into_iter().find(|i| i.checkout_id == id));
+        let (recording, outcome) = plan(env, &c, intent, claim, now)?;
+        match state.store.record(&recording).await {
+            Ok(()) => return Ok(outcome),
+            Err(StoreError::Conflict(_)) => {
+                // Someone else changed the booking (or took our lapsed claim): read again and re-plan.
+                if state.store.get_webhook_event(&env.id).await?.is_some_and(|e| e.is_done()) {
+                    return Ok(Outcome { label: "duplicate", receipt: None });
+                }
+                tokio::time::sleep(Duration::from_millis(20 * (attempt as u64 + 1))).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Unavailable(format!("booking {reference} kept changing while recording {}", env.id)))
+}
+
+async fn finish_only(state: &State, claim: &ClaimItem, reference: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
+    let r = Recording {
+        reference: reference.into(),
+        done: done(claim, reference),
+        booking: None,
+        movements: vec![],
+        events: vec![],
+        intent: None,
+        saved_method: None,
+        now,
+    };
+    match state.store.record(&r).await {
+        Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn done(claim: &ClaimItem, reference: &str) -> ClaimItem {
+    let mut d = claim.clone();
+    d.state = STATE_DONE.into();
+    d.reference = Some(reference.into());
+    d
+}
+
+fn occurred(env: &Envelope, now: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(env.created, 0).filter(|_| env.created > 0).unwrap_or(now)
+}
+
+fn money(minor: i64, currency_code: &str, booking_currency: Currency) -> Result<Money, String> {
+    let c = Currency::parse(currency_code).map_err(|e| e.to_string())?;
+    if c != booking_currency {
+        return Err(format!("event in {c}, booking in {booking_currency}"));
+    }
+    from_gateway_minor(minor, c).ok_or_else(|| "amount out of range".into())
+}
+
+fn channel(m: Option<Method>) -> PaymentChannel {
+    match m {
+        Some(Method::OpenBanking) => PaymentChannel::OpenBanking,
+        _ => PaymentChannel::Card,
+    }
+}
+
+fn gateway_actor(intent: Option<&CheckoutIntentItem>) -> Actor {
+    Actor { kind: ActorKind::Gateway, id: intent.map_or_else(|| "gateway".to_string(), |i| i.gateway.clone()) }
+}
+
+/// Work out what one event changes on the booking as read. Pure apart from the clock passed in.
+fn plan(
+    env: &Envelope,
+    c: &BookingCollection,
+    intent: Option<CheckoutIntentItem>,
+    claim: &ClaimItem,
+    now: DateTime<Utc>,
+) -> Result<(Recording, Outcome), ApiError> {
+    let reference = c.booking.reference.as_str();
+    let currency = c.booking.currency;
+    let mut r = Recording {
+        reference: reference.into(),
+        done: done(claim, reference),
+        booking: None,
+        movements: vec![],
+        events: vec![],
+        intent: None,
+        saved_method: None,
+        now,
+    };
+    let has = |id: &str| c.movements.iter().any(|m| m.id == id);
+    let mut label = "recorded";
+    let mut receipt = None;
+    let set_intent_status = |r: &mut Recording, status: &str, keep_if: &[&str]| {
+        if let Some(i) = &intent
+            && !keep_if.contains(&i.status.as_str())
+        {
+            let mut next = i.clone();
+            next.status = status.into();
+            next.updated_at = now;
+            r.intent = Some((next, i.status.clone()));
+        }
+    };
+    match &env.event {
+        GatewayEvent::PaymentSucceeded(p) => {
+            let amount = match money(p.amount_minor, &p.currency, currency) {
+                Ok(m) => m,
+                Err(why) => {
+                    tracing::error!(event_id = %env.id, reference, why = %why, "payment not recordable; needs a person");
+                    return Ok((r, Outcome { label: "unrecordable", receipt: None }));
+                }
+            };
+            let checkout = intent
+                .as_ref()
+                .map(|i| i.checkout_id.clone())
+                .or_else(|| p.metadata.as_ref().map(|m| m.checkout_id.clone()));
+            let key = format!("checkout:{}", checkout.as_deref().unwrap_or(&p.payment_id));
+            let id = movement_id(&key);
+            set_intent_status(&mut r, "succeeded", &["succeeded"]);
+            if has(&id) {
+                label = "already_recorded";
+            } else {
+                let fee = p.fee_minor.and_then(|f| from_gateway_minor(f, currency));
+                let m = Movement {
+                    id,
+                    kind: MovementKind::Payment,
+                    amount,
+                    channel: Some(channel(p.method)),
+                    external_reference: Some(p.payment_id.clone()),
+                    occurred_at: occurred(env, now),
+                    recorded_at: now,
+                    actor: gateway_actor(intent.as_ref()),
+                    idempotency_key: key,
+                    traveller_id: intent
+                        .as_ref()
+                        .and_then(|i| i.traveller_id.clone())
+                        .or_else(|| p.metadata.as_ref().and_then(|m| m.traveller_id.clone())),
+                    instalment_ids: intent.as_ref().map(|i| i.instalment_ids.clone()).unwrap_or_default(),
+                    description: Some(describe(p)),
+                    acquirer_fee: fee,
+                };
+                r.saved_method = saved_card(p, intent.as_ref(), reference, now);
+                receipt = Some(ReceiptJob {
+                    booking: c.booking.clone(),
+                    payer_traveller_id: intent.as_ref().map(|i| i.payer_traveller_id.clone()),
+                    amount,
+                    card: p.card.as_ref().map(|k| (k.brand.clone(), k.last4.clone())),
+                    paid_at: m.occurred_at,
+                    summary: LedgerSummary::compute(
+                        &c.booking,
+                        &with(&c.movements, &m),
+                        &c.instalments,
+                        now.date_naive(),
+                    )
+                    .map_err(|e| ApiError::internal(format!("ledger: {e}")))?,
+                });
+                add_movement(&mut r, c, m, Some(p))?;
+            }
+        }
+        GatewayEvent::PaymentProcessing(_) => {
+            set_intent_status(&mut r, "processing", &["processing", "succeeded"]);
+            label = "processing";
+        }
+        GatewayEvent::PaymentFailed(p) => {
+            set_intent_status(&mut r, "failed", &["failed", "succeeded"]);
+            let key = format!("gateway-failure:{}", env.id);
+            let id = movement_id(&key);
+            let amount = money(p.amount_minor, &p.currency, currency).unwrap_or(Money::zero(currency));
+            label = "failure_recorded";
+            if !has(&id) {
+                let m = Movement {
+                    id,
+                    kind: MovementKind::PaymentFailed,
+                    amount,
+                    channel: Some(channel(p.method)),
+                    external_reference: Some(p.payment_id.clone()),
+                    occurred_at: occurred(env, now),
+                    recorded_at: now,
+                    actor: gateway_actor(intent.as_ref()),
+                    idempotency_key: key,
+                    traveller_id: intent.as_ref().and_then(|i| i.traveller_id.clone()),
+                    instalment_ids: intent.as_ref().map(|i| i.instalment_ids.clone()).unwrap_or_default(),
+                    description: p.failure.clone(),
+                    acquirer_fee: None,
+                };
+                add_movement(&mut r, c, m, Some(p))?;
+            }
+        }
+        GatewayEvent::Refunded { payment_id, charge_id, currency: code, refunds, .. } => {
+            label = "refund_recorded";
+            for refund in refunds.iter().filter(|x| x.status == "succeeded" || x.status == "pending") {
+                let key = format!("gateway-refund:{}", refund.id);
+                let id = movement_id(&key);
+                if has(&id) || r.movements.iter().any(|m| m.id == id) {
+                    continue;
+                }
+                let Ok(amount) = money(refund.amount_minor, code, currency) else {
+                    tracing::error!(event_id = %env.id, reference, "refund in another currency; needs a person");
+                    continue;
+                };
+                let m = Movement {
+                    id,
+                    kind: MovementKind::Refund,
+                    amount,
+                    channel: intent.as_ref().map(|i| {
+                        if i.method == "open_banking" { PaymentChannel::OpenBanking } else { PaymentChannel::Card }
+                    }),
+                    external_reference: Some(refund.id.clone()),
+                    occurred_at: occurred(env, now),
+                    recorded_at: now,
+                    actor: gateway_actor(intent.as_ref()),
+                    idempotency_key: key,
+                    traveller_id: intent.as_ref().and_then(|i| i.traveller_id.clone()),
+                    instalment_ids: vec![],
+                    description: Some(format!("Refund of {payment_id}")),
+                    acquirer_fee: None,
+                };
+                let mut e = LedgerEvent::for_movement(&m, &c.booking);
+                e.gateway = Some(GatewayRefs {
+                    payment_id: Some(payment_id.clone()),
+                    charge_id: Some(charge_id.clone()),
+                    settlement_id: None,
+                });
+                r.events.push(e);
+                r.movements.push(m);
+            }
+            if r.movements.is_empty() {
+                label = "already_recorded";
+            } else {
+                let all: Vec<Movement> = c.movements.iter().cloned().chain(r.movements.iter().cloned()).collect();
+                r.booking = Some((c.version, aggregate(currency, &all)?));
+            }
+        }
+        GatewayEvent::Disputed { dispute_id, payment_id, charge_id, amount_minor, currency: code, reason } => {
+            label = "dispute_recorded";
+            let amount = money(*amount_minor, code, currency).ok();
+            r.events.push(LedgerEvent {
+                schema_version: EVENT_SCHEMA_VERSION,
+                event_id: derived_id("evt", &format!("dispute:{dispute_id}")),
+                event_type: EventType::Dispute,
+                booking_reference: reference.into(),
+                booking_version: None,
+                movement_id: None,
+                amount,
+                channel: Some(PaymentChannel::Card),
+                gateway: Some(GatewayRefs {
+                    payment_id: payment_id.clone(),
+                    charge_id: Some(charge_id.clone()),
+                    settlement_id: None,
+                }),
+                acquirer_fee: None,
+                protected_amount: None,
+                protected_until: None,
+                instalment_ids: vec![],
+                occurred_at: occurred(env, now),
+                recorded_at: now,
+                actor: Actor {
+                    kind: ActorKind::Gateway,
+                    id: format!("dispute:{}", reason.chars().take(40).collect::<String>()),
+                },
+            });
+        }
+        GatewayEvent::Other => label = "ignored",
+    }
+    Ok((r, Outcome { label, receipt }))
+}
+
+fn with(movements: &[Movement], m: &Movement) -> Vec<Movement> {
+    movements.iter().cloned().chain(std::iter::once(m.clone())).collect()
+}
+
+fn aggregate(currency: Currency, all: &[Movement]) -> Result<Aggregate, ApiError> {
+    Aggregate::from_movements(currency, all).map_err(|e| ApiError::internal(format!("ledger: {e}")))
+}
+
+fn add_movement(
+    r: &mut Recording,
+    c: &BookingCollection,
+    m: Movement,
+    p: Option<&PaymentInfo>,
+) -> Result<(), ApiError> {
+    let mut e = LedgerEvent::for_movement(&m, &c.booking);
+    if let Some(p) = p {
+        e.gateway = Some(GatewayRefs {
+            payment_id: Some(p.payment_id.clone()),
+            charge_id: p.charge_id.clone(),
+            settlement_id: p.settlement_reference.clone(),
+        });
+    }
+    r.booking = Some((c.version, aggregate(c.booking.currency, &with(&c.movements, &m))?));
+    r.events.push(e);
+    r.movements.push(m);
+    Ok(())
+}
+
+fn describe(p: &PaymentInfo) -> String {
+    match (&p.method, &p.card) {
+        (_, Some(card)) => format!("Card payment ({} •••• {})", card.brand, card.last4),
+        (Some(Method::OpenBanking), _) => "Pay by Bank payment".into(),
+        _ => "Card payment".into(),
+    }
+}
+
+fn saved_card(
+    p: &PaymentInfo,
+    intent: Option<&CheckoutIntentItem>,
+    reference: &str,
+    now: DateTime<Utc>,
+) -> Option<PaymentMethodItem> {
+    let intent = intent?;
+    if !intent.save_card || p.setup_future_usage.as_deref() != Some("off_session") {
+        return None;
+    }
+    let (customer, pm, card) = (p.customer_id.clone()?, p.payment_method_id.clone()?, p.card.clone()?);
+    Some(PaymentMethodItem {
+        pk: portal_store::keys::booking_pk(reference),
+        sk: portal_store::payments::payment_method_sk(&pm),
+        entity: ENTITY_PAYMENT_METHOD.into(),
+        gateway: intent.gateway.clone(),
+        customer_id: customer,
+        payment_method_id: pm,
+        brand: card.brand,
+        last4: card.last4,
+        traveller_id: Some(intent.payer_traveller_id.clone()),
+        checkout_id: intent.checkout_id.clone(),
+        saved_at: now,
+    })
+}
+
+/// Best effort: the payment is recorded whatever happens to the email (a failure is logged for a person).
+async fn send_receipt(state: &State, job: &ReceiptJob) {
+    use aws_sdk_sesv2::types::{Body as SesBody, Content, Destination, EmailContent, Message};
+    let b = &job.booking;
+    let traveller = job
+        .payer_traveller_id
+        .as_deref()
+        .and_then(|t| b.traveller(t))
+        .filter(|t| t.email.is_some())
+        .or_else(|| b.lead());
+    let Some((t, to)) = traveller.and_then(|t| t.email.clone().map(|e| (t, e))) else {
+        tracing::warn!(reference = %b.reference, "no email for a receipt");
+        return;
+    };
+    let brand = state.brands.get(&b.brand);
+    let rendered = receipt::render(&receipt::Receipt {
+        brand,
+        locale: Locale::parse(&b.locale).unwrap_or(Locale::EnGb),
+        first_name: &t.first_name,
+        reference: b.reference.as_str(),
+        amount: job.amount,
+        card: job.card.as_ref().map(|(b, l)| (b.as_str(), l.as_str())),
+        paid_at: job.paid_at,
+        remaining: job.summary.outstanding,
+        next_due: job.summary.next_due.as_ref().map(|n| (n.date, n.amount)),
+    });
+    let content = |s: &str| Content::builder().data(s).charset("UTF-8").build();
+    let (Ok(subject), Ok(html), Ok(text)) =
+        (content(&rendered.subject), content(&rendered.html), content(&rendered.text))
+    else {
+        return;
+    };
+    let message = Message::builder().subject(subject).body(SesBody::builder().html(html).text(text).build()).build();
+    let sent = state
+        .ses
+        .send_email()
+        .from_email_address(rendered.from)
+        .destination(Destination::builder().to_addresses(&to).build())
+        .content(EmailContent::builder().simple(message).build())
+        .send()
+        .await;
+    match sent {
+        Ok(_) => tracing::info!(reference = %b.reference, to = %auth::tokens::mask_email(&to), "receipt sent"),
+        Err(e) => {
+            tracing::error!(reference = %b.reference, error = %aws_sdk_sesv2::error::DisplayErrorContext(e), "receipt not sent")
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! What a customer pays at checkout, priced from the ledger (never from the client): the balance, what is
+//! due now, chosen instalments, one traveller's share, or a custom amount between a minimum and the
+//! outstanding balance. Plus the guard that keeps card numbers out of our requests (PCI DSS SAQ A).
+
+use crate::booking::BookingStatus;
+use crate::error::DomainError;
+use crate::ledger::{LedgerSummary, Movement, MovementKind};
+use crate::money::Money;
+use crate::schedule::InstalmentStatus;
+
+/// What the customer asked to pay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayTarget {
+    Balance,
+    DueNow,
+    Instalments(Vec<String>),
+    TravellerShare(String),
+    Custom(Money),
+}
+
+/// Who pays: the session's traveller. Only the lead may pay for others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Payer<'a> {
+    pub traveller_id: &'a str,
+    pub is_lead: bool,
+}
+
+/// The amount to collect and what it is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Priced {
+    pub amount: Money,
+    /// Instalments the payment is meant for (the ledger allocates payments oldest-due first).
+    pub instalment_ids: Vec<String>,
+    /// The traveller the payment is attributed to (a traveller's share), else the whole booking.
+    pub traveller_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PriceError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// The payer may not pay this (a traveller paying someone else's share or the whole booking).
+    #[error("{0}")]
+    Forbidden(String),
+}
+
+fn invalid(field: &str, detail: impl Into<String>) -> PriceError {
+    PriceError::Domain(DomainError::invalid(field, detail))
+}
+
+fn conflict(detail: impl Into<String>) -> PriceError {
+    PriceError::Domain(DomainError::Conflict(detail.into()))
+}
+
+/// Price `target` against the ledger. `minimum` applies to custom amounts (unless the whole outstanding
+/// balance is smaller than it).
+///
+/// A traveller's share is priced at the share minus the payments attributed to that traveller: the amount
+/// that brings their share to zero. (The ledger spreads unattributed payments, such as a deposit the lead
+/// paid by bank transfer, over the shares still open, so the displayed `outstanding` of one share can be
+/// lower than what settles it.)
+pub fn price(
+    status: BookingStatus,
+    summary: &LedgerSummary,
+    movements: &[Movement],
+    target: &PayTarget,
+    payer: Payer<'_>,
+    minimum: Money,
+) -> Result<Priced, PriceError> {
+    if !payer.is_lead && !matches!(target, PayTarget::TravellerShare(t) if t == payer.traveller_id) {
+        return Err(PriceError::Forbidden(
+            "a traveller can pay only their own share (`pay: traveller_share`); the lead traveller can pay anything"
+                .into(),
+        ));
+    }
+    if status == BookingStatus::Cancelled {
+        return Err(conflict("the booking is cancelled; nothing can be paid"));
+    }
+    let outstanding = summary.outstanding;
+    if !outstanding.is_positive() {
+        return Err(conflict("nothing is outstanding on this booking"));
+    }
+    let open: Vec<String> =
+        summary.instalments.iter().filter(|v| v.remaining.is_positive()).map(|v| v.instalment.id.clone()).collect();
+    let priced = match target {
+        PayTarget::Balance => Priced { amount: outstanding, instalment_ids: open, traveller_id: None },
+        PayTarget::DueNow => {
+            if !summary.due_now.is_positive() {
+                let next = summary
+                    .next_due
+                    .as_ref()
+                    .map(|n| format!("; the next instalment is due on {}", n.date))
+                    .unwrap_or_default();
+                return Err(conflict(format!("nothing is due now{next}")));
+            }
+            let due: Vec<String> = summary
+                .instalments
+                .iter()
+                .filter(|v| {
+                    v.remaining.is_positive()
+                        && summary.next_due.as_ref().is_none_or(|n| v.instalment.due_date < n.date)
+                })
+                .map(|v| v.instalment.id.clone())
+                .collect();
+            Priced { amount: summary.due_now, instalment_ids: due, traveller_id: None }
+        }
+        PayTarget::Instalments(ids) => {
+            if ids.is_empty() {
+                return Err(invalid("instalment_ids", "name at least one instalment"));
+            }
+            let mut total = Money::zero(summary.currency);
+            let mut seen: Vec<&str> = Vec::new();
+            for (i, id) in ids.iter().enumerate() {
+                let field = format!("instalment_ids[{i}]");
+                if seen.contains(&id.as_str()) {
+                    return Err(invalid(&field, format!("instalment `{}` is listed twice", short(id))));
+                }
+                seen.push(id);
+                let view = summary
+                    .instalments
+                    .iter()
+                    .find(|v| v.instalment.id == *id)
+                    .ok_or_else(|| invalid(&field, format!("no instalment `{}` on this booking", short(id))))?;
+                if view.remaining.is_zero() || view.display_status == InstalmentStatus::Paid {
+                    return Err(conflict(format!("instalment `{id}` is already paid")));
+                }
+                if view.instalment.status == InstalmentStatus::Processing {
+                    return Err(conflict(format!("instalment `{id}` is being collected already")));
+                }
+                total = total.checked_add(view.remaining).map_err(|e| DomainError::money("instalment_ids", e))?;
+            }
+            Priced { amount: total.min(outstanding), instalment_ids: ids.clone(), traveller_id: None }
+        }
+        PayTarget::TravellerShare(t) => {
+            let share = summary
+                .traveller_shares
+                .iter()
+                .find(|s| s.traveller_id == *t)
+                .ok_or_else(|| invalid("traveller_id", format!("no traveller `{}` on this booking", short(t))))?;
+            let mut attributed = Money::zero(summary.currency);
+            for m in movements.iter().filter(|m| m.traveller_id.as_deref() == Some(t.as_str())) {
+                attributed = match m.kind {
+                    MovementKind::Payment => attributed.checked_add(m.amount),
+                    MovementKind::Refund => attributed.checked_sub(m.amount),
+                    _ => Ok(attributed),
+                }
+                .map_err(|e| DomainError::money("traveller_id", e))?;
+            }
+            let settle = share.share.checked_sub(attributed).map_err(|e| DomainError::money("traveller_id", e))?;
+            if !share.outstanding.is_positive() || !settle.is_positive() {
+                return Err(conflict(format!("the share of traveller `{t}` is already paid")));
+            }
+            Priced { amount: settle.min(outstanding), instalment_ids: Vec::new(), traveller_id: Some(t.clone()) }
+        }
+        PayTarget::Custom(m) => {
+            if m.currency() != summary.currency {
+                return Err(PriceError::Domain(DomainError::money(
+                    "currency",
+                    crate::money::MoneyError::CurrencyMismatch { left: summary.currency, right: m.currency() },
+                )));
+            }
+            if !m.is_positive() {
+                return Err(invalid("amount", "the amount must be more than zero"));
+            }
+            if m.minor() > outstanding.minor() {
+                return Err(invalid(
+                    "amount",
+                    format!("the amount is more than the outstanding balance of {outstanding}"),
+                ));
+            }
+            if m.minor() < minimum.minor() && *m != outstanding {
+                return Err(invalid("amount", format!("the smallest payment is {minimum}")));
+            }
+            Priced { amount: *m, instalment_ids: Vec::new(), traveller_id: None }
+        }
+    };
+    Ok(priced)
+}
+
+fn short(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+/// True when `body` contains something that looks like a payment card number: 13-19 digits (optionally
+/// grouped by single spaces or dashes) passing the Luhn check. Such requests are rejected unread and unlogged.
+pub fn contains_card_number(body: &[u8]) -> bool {
+    let mut digits: Vec<u8> = Vec::with_capacity(24);
+    let mut last_sep = false;
+    let check = |d: &[u8]| (13..=19).contains(&d.len()) && luhn(d);
+    for &b in body {
+        if b.is_ascii_digit() {
+            digits.push(b - b'0');
+            last_sep = false;
+        } else if (b == b' ' || b == b'-') && !digits.is_empty() && !last_sep {
+            last_sep = true;
+        } else {
+            if check(&digits) {
+                return true;
+            }
+            digits.clear();
+            last_sep = false;
+        }
+        if digits.len() > 19 {
+            // A longer run of digits is not a card number; skip to its end.
+            digits.truncate(20);
+        }
+    }
+    check(&digits)
+}
+
+fn luhn(digits: &[u8]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            let d = u32::from(d);
+            if i % 2 == 1 {
+                let x = d * 2;
+                if x > 9 { x - 9 } else { x }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{InstalmentView, NextDue, TravellerShare};
+    use crate::money::Currency;
+    use crate::schedule::{Instalment, InstalmentKind, ScheduledInstalment};
+    use chrono::NaiveDate;
+
+    fn gbp(minor: i64) -> Money {
+        Money::from_minor(minor, Currency::Gbp).unwrap()
+    }
+
+    fn date(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2027, 1, d).unwrap()
+    }
+
+    fn view(id: &str, due: u32, amount: i64, remaining: i64) -> InstalmentView {
+        let i = Instalment::new(&ScheduledInstalment {
+            id: id.into(),
+            kind: InstalmentKind::Instalment,
+            due_date: date(due),
+            amount: gbp(amount),
+        });
+        InstalmentView {
+            instalment: i,
+            covered: gbp(amount - remaining),
+            remaining: gbp(remaining),
+            display_status: if remaining == 0 { InstalmentStatus::Paid } else { InstalmentStatus::Scheduled },
+            overdue: false,
+        }
+    }
+
+    /// DEP paid (500), INS1 1000 due now, BAL 1580.50 later; T1 and T2 shares.
+    fn summary() -> LedgerSummary {
+        LedgerSummary {
+            currency: Currency::Gbp,
+            total_price: gbp(308050),
+            paid: gbp(50000),
+            outstanding: gbp(258050),
+            credit: gbp(0),
+            due_now: gbp(100000),
+            overdue: gbp(0),
+            next_due: Some(NextDue { date: date(20), amount: gbp(158050), instalment_id: "BAL".into() }),
+            instalments: vec![
+                view("DEP", 1, 50000, 0),
+                view("INS1", 5, 100000, 100000),
+                view("BAL", 20, 158050, 158050),
+            ],
+            traveller_shares: vec![
+                TravellerShare {
+                    traveller_id: "T1".into(),
+                    share: gbp(154025),
+                    paid: gbp(25000),
+                    outstanding: gbp(129025),
+                },
+                TravellerShare {
+                    traveller_id: "T2".into(),
+                    share: gbp(154025),
+                    paid: gbp(25000),
+                    outstanding: gbp(129025),
+                },
+            ],
+        }
+    }
+
+    const LEAD: Payer<'static> = Payer { traveller_id: "T1", is_lead: true };
+    const T2: Payer<'static> = Payer { traveller_id: "T2", is_lead: false };
+
+    fn p(target: PayTarget, payer: Payer<'_>) -> Result<Priced, PriceError> {
+        price(BookingStatus::Confirmed, &summary(), &[], &target, payer, gbp(100))
+    }
+
+    #[test]
+    fn prices_come_from_the_ledger() {
+        let b = p(PayTarget::Balance, LEAD).unwrap();
+        assert_eq!((b.amount, b.instalment_ids), (gbp(258050), vec!["INS1".to_string(), "BAL".to_string()]));
+        let d = p(PayTarget::DueNow, LEAD).unwrap();
+        assert_eq!((d.amount, d.instalment_ids), (gbp(100000), vec!["INS1".to_string()]));
+        let i = p(PayTarget::Instalments(vec!["BAL".into()]), LEAD).unwrap();
+        assert_eq!(i.amount, gbp(158050));
+        let s = p(PayTarget::TravellerShare("T2".into()), T2).unwrap();
+        assert_eq!((s.amount, s.traveller_id.as_deref()), (gbp(154025), Some("T2")));
+        assert_eq!(p(PayTarget::Custom(gbp(150)), LEAD).unwrap().amount, gbp(150));
+    }
+
+    #[test]
+    fn bad_targets_are_precise() {
+        let kind = |r: Result<Priced, PriceError>| match r.unwrap_err() {
+            PriceError::Forbidden(_) => "forbidden".to_string(),
+            PriceError::Domain(DomainError::Conflict(_)) => "conflict".to_string(),
+            PriceError::Domain(DomainError::Invalid { field, .. }) => field,
+            PriceError::Domain(DomainError::Money { field, .. }) => format!("money:{field}"),
+            PriceError::Domain(e) => e.to_string(),
+        };
+        assert_eq!(kind(p(PayTarget::Custom(gbp(258051)), LEAD)), "amount");
+        assert_eq!(kind(p(PayTarget::Custom(gbp(99)), LEAD)), "amount");
+        assert_eq!(kind(p(PayTarget::Custom(gbp(0)), LEAD)), "amount");
+        assert_eq!(kind(p(PayTarget::Custom(gbp(-5)), LEAD)), "amount");
+        let eur = Money::from_minor(1000, Currency::Eur).unwrap();
+        assert_eq!(kind(p(PayTarget::Custom(eur), LEAD)), "money:currency");
+        assert_eq!(kind(p(PayTarget::Instalments(vec!["NOPE".into()]), LEAD)), "instalment_ids[0]");
+        assert_eq!(kind(p(PayTarget::Instalments(vec!["DEP".into()]), LEAD)), "conflict");
+        assert_eq!(kind(p(PayTarget::Instalments(vec![]), LEAD)), "instalment_ids");
+        assert_eq!(kind(p(PayTarget::Instalments(vec!["BAL".into(), "BAL".into()]), LEAD)), "instalment_ids[1]");
+        assert_eq!(kind(p(PayTarget::TravellerShare("T9".into()), LEAD)), "traveller_id");
+        assert_eq!(kind(p(PayTarget::TravellerShare("T1".into()), T2)), "forbidden");
+        assert_eq!(kind(p(PayTarget::Balance, T2)), "forbidden");
+        let cancelled = price(BookingStatus::Cancelled, &summary(), &[], &PayTarget::Balance, LEAD, gbp(100));
+        assert_eq!(kind(cancelled), "conflict");
+    }
+
+    #[test]
+    fn small_outstanding_can_be_paid_below_the_minimum() {
+        let mut s = summary();
+        s.outstanding = gbp(50);
+        assert_eq!(
+            price(BookingStatus::Confirmed, &s, &[], &PayTarget::Custom(gbp(50)), LEAD, gbp(100)).unwrap().amount,
+            gbp(50)
+        );
+    }
+
+    #[test]
+    fn card_numbers_are_spotted() {
+        assert!(contains_card_number(br#"{"card": "4242424242424242"}"#));
+        assert!(contains_card_number(br#"{"note": "4242 4242 4242 4242"}"#));
+        assert!(contains_card_number(br#"{"n": 5555-5555-5555-4444}"#));
+        assert!(contains_card_number(b"378282246310005"));
+        assert!(!contains_card_number(br#"{"pay": "custom", "amount": "1500.00"}"#));
+        assert!(!contains_card_number(br#"{"n": "4242424242424241"}"#)); // Luhn fails
+        assert!(!contains_card_number(br#"{"id": "12345678901234567890123"}"#)); // too long
+        assert!(!contains_card_number(br#"{"a": "2026-11-25", "b": "10:15"}"#));
+    }
+}

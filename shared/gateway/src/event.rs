@@ -1,0 +1,244 @@
+//! The Stripe webhook events the portal acts on, parsed from the raw (already verified) body.
+//!
+//! Stripe sends `latest_charge`, `balance_transaction` and `payment_method` as ids unless expanded; the
+//! sandbox sends them expanded. Both forms parse: card brand/last four, the fee and the settlement reference
+//! are recorded when the event carries them (see `docs/payments.md` for the Stripe `charge.updated` gap).
+
+use serde_json::Value;
+
+use crate::{Method, PaymentMetadata};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    pub id: String,
+    pub event_type: String,
+    pub created: i64,
+    pub event: GatewayEvent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardInfo {
+    pub brand: String,
+    pub last4: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentInfo {
+    pub payment_id: String,
+    /// Gateway minor units (see `gateway_minor`): `amount_received` once paid, else `amount`.
+    pub amount_minor: i64,
+    /// ISO code, upper case.
+    pub currency: String,
+    pub metadata: Option<PaymentMetadata>,
+    pub method: Option<Method>,
+    pub customer_id: Option<String>,
+    pub payment_method_id: Option<String>,
+    pub setup_future_usage: Option<String>,
+    pub card: Option<CardInfo>,
+    pub charge_id: Option<String>,
+    pub fee_minor: Option<i64>,
+    pub settlement_reference: Option<String>,
+    pub failure: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundInfo {
+    pub id: String,
+    pub amount_minor: i64,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayEvent {
+    PaymentSucceeded(PaymentInfo),
+    PaymentProcessing(PaymentInfo),
+    PaymentFailed(PaymentInfo),
+    Refunded {
+        payment_id: String,
+        charge_id: String,
+        currency: String,
+        metadata: Option<PaymentMetadata>,
+        refunds: Vec<RefundInfo>,
+    },
+    Disputed {
+        dispute_id: String,
+        payment_id: Option<String>,
+        charge_id: String,
+        amount_minor: i64,
+        currency: String,
+        reason: String,
+    },
+    /// Acknowledged and ignored.
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("webhook event: {0}")]
+pub struct EventError(pub String);
+
+fn s(v: &Value, field: &str) -> Option<String> {
+    v.get(field).and_then(Value::as_str).filter(|x| !x.is_empty() && x.len() <= 255).map(str::to_string)
+}
+
+fn req_s(v: &Value, field: &str) -> Result<String, EventError> {
+    s(v, field).ok_or_else(|| EventError(format!("`{field}` is missing")))
+}
+
+fn req_i(v: &Value, field: &str) -> Result<i64, EventError> {
+    v.get(field).and_then(Value::as_i64).filter(|n| *n >= 0).ok_or_else(|| EventError(format!("`{field}` is missing")))
+}
+
+/// An id, or the `id` of an expanded object.
+fn id_or_object(v: &Value, field: &str) -> Option<String> {
+    match v.get(field) {
+        Some(Value::String(x)) if !x.is_empty() => Some(x.clone()),
+        Some(o @ Value::Object(_)) => s(o, "id"),
+        _ => None,
+    }
+}
+
+fn metadata(v: &Value) -> Option<PaymentMetadata> {
+    let m = v.get("metadata")?;
+    Some(PaymentMetadata {
+        booking_reference: s(m, "booking_reference")?,
+        checkout_id: s(m, "checkout_id")?,
+        movement_id: s(m, "movement_id")?,
+        traveller_id: s(m, "traveller_id"),
+    })
+}
+
+fn method_of(kind: &str) -> Option<Method> {
+    match kind {
+        "card" => Some(Method::Card),
+        "pay_by_bank" => Some(Method::OpenBanking),
+        _ => None,
+    }
+}
+
+fn payment(pi: &Value) -> Result<PaymentInfo, EventError> {
+    if pi.get("object").and_then(Value::as_str) != Some("payment_intent") {
+        return Err(EventError("data.object is not a payment_intent".into()));
+    }
+    let amount_received = pi.get("amount_received").and_then(Value::as_i64).filter(|n| *n > 0);
+    let amount_minor = match amount_received {
+        Some(a) => a,
+        None => req_i(pi, "amount")?,
+    };
+    let charge = pi.get("latest_charge").filter(|c| c.is_object());
+    let details = charge.and_then(|c| c.get("payment_method_details"));
+    let method = details.and_then(|d| d.get("type")).and_then(Value::as_str).and_then(method_of).or_else(|| {
+        let types = pi.get("payment_method_types").and_then(Value::as_array)?;
+        let only: Vec<_> = types.iter().filter_map(Value::as_str).collect();
+        (only.len() == 1).then(|| method_of(only[0])).flatten()
+    });
+    let card = details.and_then(|d| d.get("card")).and_then(|c| {
+        let last4 = s(c, "last4").filter(|l| l.len() == 4 && l.bytes().all(|b| b.is_ascii_digit()))?;
+        Some(CardInfo { brand: s(c, "brand").unwrap_or_else(|| "card".into()), last4 })
+    });
+    let bt = charge.and_then(|c| c.get("balance_transaction")).filter(|b| b.is_object());
+    let failure = pi
+        .get("last_payment_error")
+        .filter(|e| e.is_object())
+        .map(|e| s(e, "decline_code").or_else(|| s(e, "code")).unwrap_or_else(|| "payment_failed".into()));
+    Ok(PaymentInfo {
+        payment_id: req_s(pi, "id")?,
+        amount_minor,
+        currency: req_s(pi, "currency")?.to_ascii_uppercase(),
+        metadata: metadata(pi),
+        method,
+        customer_id: id_or_object(pi, "customer"),
+        payment_method_id: id_or_object(pi, "payment_method"),
+        setup_future_usage: s(pi, "setup_future_usage"),
+        card,
+        charge_id: id_or_object(pi, "latest_charge"),
+        fee_minor: bt.and_then(|b| b.get("fee")).and_then(Value::as_i64).filter(|f| *f >= 0),
+        settlement_reference: bt.and_then(|b| s(b, "id")),
+        failure,
+    })
+}
+
+/// Parse a verified webhook body.
+pub fn parse(body: &[u8]) -> Result<Envelope, EventError> {
+    let v: Value = serde_json::from_slice(body).map_err(|_| EventError("the body is not JSON".into()))?;
+    if v.get("object").and_then(Value::as_str) != Some("event") {
+        return Err(EventError("not an event object".into()));
+    }
+    let id = req_s(&v, "id")?;
+    let event_type = req_s(&v, "type")?;
+    let created = v.get("created").and_then(Value::as_i64).unwrap_or(0);
+    let object = v.get("data").and_then(|d| d.get("object")).ok_or_else(|| EventError("no data.object".into()))?;
+    let event = match event_type.as_str() {
+        "payment_intent.succeeded" => GatewayEvent::PaymentSucceeded(payment(object)?),
+        "payment_intent.processing" => GatewayEvent::PaymentProcessing(payment(object)?),
+        "payment_intent.payment_failed" => GatewayEvent::PaymentFailed(payment(object)?),
+        "charge.refunded" => {
+            let refunds = object
+                .get("refunds")
+                .and_then(|r| r.get("data"))
+                .and_then(Value::as_array)
+                .map(|list| {
+                    list.iter()
+                        .filter_map(|r| {
+                            Some(RefundInfo {
+                                id: s(r, "id")?,
+                                amount_minor: r.get("amount").and_then(Value::as_i64).filter(|a| *a > 0)?,
+                                status: s(r, "status").unwrap_or_else(|| "succeeded".into()),
+                            })
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default();
+            GatewayEvent::Refunded {
+                payment_id: req_s(object, "payment_intent")?,
+                charge_id: req_s(object, "id")?,
+                currency: req_s(object, "currency")?.to_ascii_uppercase(),
+                metadata: metadata(object),
+                refunds,
+            }
+        }
+        "charge.dispute.created" => GatewayEvent::Disputed {
+            dispute_id: req_s(object, "id")?,
+            payment_id: s(object, "payment_intent"),
+            charge_id: req_s(object, "charge")?,
+            amount_minor: req_i(object, "amount")?,
+            currency: req_s(object, "currency")?.to_ascii_uppercase(),
+            reason: s(object, "reason").unwrap_or_else(|| "general".into()),
+        },
+        _ => GatewayEvent::Other,
+    };
+    Ok(Envelope { id, event_type, created, event })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_types_are_other_and_garbage_is_an_error() {
+        let e = parse(br#"{"id":"evt_1","object":"event","type":"customer.created","data":{"object":{}}}"#).unwrap();
+        assert_eq!(e.event, GatewayEvent::Other);
+        assert!(parse(b"nope").is_err());
+        assert!(parse(br#"{"id":"evt_1","object":"charge"}"#).is_err());
+        assert!(
+            parse(br#"{"id":"evt_1","object":"event","type":"payment_intent.succeeded","data":{"object":{}}}"#)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn stripe_shaped_payment_intent_with_ids_only() {
+        let body = serde_json::json!({
+            "id": "evt_1", "object": "event", "type": "payment_intent.succeeded", "created": 1,
+            "data": {"object": {"id": "pi_1", "object": "payment_intent", "amount": 5000, "amount_received": 5000,
+                "currency": "gbp", "customer": "cus_1", "payment_method": "pm_1", "latest_charge": "ch_1",
+                "payment_method_types": ["card"], "setup_future_usage": "off_session",
+                "metadata": {"booking_reference": "AE-1", "checkout_id": "chk_1", "movement_id": "mov_1"}}}
+        });
+        let e = parse(body.to_string().as_bytes()).unwrap();
+        let GatewayEvent::PaymentSucceeded(p) = e.event else { panic!() };
+        assert_eq!((p.amount_minor, p.currency.as_str(), p.method), (5000, "GBP", Some(Method::Card)));
+        assert_eq!(p.charge_id.as_deref(), Some("ch_1"));
+        assert_eq!((p.card, p.fee_minor), (None, None));
+        assert_eq!(p.metadata.unwrap().traveller_id, None);
+    }
+}

@@ -1,0 +1,120 @@
+//! The payment-gateway port and its two implementations.
+//!
+//! - [`stripe::StripeGateway`]: Stripe's HTTPS API (PaymentIntents; card and Pay by Bank).
+//! - [`sandbox::SandboxGateway`]: a local gateway for the local portal and tests. A person can pay, decline
+//!   or leave an open-banking payment pending on its checkout page; it delivers webhooks in Stripe's exact
+//!   event format and signature scheme, so the same verification and recording code runs.
+//!
+//! [`signature`] is the `Stripe-Signature` scheme (sign and verify); [`event`] parses the webhook events we
+//! act on. Card data never passes through here: the customer enters it in the gateway's embedded checkout.
+
+pub mod event;
+pub mod sandbox;
+pub mod signature;
+pub mod stripe;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use portal_domain::money::Money;
+use serde::{Deserialize, Serialize};
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// How the customer pays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    Card,
+    /// Pay by Bank (open banking); GBP and EUR.
+    OpenBanking,
+}
+
+/// Our references, carried by the gateway as payment metadata and returned on every webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentMetadata {
+    pub booking_reference: String,
+    pub checkout_id: String,
+    pub movement_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traveller_id: Option<String>,
+}
+
+/// A card saved for later off-session charges (next issue: approved instalments).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedCard {
+    pub customer_id: String,
+    pub payment_method_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatePayment {
+    pub amount: Money,
+    pub method: Method,
+    /// Passed as the gateway's idempotency key: a retry with the same key creates nothing new.
+    pub idempotency_key: String,
+    pub description: String,
+    pub metadata: PaymentMetadata,
+    /// Receipt/customer email at the gateway (not logged).
+    pub customer_email: Option<String>,
+    /// Cards: `setup_future_usage=off_session` so approved instalments can be charged later.
+    pub save_card: bool,
+    /// An existing gateway customer to attach the card to (else one is created when `save_card`).
+    pub customer_id: Option<String>,
+    /// Charge a saved card without the customer present (confirmed at creation).
+    pub off_session: Option<SavedCard>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedPayment {
+    pub payment_id: String,
+    /// For the embedded checkout (Stripe Elements / the sandbox page). Not a secret of ours; never logged.
+    pub client_secret: String,
+    /// The sandbox's checkout page; `None` for Stripe (the front end mounts Elements with the client secret).
+    pub checkout_url: Option<String>,
+    pub customer_id: Option<String>,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GatewayError {
+    #[error("the payment gateway did not answer in time")]
+    Timeout,
+    #[error("the payment gateway failed: {0}")]
+    Unavailable(String),
+    #[error("the payment gateway refused the request ({status} {code}): {message}")]
+    Rejected { status: u16, code: String, message: String },
+    #[error("unexpected answer from the payment gateway: {0}")]
+    Protocol(String),
+}
+
+/// The port every money flow talks to.
+pub trait PaymentGateway: Send + Sync {
+    /// `"stripe"` or `"sandbox"`.
+    fn name(&self) -> &'static str;
+    /// Create (or, with the same idempotency key, return again) a payment for embedded checkout.
+    fn create_payment<'a>(&'a self, req: &'a CreatePayment) -> BoxFuture<'a, Result<CreatedPayment, GatewayError>>;
+}
+
+/// Amount in the gateway's minor units. Stripe keeps ISK as a two-decimal currency for backwards
+/// compatibility (amounts are whole krónur ×100) and wants three-decimal currencies rounded to 10.
+pub fn gateway_minor(amount: Money) -> Result<i64, GatewayError> {
+    use portal_domain::money::Currency;
+    match amount.currency() {
+        Currency::Isk => {
+            amount.minor().checked_mul(100).ok_or_else(|| GatewayError::Protocol("amount too large".into()))
+        }
+        c if c.exponent() == 3 && amount.minor() % 10 != 0 => Err(GatewayError::Rejected {
+            status: 400,
+            code: "amount_precision".into(),
+            message: format!("{c} amounts must be a multiple of 0.010 at the gateway"),
+        }),
+        _ => Ok(amount.minor()),
+    }
+}
+
+/// The inverse of [`gateway_minor`].
+pub fn from_gateway_minor(minor: i64, currency: portal_domain::money::Currency) -> Option<Money> {
+    let ours = if currency == portal_domain::money::Currency::Isk { minor / 100 } else { minor };
+    Money::from_minor(ours, currency).ok()
+}

@@ -1,0 +1,319 @@
+//! The local gateway: creates payments like Stripe (idempotent on the key), serves a checkout page where a
+//! person pays, declines or leaves an open-banking payment pending, and produces webhooks in Stripe's event
+//! format signed with Stripe's scheme. The caller delivers them (the local portal posts them to the in-process
+//! webhook handler; tests post them directly, twice, concurrently or out of order).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use portal_domain::money::Money;
+use serde_json::{Value, json};
+
+use crate::{BoxFuture, CreatePayment, CreatedPayment, GatewayError, Method, PaymentGateway, gateway_minor, signature};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Pay,
+    Decline,
+    /// Open banking only: the bank has accepted the payment but not settled it (`payment_intent.processing`).
+    Pending,
+    Refund {
+        minor: i64,
+    },
+    Dispute,
+}
+
+impl Action {
+    pub fn parse(s: &str) -> Option<Action> {
+        match s {
+            "pay" => Some(Action::Pay),
+            "decline" => Some(Action::Decline),
+            "pending" => Some(Action::Pending),
+            "dispute" => Some(Action::Dispute),
+            _ => None,
+        }
+    }
+}
+
+/// One signed webhook delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub event_id: String,
+    pub body: Vec<u8>,
+    pub signature: String,
+}
+
+#[derive(Debug, Clone)]
+struct Payment {
+    id: String,
+    amount: Money,
+    method: Method,
+    request: CreatePayment,
+    customer_id: Option<String>,
+    status: &'static str,
+    charge_id: Option<String>,
+    refunded: Vec<(String, i64)>,
+}
+
+#[derive(Default)]
+struct Inner {
+    payments: HashMap<String, Payment>,
+    by_key: HashMap<String, String>,
+    fail_next: Vec<GatewayError>,
+}
+
+pub struct SandboxGateway {
+    base_url: String,
+    secret: String,
+    latency: Duration,
+    calls: AtomicUsize,
+    inner: Mutex<Inner>,
+}
+
+fn new_id(prefix: &str) -> String {
+    format!("{prefix}_sbx_{}", &uuid::Uuid::new_v4().simple().to_string()[..20])
+}
+
+impl SandboxGateway {
+    /// `base_url` is where the local portal serves `/sandbox/checkout/{payment id}`; `webhook_secret` signs
+    /// the events (the webhook function verifies with the same secret).
+    pub fn new(base_url: &str, webhook_secret: &str) -> SandboxGateway {
+        SandboxGateway {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            secret: webhook_secret.to_string(),
+            latency: Duration::from_millis(20),
+            calls: AtomicUsize::new(0),
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    /// Number of `create_payment` calls received (idempotent replays included).
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    /// Fault injection: the next `create_payment` calls fail with these errors, in order.
+    pub fn fail_next(&self, errors: Vec<GatewayError>) {
+        self.lock().fail_next = errors;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn payment_ids(&self) -> Vec<String> {
+        self.lock().payments.keys().cloned().collect()
+    }
+
+    /// The checkout page for a payment (no card form: the sandbox takes no card data, only a choice).
+    pub fn page_html(&self, payment_id: &str) -> Option<String> {
+        let p = self.lock().payments.get(payment_id)?.clone();
+        let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+        let method = match p.method {
+            Method::Card => "Card",
+            Method::OpenBanking => "Pay by Bank",
+        };
+        let button = |action: &str, label: &str| {
+            format!(
+                "<form method=\"post\" action=\"/sandbox/checkout/{id}/{action}\" style=\"display:inline\">\
+<button type=\"submit\" style=\"margin:4px;padding:10px 16px\">{label}</button></form>",
+                id = esc(&p.id)
+            )
+        };
+        let mut buttons = button("pay", "Pay");
+        buttons.push_str(&button("decline", "Decline"));
+        if p.method == Method::OpenBanking {
+            buttons.push_str(&button("pending", "Leave pending at the bank"));
+        }
+        Some(format!(
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sandbox checkout</title></head>\
+<body style=\"font-family:Arial,Helvetica,sans-serif;max-width:520px;margin:40px auto\">\
+<h1>Sandbox checkout</h1><p>Booking <strong>{reference}</strong></p>\
+<p style=\"font-size:24px\">{amount} {currency}</p><p>{method} &middot; status: <code>{status}</code></p>\
+<p>{buttons}</p><p style=\"color:#666;font-size:13px\">Local sandbox: no card data is entered or sent. \
+The gateway posts a Stripe-signed webhook to <code>/webhooks/payments</code>.</p></body></html>\n",
+            reference = esc(&p.request.metadata.booking_reference),
+            amount = p.amount.to_decimal_string(),
+            currency = p.amount.currency(),
+            status = p.status,
+        ))
+    }
+
+    /// Act on a payment as the customer (or, for refunds and disputes, the operator and the bank) would,
+    /// returning the signed webhooks the gateway sends, timestamped `now`.
+    pub fn act(&self, payment_id: &str, action: Action, now: i64) -> Result<Vec<Delivery>, String> {
+        let mut inner = self.lock();
+        let p = inner.payments.get_mut(payment_id).ok_or("no such payment")?;
+        let events: Vec<(&str, Value)> = match action {
+            Action::Pay => {
+                if !matches!(p.status, "requires_payment_method" | "processing") {
+                    return Err(format!("cannot pay a payment that is {}", p.status));
+                }
+                p.status = "succeeded";
+                p.charge_id = Some(new_id("ch"));
+                vec![("payment_intent.succeeded", intent_json(p, true))]
+            }
+            Action::Decline => {
+                if !matches!(p.status, "requires_payment_method" | "processing") {
+                    return Err(format!("cannot decline a payment that is {}", p.status));
+                }
+                p.status = "requires_payment_method";
+                vec![("payment_intent.payment_failed", intent_json(p, false))]
+            }
+            Action::Pending => {
+                if p.method != Method::OpenBanking || p.status != "requires_payment_method" {
+                    return Err("only an unpaid open-banking payment can be left pending".into());
+                }
+                p.status = "processing";
+                vec![("payment_intent.processing", intent_json(p, false))]
+            }
+            Action::Refund { minor } => {
+                let charge = p.charge_id.clone().filter(|_| p.status == "succeeded").ok_or("not paid")?;
+                p.refunded.push((new_id("re"), minor));
+                vec![("charge.refunded", charge_json(p, &charge))]
+            }
+            Action::Dispute => {
+                let charge = p.charge_id.clone().filter(|_| p.status == "succeeded").ok_or("not paid")?;
+                let amount = gateway_minor(p.amount).map_err(|e| e.to_string())?;
+                vec![(
+                    "charge.dispute.created",
+                    json!({"id": new_id("dp"), "object": "dispute", "amount": amount, "charge": charge,
+                        "currency": p.amount.currency().code().to_ascii_lowercase(), "payment_intent": p.id,
+                        "reason": "fraudulent", "status": "needs_response"}),
+                )]
+            }
+        };
+        Ok(events.into_iter().map(|(t, object)| self.delivery(t, object, now)).collect())
+    }
+
+    fn delivery(&self, event_type: &str, object: Value, now: i64) -> Delivery {
+        let id = new_id("evt");
+        let event = json!({
+            "id": id, "object": "event", "api_version": "2024-06-20", "created": now, "livemode": false,
+            "pending_webhooks": 1, "request": {"id": null, "idempotency_key": null}, "type": event_type,
+            "data": {"object": object},
+        });
+        let body = serde_json::to_vec(&event).unwrap_or_default();
+        let signature = signature::header(&self.secret, now, &body);
+        Delivery { event_id: id, body, signature }
+    }
+}
+
+fn intent_json(p: &Payment, paid: bool) -> Value {
+    let amount = gateway_minor(p.amount).unwrap_or_default();
+    let kind = match p.method {
+        Method::Card => "card",
+        Method::OpenBanking => "pay_by_bank",
+    };
+    let m = &p.request.metadata;
+    let mut metadata = json!({"booking_reference": m.booking_reference, "checkout_id": m.checkout_id,
+        "movement_id": m.movement_id});
+    if let Some(t) = &m.traveller_id {
+        metadata["traveller_id"] = json!(t);
+    }
+    let mut pi = json!({
+        "id": p.id, "object": "payment_intent", "amount": amount, "amount_received": if paid { amount } else { 0 },
+        "currency": p.amount.currency().code().to_ascii_lowercase(), "status": p.status,
+        "customer": p.customer_id, "payment_method_types": [kind], "metadata": metadata,
+        "setup_future_usage": if p.request.save_card && p.method == Method::Card { json!("off_session") } else { Value::Null },
+        "payment_method": null, "latest_charge": null, "last_payment_error": null,
+        "client_secret": null,
+    });
+    if paid {
+        // Card: 1.5 % + 20 minor units; Pay by Bank: a flat 20.
+        let fee = match p.method {
+            Method::Card => amount * 15 / 1000 + 20,
+            Method::OpenBanking => 20,
+        };
+        let mut details = json!({"type": kind});
+        if p.method == Method::Card {
+            details["card"] = json!({"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2030,
+                "funding": "credit", "country": "GB"});
+        }
+        pi["payment_method"] = json!(new_id("pm"));
+        pi["latest_charge"] = json!({
+            "id": p.charge_id, "object": "charge", "amount": amount, "paid": true, "status": "succeeded",
+            "payment_method_details": details,
+            "balance_transaction": {"id": new_id("txn"), "object": "balance_transaction", "amount": amount,
+                "fee": fee, "net": amount - fee, "currency": p.amount.currency().code().to_ascii_lowercase()},
+        });
+    } else if p.status == "requires_payment_method" {
+        pi["last_payment_error"] = json!({"type": "card_error", "code": "card_declined",
+            "decline_code": "generic_decline", "message": "Your card was declined."});
+    }
+    pi
+}
+
+fn charge_json(p: &Payment, charge: &str) -> Value {
+    let m = &p.request.metadata;
+    let refunds: Vec<Value> = p
+        .refunded
+        .iter()
+        .map(|(id, minor)| json!({"id": id, "object": "refund", "amount": minor, "status": "succeeded", "charge": charge}))
+        .collect();
+    let total: i64 = p.refunded.iter().map(|(_, m)| m).sum();
+    json!({
+        "id": charge, "object": "charge", "amount": gateway_minor(p.amount).unwrap_or_default(),
+        "amount_refunded": total, "currency": p.amount.currency().code().to_ascii_lowercase(),
+        "payment_intent": p.id, "refunded": true,
+        "metadata": {"booking_reference": m.booking_reference, "checkout_id": m.checkout_id, "movement_id": m.movement_id},
+        "refunds": {"object": "list", "data": refunds, "has_more": false},
+    })
+}
+
+impl PaymentGateway for SandboxGateway {
+    fn name(&self) -> &'static str {
+        "sandbox"
+    }
+
+    fn create_payment<'a>(&'a self, req: &'a CreatePayment) -> BoxFuture<'a, Result<CreatedPayment, GatewayError>> {
+        Box::pin(async move {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(self.latency).await;
+            let mut inner = self.lock();
+            if !inner.fail_next.is_empty() {
+                return Err(inner.fail_next.remove(0));
+            }
+            gateway_minor(req.amount)?;
+            if req.method == Method::OpenBanking && !matches!(req.amount.currency().code(), "GBP" | "EUR") {
+                return Err(GatewayError::Rejected {
+                    status: 400,
+                    code: "payment_method_unavailable".into(),
+                    message: "pay_by_bank supports GBP and EUR".into(),
+                });
+            }
+            let id = match inner.by_key.get(&req.idempotency_key) {
+                Some(id) => id.clone(),
+                None => {
+                    let id = new_id("pi");
+                    let customer_id = req.customer_id.clone().or_else(|| req.save_card.then(|| new_id("cus")));
+                    inner.payments.insert(
+                        id.clone(),
+                        Payment {
+                            id: id.clone(),
+                            amount: req.amount,
+                            method: req.method,
+                            request: req.clone(),
+                            customer_id,
+                            status: "requires_payment_method",
+                            charge_id: None,
+                            refunded: Vec::new(),
+                        },
+                    );
+                    inner.by_key.insert(req.idempotency_key.clone(), id.clone());
+                    id
+                }
+            };
+            let p = &inner.payments[&id];
+            Ok(CreatedPayment {
+                payment_id: id.clone(),
+                client_secret: format!("{id}_secret_sandbox"),
+                checkout_url: Some(format!("{}/sandbox/checkout/{id}", self.base_url)),
+                customer_id: p.customer_id.clone(),
+                status: p.status.to_string(),
+            })
+        })
+    }
+}

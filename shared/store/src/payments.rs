@@ -1,0 +1,397 @@
+//! Items and writes of the payment flows (checkout and gateway webhooks). See `docs/payments.md`.
+//!
+//! | entity | pk | sk | what |
+//! |---|---|---|---|
+//! | `idempotency` | `IDEM#<scope>#<key>` | `IDEM` | a checkout request: `pending` while one caller talks to the gateway (lease), then `done` with the stored answer; TTL 24 h |
+//! | `webhook_event` | `WHEVT#<event id>` | `WHEVT` | a gateway event: `pending` (lease) while one delivery records it, `done` in the same transaction as the ledger change; TTL 30 days |
+//! | `checkout_intent` | `B#<REF>` | `CHECKOUT#<checkout id>` | what a checkout is for (amount, instalments, traveller, payer, method, gateway payment id, status) |
+//! | `gateway_payment` | `GWPAY#<payment id>` | `GWPAY` | gateway payment id → booking, for events that carry no metadata (disputes) |
+//! | `payment_method` | `B#<REF>` | `PAYMETHOD#<id>` | a card saved with `setup_future_usage` (gateway customer + payment method, brand, last four) |
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use chrono::{DateTime, Utc};
+use portal_domain::ledger::Movement;
+use portal_domain::money::Money;
+use serde::{Deserialize, Serialize};
+
+use crate::items::{Aggregate, MovementItem, OutboxItem};
+use crate::store::{StoreError, Tx, from_item, to_item};
+use crate::{Store, keys};
+
+pub const ENTITY_IDEMPOTENCY: &str = "idempotency";
+pub const ENTITY_WEBHOOK_EVENT: &str = "webhook_event";
+pub const ENTITY_CHECKOUT_INTENT: &str = "checkout_intent";
+pub const ENTITY_GATEWAY_PAYMENT: &str = "gateway_payment";
+pub const ENTITY_PAYMENT_METHOD: &str = "payment_method";
+
+pub const SK_IDEM: &str = "IDEM";
+pub const SK_WHEVT: &str = "WHEVT";
+pub const SK_GWPAY: &str = "GWPAY";
+pub const PREFIX_CHECKOUT: &str = "CHECKOUT#";
+pub const PREFIX_PAYMENT_METHOD: &str = "PAYMETHOD#";
+
+pub const STATE_PENDING: &str = "pending";
+pub const STATE_DONE: &str = "done";
+
+pub fn webhook_event_pk(event_id: &str) -> String {
+    format!("WHEVT#{event_id}")
+}
+
+pub fn gateway_payment_pk(payment_id: &str) -> String {
+    format!("GWPAY#{payment_id}")
+}
+
+pub fn checkout_sk(checkout_id: &str) -> String {
+    format!("{PREFIX_CHECKOUT}{checkout_id}")
+}
+
+pub fn payment_method_sk(id: &str) -> String {
+    format!("{PREFIX_PAYMENT_METHOD}{id}")
+}
+
+/// A claimed unit of work: an idempotent request or a gateway event. Whoever writes it first (or takes over
+/// a lease that ran out: the holder crashed) does the work; everyone else replays or waits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimItem {
+    pub pk: String,
+    pub sk: String,
+    pub entity: String,
+    pub state: String,
+    pub claim: String,
+    pub claimed_epoch: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_body: Option<String>,
+    pub expires_at: i64,
+}
+
+impl ClaimItem {
+    pub fn idempotency(scope: &str, key: &str, request_hash: &str, now: DateTime<Utc>) -> ClaimItem {
+        ClaimItem {
+            pk: keys::idempotency_pk(scope, key),
+            sk: SK_IDEM.into(),
+            entity: ENTITY_IDEMPOTENCY.into(),
+            state: STATE_PENDING.into(),
+            claim: uuid::Uuid::new_v4().simple().to_string(),
+            claimed_epoch: now.timestamp(),
+            request_hash: Some(request_hash.into()),
+            reference: None,
+            event_type: None,
+            response_status: None,
+            response_body: None,
+            expires_at: now.timestamp() + 24 * 3600,
+        }
+    }
+
+    pub fn webhook_event(event_id: &str, event_type: &str, now: DateTime<Utc>) -> ClaimItem {
+        ClaimItem {
+            pk: webhook_event_pk(event_id),
+            sk: SK_WHEVT.into(),
+            entity: ENTITY_WEBHOOK_EVENT.into(),
+            state: STATE_PENDING.into(),
+            claim: uuid::Uuid::new_v4().simple().to_string(),
+            claimed_epoch: now.timestamp(),
+            request_hash: None,
+            reference: None,
+            event_type: Some(event_type.chars().take(64).collect()),
+            response_status: None,
+            response_body: None,
+            expires_at: now.timestamp() + 30 * 24 * 3600,
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.state == STATE_DONE
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// We hold the claim (a new one, or a takeover of a lapsed lease).
+    Won(ClaimItem),
+    /// Someone else's claim, pending or done.
+    Taken(ClaimItem),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckoutIntentItem {
+    pub pk: String,
+    pub sk: String,
+    pub entity: String,
+    pub checkout_id: String,
+    pub amount: Money,
+    pub method: String,
+    #[serde(default)]
+    pub instalment_ids: Vec<String>,
+    #[serde(default)]
+    pub traveller_id: Option<String>,
+    pub payer_traveller_id: String,
+    pub gateway: String,
+    pub gateway_payment_id: String,
+    pub movement_id: String,
+    pub save_card: bool,
+    /// `created`, `processing`, `failed`, `succeeded`.
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayPaymentItem {
+    pub pk: String,
+    pub sk: String,
+    pub entity: String,
+    pub reference: String,
+    pub checkout_id: String,
+}
+
+impl GatewayPaymentItem {
+    pub fn new(payment_id: &str, reference: &str, checkout_id: &str) -> GatewayPaymentItem {
+        GatewayPaymentItem {
+            pk: gateway_payment_pk(payment_id),
+            sk: SK_GWPAY.into(),
+            entity: ENTITY_GATEWAY_PAYMENT.into(),
+            reference: reference.into(),
+            checkout_id: checkout_id.into(),
+        }
+    }
+}
+
+/// A card saved for off-session charges. Only the brand and last four digits: never a card number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentMethodItem {
+    pub pk: String,
+    pub sk: String,
+    pub entity: String,
+    pub gateway: String,
+    pub customer_id: String,
+    pub payment_method_id: String,
+    pub brand: String,
+    pub last4: String,
+    #[serde(default)]
+    pub traveller_id: Option<String>,
+    pub checkout_id: String,
+    pub saved_at: DateTime<Utc>,
+}
+
+/// Everything one gateway event changes, written in one conditional `TransactWriteItems`.
+#[derive(Debug, Clone)]
+pub struct Recording {
+    pub reference: String,
+    /// The event's claim, written `done` (condition: still our claim).
+    pub done: ClaimItem,
+    /// `Some((read version, new aggregate))` when the ledger changes: the booking's version is bumped
+    /// conditionally on the version the change was computed from.
+    pub booking: Option<(u64, Aggregate)>,
+    pub movements: Vec<Movement>,
+    pub events: Vec<portal_domain::events::LedgerEvent>,
+    /// The checkout intent's new state, conditional on the status it was read with.
+    pub intent: Option<(CheckoutIntentItem, String)>,
+    pub saved_method: Option<PaymentMethodItem>,
+    pub now: DateTime<Utc>,
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_string())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn attr<T: Serialize>(v: &T) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl Store {
+    async fn get_claim(&self, pk: &str, sk: &str) -> Result<Option<ClaimItem>, StoreError> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        out.item.map(from_item).transpose()
+    }
+
+    pub async fn get_idempotency(&self, scope: &str, key: &str) -> Result<Option<ClaimItem>, StoreError> {
+        self.get_claim(&keys::idempotency_pk(scope, key), SK_IDEM).await
+    }
+
+    pub async fn get_webhook_event(&self, event_id: &str) -> Result<Option<ClaimItem>, StoreError> {
+        self.get_claim(&webhook_event_pk(event_id), SK_WHEVT).await
+    }
+
+    /// Write `item` unless someone holds a live claim on it: one conditional `PutItem`. A pending claim older
+    /// than `lease_seconds` is taken over (its holder crashed); a done one never is.
+    pub async fn claim(&self, item: &ClaimItem, lease_seconds: i64) -> Result<Claim, StoreError> {
+        for _ in 0..3 {
+            let res = self
+                .client()
+                .put_item()
+                .table_name(self.table())
+                .set_item(Some(to_item(item)?))
+                .condition_expression("attribute_not_exists(pk) OR (#state = :pending AND claimed_epoch < :stale)")
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":pending", s(STATE_PENDING))
+                .expression_attribute_values(":stale", n(item.claimed_epoch - lease_seconds))
+                .send()
+                .await;
+            match res {
+                Ok(_) => return Ok(Claim::Won(item.clone())),
+                Err(SdkError::ServiceError(e))
+                    if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+                {
+                    if let Some(existing) = self.get_claim(&item.pk, &item.sk).await? {
+                        return Ok(Claim::Taken(existing));
+                    }
+                    // It expired between the two calls: try again.
+                }
+                Err(e) => return Err(StoreError::aws(e)),
+            }
+        }
+        Err(StoreError::Conflict("claim keeps changing".into()))
+    }
+
+    /// Give a claim back (the work failed and nothing was written), so a retry can take it at once.
+    pub async fn release(&self, item: &ClaimItem) -> Result<(), StoreError> {
+        let res = self
+            .client()
+            .delete_item()
+            .table_name(self.table())
+            .key("pk", s(&item.pk))
+            .key("sk", s(&item.sk))
+            .condition_expression("claim = :claim AND #state = :pending")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":claim", s(&item.claim))
+            .expression_attribute_values(":pending", s(STATE_PENDING))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => Ok(()),
+            Err(e) => Err(StoreError::aws(e)),
+        }
+    }
+
+    /// Stage `done` (our claim, now finished) with the condition that we still hold it.
+    pub fn stage_claim_done(&self, tx: &mut Tx, done: &ClaimItem) -> Result<(), StoreError> {
+        let put = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(to_item(done)?))
+            .condition_expression("claim = :claim AND #state = :pending")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":claim", s(&done.claim))
+            .expression_attribute_values(":pending", s(STATE_PENDING))
+            .build()
+            .map_err(StoreError::aws)?;
+        tx.push(TransactWriteItem::builder().put(put).build());
+        Ok(())
+    }
+
+    pub async fn gateway_payment(&self, payment_id: &str) -> Result<Option<GatewayPaymentItem>, StoreError> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .key("pk", s(&gateway_payment_pk(payment_id)))
+            .key("sk", s(SK_GWPAY))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        out.item.map(from_item).transpose()
+    }
+
+    /// The checkout's answer: the idempotency record `done` with the response, the intent, and the pointer
+    /// from the gateway payment to the booking, in one transaction.
+    pub async fn complete_checkout(
+        &self,
+        done: &ClaimItem,
+        intent: &CheckoutIntentItem,
+        pointer: &GatewayPaymentItem,
+    ) -> Result<(), StoreError> {
+        let mut tx = Tx::default();
+        self.stage_claim_done(&mut tx, done)?;
+        tx.put_any(self.table(), intent)?;
+        tx.put_any(self.table(), pointer)?;
+        self.commit(tx).await
+    }
+
+    /// Record one gateway event: movements, outbox events, the booking's version and aggregate, the intent,
+    /// a saved card and the event's `done` marker, all or nothing.
+    pub async fn record(&self, r: &Recording) -> Result<(), StoreError> {
+        let table = self.table();
+        let mut tx = Tx::default();
+        self.stage_claim_done(&mut tx, &r.done)?;
+        if let Some((version, aggregate)) = &r.booking {
+            let update = Update::builder()
+                .table_name(table)
+                .key("pk", s(&keys::booking_pk(&r.reference)))
+                .key("sk", s(keys::SK_BOOKING))
+                .update_expression("SET #version = :new, #aggregate = :aggregate, #updated_at = :now")
+                .condition_expression("#version = :old")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_names("#aggregate", "aggregate")
+                .expression_attribute_names("#updated_at", "updated_at")
+                .expression_attribute_values(":old", n(*version as i64))
+                .expression_attribute_values(":new", n(*version as i64 + 1))
+                .expression_attribute_values(":aggregate", attr(aggregate)?)
+                .expression_attribute_values(":now", attr(&r.now)?)
+                .build()
+                .map_err(StoreError::aws)?;
+            tx.push(TransactWriteItem::builder().update(update).build());
+        }
+        for m in &r.movements {
+            tx.put_new(table, &MovementItem::new(&r.reference, m.clone()))?;
+        }
+        for e in &r.events {
+            tx.put_new(table, &OutboxItem::new(e.clone()))?;
+        }
+        if let Some((intent, read_status)) = &r.intent {
+            let put = Put::builder()
+                .table_name(table)
+                .set_item(Some(to_item(intent)?))
+                .condition_expression("#status = :read")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":read", s(read_status))
+                .build()
+                .map_err(StoreError::aws)?;
+            tx.push(TransactWriteItem::builder().put(put).build());
+        }
+        if let Some(pm) = &r.saved_method {
+            tx.put_any(table, pm)?;
+        }
+        self.commit(tx).await
+    }
+}
+
+/// The checkout intents and saved cards among a booking collection's other items.
+pub fn intents(c: &crate::BookingCollection) -> Vec<CheckoutIntentItem> {
+    of_entity(c, ENTITY_CHECKOUT_INTENT)
+}
+
+pub fn saved_methods(c: &crate::BookingCollection) -> Vec<PaymentMethodItem> {
+    of_entity(c, ENTITY_PAYMENT_METHOD)
+}
+
+fn of_entity<T: serde::de::DeserializeOwned>(c: &crate::BookingCollection, entity: &str) -> Vec<T> {
+    c.other
+        .iter()
+        .filter(|i| i.get("entity").and_then(|v| v.as_s().ok()).is_some_and(|e| e == entity))
+        .filter_map(|i| from_item(i.clone()).ok())
+        .collect()
+}

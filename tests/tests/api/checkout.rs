@@ -1,0 +1,911 @@
+//! Checkout and payment webhooks against moto and the sandbox gateway (plus a local Stripe HTTP double):
+//! the sandbox journey from checkout to receipt and balance, idempotency under concurrency, exactly-once
+//! recording of webhooks delivered twice, concurrently, out of order or after a crash, Stripe's signature
+//! scheme, every bad input, and the Stripe client's exact requests.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{NaiveDate, Utc};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use lambda_http::{Body, Response};
+use portal_domain::ids::BookingReference;
+use portal_domain::ledger::{LedgerSummary, MovementKind};
+use portal_gateway::sandbox::{Action, Delivery, SandboxGateway};
+use portal_gateway::{CreatePayment, GatewayError, Method, PaymentGateway, PaymentMetadata, signature};
+use portal_http::operator::OperatorAuth;
+use portal_http::session::{COOKIE_NAME, Session, SessionConfig};
+use portal_store::BookingCollection;
+use portal_store::payments::ClaimItem;
+use portal_tests::{ApiRequest, TestEnv, body_json, seed};
+use serde_json::{Value, json};
+
+const OPERATOR_KEY: &str = "test-operator-key-0123456789abcdef0123456789";
+const SECRET: &str = "whsec_test_secret";
+
+fn sessions() -> SessionConfig {
+    SessionConfig::new(vec![("k1".into(), vec![42u8; 32])], "tour-portal", "tour-portal-customer", 1800, 43_200)
+        .unwrap()
+}
+
+fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+/// One brand name per fixture: moto's mailbox is shared by every test, receipts are told apart by it.
+fn brands(sender: &str, name: &str) -> auth::Brands {
+    let json = json!({"alpine-escapes": {"name": name, "primary_colour": "#0a7c59"}}).to_string();
+    auth::Brands::parse(Some(&json), sender).unwrap()
+}
+
+struct Fx {
+    env: TestEnv,
+    brand: String,
+    sandbox: Arc<SandboxGateway>,
+    checkout: ::checkout::State,
+    hooks: payment_webhooks::State,
+}
+
+async fn fx() -> Fx {
+    let env = TestEnv::new().await;
+    let sandbox = Arc::new(SandboxGateway::new("http://127.0.0.1:3000", SECRET));
+    let checkout = ::checkout::State::new(env.store(), sessions(), sandbox.clone());
+    let brand = format!("Alpine Escapes {}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let hooks = payment_webhooks::State::new(env.store(), env.ses.clone(), SECRET, brands(&env.sender, &brand));
+    Fx { env, brand, sandbox, checkout, hooks }
+}
+
+fn pay_request(reference: &str, token: &str, key: Option<&str>, body: &Value) -> ApiRequest {
+    let mut r = ApiRequest::new("POST", &format!("/bookings/{reference}/payments"))
+        .route("/bookings/{reference}/payments")
+        .path_param("reference", reference)
+        .bearer(token)
+        .json(body);
+    if let Some(k) = key {
+        r = r.header("idempotency-key", k);
+    }
+    r
+}
+
+fn webhook_request(body: &[u8], sig: Option<&str>) -> ApiRequest {
+    let mut r = ApiRequest::new("POST", "/webhooks/payments")
+        .route("/webhooks/payments")
+        .header("content-type", "application/json")
+        .raw_body(body.to_vec());
+    if let Some(s) = sig {
+        r = r.header("stripe-signature", s);
+    }
+    r
+}
+
+fn key() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn now() -> i64 {
+    Utc::now().timestamp()
+}
+
+impl Fx {
+    async fn seed(&self, reference: &str, body: &Value) {
+        let ops = operator_bookings::State { store: self.env.store(), auth: OperatorAuth::key(OPERATOR_KEY).unwrap() };
+        let req = ApiRequest::new("PUT", &format!("/operator/bookings/{reference}"))
+            .route("/operator/bookings/{reference}")
+            .path_param("reference", reference)
+            .bearer(OPERATOR_KEY)
+            .json(body)
+            .build();
+        let r = operator_bookings::handle(&ops, req).await.unwrap_or_else(|e| match e {});
+        assert!(r.status().as_u16() < 300, "seeding {reference}: {}", body_json(&r));
+    }
+
+    async fn sign_in(&self, reference: &str, traveller: &str, email: &str, is_lead: bool) -> String {
+        let sid = uuid::Uuid::new_v4().simple().to_string();
+        let now = now();
+        let s = |v: &str| AttributeValue::S(v.to_string());
+        let item = HashMap::from([
+            ("pk".to_string(), s(&format!("B#{reference}"))),
+            ("sk".to_string(), s(&format!("SESSION#{sid}"))),
+            ("entity".to_string(), s("session")),
+            ("sid".to_string(), s(&sid)),
+            ("reference".to_string(), s(reference)),
+            ("traveller_id".to_string(), s(traveller)),
+            ("email".to_string(), s(email)),
+            ("is_lead".to_string(), AttributeValue::Bool(is_lead)),
+            ("via".to_string(), s("link")),
+            ("auth_time".to_string(), AttributeValue::N(now.to_string())),
+            ("expires_at".to_string(), AttributeValue::N((now + 43_200).to_string())),
+        ]);
+        self.env.ddb.put_item().table_name(&self.env.table).set_item(Some(item)).send().await.unwrap();
+        let session = Session {
+            sid,
+            reference: BookingReference::parse(reference).unwrap(),
+            traveller_id: traveller.into(),
+            email: email.into(),
+            is_lead,
+            auth_time: now,
+        };
+        sessions().issue(&session, now).unwrap()
+    }
+
+    async fn pay(&self, reference: &str, token: &str, key: Option<&str>, body: &Value) -> Response<Body> {
+        ::checkout::handle(&self.checkout, pay_request(reference, token, key, body).build())
+            .await
+            .unwrap_or_else(|e| match e {})
+    }
+
+    async fn hook(&self, d: &Delivery) -> Response<Body> {
+        self.hook_raw(&d.body, Some(&d.signature)).await
+    }
+
+    async fn hook_raw(&self, body: &[u8], sig: Option<&str>) -> Response<Body> {
+        payment_webhooks::handle(&self.hooks, webhook_request(body, sig).build()).await.unwrap_or_else(|e| match e {})
+    }
+
+    /// Receipts this fixture sent to `to`.
+    fn receipts(&self, to: &str) -> Vec<Value> {
+        self.env
+            .emails_to(to)
+            .into_iter()
+            .filter(|m| m["subject"].as_str().is_some_and(|s| s.contains(&self.brand)))
+            .collect()
+    }
+
+    async fn booking(&self, reference: &str) -> BookingCollection {
+        self.env.store().load_booking(reference).await.unwrap().unwrap()
+    }
+
+    async fn entities(&self, entity: &str) -> Vec<HashMap<String, AttributeValue>> {
+        self.env
+            .all_items()
+            .await
+            .into_iter()
+            .filter(|i| i.get("entity").and_then(|v| v.as_s().ok()).is_some_and(|e| e == entity))
+            .collect()
+    }
+
+    async fn outstanding(&self, reference: &str) -> String {
+        let c = self.booking(reference).await;
+        LedgerSummary::compute(&c.booking, &c.movements, &c.instalments, today())
+            .unwrap()
+            .outstanding
+            .to_decimal_string()
+    }
+}
+
+fn assert_problem(r: &Response<Body>, status: u16, kind: &str) {
+    assert_eq!(r.status(), status, "{}", body_json(r));
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    assert_eq!(body_json(r)["type"], format!("/problems/{kind}"), "{}", body_json(r));
+}
+
+fn payments(c: &BookingCollection, kind: MovementKind) -> usize {
+    c.movements.iter().filter(|m| m.kind == kind).count()
+}
+
+/// Sign `body` now, as the gateway would.
+fn signed(body: &Value) -> (Vec<u8>, String) {
+    let bytes = serde_json::to_vec(body).unwrap();
+    let sig = signature::header(SECRET, now(), &bytes);
+    (bytes, sig)
+}
+
+async fn lead_card_checkout(f: &Fx) -> (String, Value) {
+    f.seed("AE-10001", &seed::gbp_booking(today())).await;
+    let token = f.sign_in("AE-10001", "T1", "ada@example.com", true).await;
+    let r = f
+        .pay(
+            "AE-10001",
+            &token,
+            Some(&key()),
+            &json!({"pay": "instalments", "instalment_ids": ["INS1"], "method": "card"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "{}", body_json(&r));
+    (token, body_json(&r))
+}
+
+#[tokio::test]
+async fn sandbox_journey_from_checkout_to_receipt_email_and_balance() {
+    let f = fx().await;
+    let (_, body) = lead_card_checkout(&f).await;
+    assert_eq!(body["amount"], json!({"amount": "1000.00", "currency": "GBP"}));
+    assert_eq!(body["gateway"], "sandbox");
+    assert_eq!(body["instalment_ids"], json!(["INS1"]));
+    let pid = body["payment_id"].as_str().unwrap();
+    assert!(body["client_secret"].as_str().unwrap().starts_with(pid));
+    assert_eq!(body["checkout_url"], format!("http://127.0.0.1:3000/sandbox/checkout/{pid}"));
+    assert!(body["expires_at"].is_string());
+    // The browser's return records nothing: before the webhook the balance is unchanged.
+    assert_eq!(f.outstanding("AE-10001").await, "2580.50");
+    let version_before = f.booking("AE-10001").await.version;
+
+    let page = f.sandbox.page_html(pid).unwrap();
+    assert!(page.contains("1000.00 GBP") && page.contains("/sandbox/checkout/") && page.contains("AE-10001"));
+    let deliveries = f.sandbox.act(pid, Action::Pay, now()).unwrap();
+    assert_eq!(deliveries.len(), 1);
+    let r = f.hook(&deliveries[0]).await;
+    assert_eq!(r.status(), 200, "{}", body_json(&r));
+    assert_eq!(body_json(&r)["outcome"], "recorded");
+
+    let c = f.booking("AE-10001").await;
+    assert_eq!(c.version, version_before + 1);
+    let m = c
+        .movements
+        .iter()
+        .find(|m| m.kind == MovementKind::Payment && m.external_reference.as_deref() == Some(pid))
+        .unwrap();
+    assert_eq!(m.amount.to_decimal_string(), "1000.00");
+    assert_eq!(m.instalment_ids, vec!["INS1".to_string()]);
+    assert_eq!(m.acquirer_fee.map(|f| f.to_decimal_string()), Some("15.20".into())); // 1.5 % + 0.20
+    assert_eq!(c.aggregate.outstanding.to_decimal_string(), "1580.50");
+    assert_eq!(f.outstanding("AE-10001").await, "1580.50");
+    // Outbox: the payment event with gateway refs and the settlement reference.
+    let outbox = f.entities("outbox_event").await;
+    let ev = outbox
+        .iter()
+        .map(|i| portal_store::store::from_item::<Value>(i.clone()).unwrap())
+        .find(|e| e["event"]["movement_id"] == json!(m.id))
+        .expect("outbox event for the payment");
+    assert_eq!(ev["event"]["type"], "payment.succeeded");
+    assert_eq!(ev["event"]["gateway"]["payment_id"], pid);
+    assert!(ev["event"]["gateway"]["settlement_id"].as_str().unwrap().starts_with("txn_"));
+    // The card is saved for the next issue's off-session instalments: customer + method, brand, last four.
+    let saved = portal_store::payments::saved_methods(&c);
+    assert_eq!(saved.len(), 1);
+    assert_eq!((saved[0].brand.as_str(), saved[0].last4.as_str()), ("visa", "4242"));
+    assert!(saved[0].customer_id.starts_with("cus_") && saved[0].payment_method_id.starts_with("pm_"));
+    let intent = portal_store::payments::intents(&c).pop().unwrap();
+    assert_eq!(intent.status, "succeeded");
+
+    // The receipt: amount, method (brand + last four only), what remains, the next due date.
+    let mails = f.receipts("ada@example.com");
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let mail = mails[0].to_string();
+    assert!(mails[0]["subject"].as_str().unwrap().contains("payment received for booking AE-10001"));
+    for needle in ["£1,000.00", "Visa •••• 4242", "£1,580.50", f.brand.as_str()] {
+        assert!(mail.contains(needle), "receipt lacks {needle}: {mail}");
+    }
+    let next_due =
+        portal_domain::locale::format_date(today() + chrono::Duration::days(60), portal_domain::locale::Locale::EnGb);
+    assert!(mail.contains(&next_due), "receipt lacks the next due date {next_due}");
+    assert!(!mail.contains("4242424242"));
+
+    // A redelivery changes nothing and sends no second receipt.
+    let r = f.hook(&deliveries[0]).await;
+    assert_eq!(body_json(&r)["outcome"], "duplicate");
+    assert_eq!(payments(&f.booking("AE-10001").await, MovementKind::Payment), payments(&c, MovementKind::Payment));
+    assert_eq!(f.receipts("ada@example.com").len(), 1);
+}
+
+#[tokio::test]
+async fn ten_concurrent_deliveries_of_one_webhook_record_one_movement() {
+    let f = fx().await;
+    let (_, body) = lead_card_checkout(&f).await;
+    let d = f.sandbox.act(body["payment_id"].as_str().unwrap(), Action::Pay, now()).unwrap().remove(0);
+    let before = payments(&f.booking("AE-10001").await, MovementKind::Payment);
+    let results = futures::future::join_all((0..10).map(|_| f.hook(&d))).await;
+    let outcomes: Vec<String> = results.iter().map(|r| format!("{} {}", r.status(), body_json(r)["outcome"])).collect();
+    assert!(results.iter().all(|r| r.status() == 200), "{outcomes:?}");
+    assert_eq!(outcomes.iter().filter(|o| o.contains("\"recorded\"")).count(), 1, "{outcomes:?}");
+    let c = f.booking("AE-10001").await;
+    assert_eq!(payments(&c, MovementKind::Payment), before + 1);
+    let pid = body["payment_id"].as_str().unwrap();
+    let outbox = f.entities("outbox_event").await;
+    let for_payment = outbox.iter().filter(|i| {
+        portal_store::store::from_item::<Value>((*i).clone()).unwrap()["event"]["gateway"]["payment_id"] == pid
+    });
+    assert_eq!(for_payment.count(), 1);
+    assert_eq!(f.receipts("ada@example.com").len(), 1);
+    assert_eq!(c.aggregate.outstanding.to_decimal_string(), "1580.50");
+}
+
+#[tokio::test]
+async fn twenty_concurrent_identical_checkouts_make_one_gateway_call() {
+    let f = fx().await;
+    f.seed("AE-10001", &seed::gbp_booking(today())).await;
+    let token = f.sign_in("AE-10001", "T1", "ada@example.com", true).await;
+    let k = key();
+    let body = json!({"pay": "balance", "method": "card"});
+    let results = futures::future::join_all((0..20).map(|_| f.pay("AE-10001", &token, Some(&k), &body))).await;
+    let statuses: Vec<u16> = results.iter().map(|r| r.status().as_u16()).collect();
+    assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+    assert_eq!(f.sandbox.calls(), 1);
+    let bodies: Vec<Vec<u8>> = results.iter().map(portal_tests::apigw::body_bytes).collect();
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "every answer is the same");
+    assert_eq!(body_json(&results[0])["amount"]["amount"], "2580.50");
+    assert_eq!(f.entities("checkout_intent").await.len(), 1);
+}
+
+#[tokio::test]
+async fn idempotency_key_same_body_replays_other_body_is_422_missing_is_400() {
+    let f = fx().await;
+    f.seed("AE-10001", &seed::gbp_booking(today())).await;
+    let token = f.sign_in("AE-10001", "T1", "ada@example.com", true).await;
+    let k = key();
+    let body = json!({"pay": "custom", "amount": {"amount": "150.00", "currency": "GBP"}, "method": "card"});
+    let first = f.pay("AE-10001", &token, Some(&k), &body).await;
+    assert_eq!(first.status(), 201, "{}", body_json(&first));
+    // Same meaning, different key order: the same request.
+    let reordered = json!({"method": "card", "amount": {"currency": "GBP", "amount": "150.00"}, "pay": "custom"});
+    let again = f.pay("AE-10001", &token, Some(&k), &reordered).await;
+    assert_eq!(again.status(), 201);
+    assert_eq!(body_json(&again), body_json(&first));
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(f.sandbox.calls(), 1);
+    let other = f.pay("AE-10001", &token, Some(&k), &json!({"pay": "balance", "method": "card"})).await;
+    assert_problem(&other, 422, "idempotency-key-reused");
+    assert_problem(&f.pay("AE-10001", &token, None, &body).await, 400, "bad-request");
+    assert_problem(&f.pay("AE-10001", &token, Some(&"k".repeat(201)), &body).await, 400, "bad-request");
+    // The replay holds even once the booking has changed (here: paid in the meantime).
+    let pid = body_json(&first)["payment_id"].as_str().unwrap().to_string();
+    let d = f.sandbox.act(&pid, Action::Pay, now()).unwrap().remove(0);
+    assert_eq!(f.hook(&d).await.status(), 200);
+    assert_eq!(body_json(&f.pay("AE-10001", &token, Some(&k), &body).await), body_json(&first));
+    assert_eq!(f.sandbox.calls(), 1);
+}
+
+#[tokio::test]
+async fn bad_checkout_inputs_are_precise_problems_and_write_nothing() {
+    let f = fx().await;
+    f.seed("AE-10001", &seed::gbp_booking(today())).await;
+    let mut cancelled = seed::gbp_booking(today());
+    cancelled["status"] = json!("cancelled");
+    f.seed("AE-90009", &cancelled).await;
+    f.seed("ST-30003", &seed::jpy_booking(today())).await;
+    let token = f.sign_in("AE-10001", "T1", "ada@example.com", true).await;
+    let t2 = f.sign_in("AE-10001", "T2", "charles@example.com", false).await;
+    let cancelled_token = f.sign_in("AE-90009", "T1", "ada@example.com", true).await;
+    let jpy = seed::jpy_booking(today());
+    let jpy_lead = jpy["lead_traveller_id"].as_str().unwrap().to_string();
+    let jpy_email = jpy["travellers"][0]["email"].as_str().unwrap_or("x@example.com").to_string();
+    let jpy_token = f.sign_in("ST-30003", &jpy_lead, &jpy_email, true).await;
+    let items_before = f.env.all_items().await.len();
+    let custom = |a: &str, c: &str| json!({"pay": "custom", "amount": {"amount": a, "currency": c}, "method": "card"});
+    let cases: Vec<(&str, &str, Value, u16, &str)> = vec![
+        ("above outstanding", "AE-10001", custom("2580.51", "GBP"), 422, "validation-error"),
+        ("below the minimum", "AE-10001", custom("0.99", "GBP"), 422, "validation-error"),
+        ("too many decimals", "AE-10001", custom("10.005", "GBP"), 422, "invalid-amount"),
+        ("negative", "AE-10001", custom("-10.00", "GBP"), 422, "validation-error"),
+        ("zero", "AE-10001", custom("0.00", "GBP"), 422, "validation-error"),
+        ("not a number", "AE-10001", custom("ten", "GBP"), 422, "invalid-amount"),
+        ("wrong currency", "AE-10001", custom("10.00", "EUR"), 422, "currency-mismatch"),
+        ("unknown currency", "AE-10001", custom("10.00", "XYZ"), 422, "unknown-currency"),
+        (
+            "wrong top-level currency",
+            "AE-10001",
+            json!({"pay": "balance", "method": "card", "currency": "USD"}),
+            422,
+            "currency-mismatch",
+        ),
+        (
+            "unknown instalment",
+            "AE-10001",
+            json!({"pay": "instalments", "instalment_ids": ["NOPE"], "method": "card"}),
+            422,
+            "validation-error",
+        ),
+        (
+            "instalment already paid",
+            "AE-10001",
+            json!({"pay": "instalments", "instalment_ids": ["DEP"], "method": "card"}),
+            409,
+            "conflict",
+        ),
+        ("nothing due now", "AE-10001", json!({"pay": "due_now", "method": "card"}), 409, "conflict"),
+        (
+            "amount with pay=balance",
+            "AE-10001",
+            json!({"pay": "balance", "method": "card", "amount": {"amount": "1.00", "currency": "GBP"}}),
+            422,
+            "validation-error",
+        ),
+        ("unknown method", "AE-10001", json!({"pay": "balance", "method": "cheque"}), 422, "validation-error"),
+        (
+            "unknown field",
+            "AE-10001",
+            json!({"pay": "balance", "method": "card", "card_number": "x"}),
+            422,
+            "validation-error",
+        ),
+        (
+            "unknown traveller",
+            "AE-10001",
+            json!({"pay": "traveller_share", "traveller_id": "T9", "method": "card"}),
+            422,
+            "validation-error",
+        ),
+        ("booking cancelled", "AE-90009", json!({"pay": "balance", "method": "card"}), 409, "conflict"),
+    ];
+    for (what, reference, body, status, kind) in cases {
+        let tok = if reference == "AE-90009" { &cancelled_token } else { &token };
+        let r = f.pay(reference, tok, Some(&key()), &body).await;
+        assert_eq!(r.status(), status, "{what}: {}", body_json(&r));
+        assert_problem(&r, status, kind);
+    }
+    // Pay by Bank only for GBP / EUR.
+    let r = f.pay("ST-30003", &jpy_token, Some(&key()), &json!({"pay": "balance", "method": "open_banking"})).await;
+    assert_problem(&r, 422, "validation-error");
+    assert_eq!(body_json(&r)["field"], "method");
+    // A traveller pays only their own share.
+    let r = f.pay("AE-10001", &t2, Some(&key()), &json!({"pay": "balance", "method": "card"})).await;
+    assert_problem(&r, 403, "forbidden");
+    let r = f
+        .pay("AE-10001", &t2, Some(&key()), &json!({"pay": "traveller_share", "traveller_id": "T1", "method": "card"}))
+        .await;
+    assert_problem(&r, 403, "forbidden");
+    // Card data: refused before parsing, never stored.
+    for body in [
+        json!({"pay": "balance", "method": "card", "card": "4242424242424242"}),
+        json!({"pay": "balance", "method": "card", "note": "4000 0566 5566 5556"}),
+    ] {
+        let r = f.pay("AE-10001", &token, Some(&key()), &body).await;
+        assert_problem(&r, 422, "card-data-refused");
+        assert!(!body_json(&r).to_string().contains("4242"));
+    }
+    // Another booking's reference, no session, malformed JSON, wrong method.
+    assert_problem(
+        &f.pay("AE-90009", &token, Some(&key()), &json!({"pay": "balance", "method": "card"})).await,
+        404,
+        "not-found",
+    );
+    let r = ::checkout::handle(&f.checkout, pay_request("AE-10001", "nope", Some(&key()), &json!({})).build())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = ::checkout::handle(
+        &f.checkout,
+        pay_request("AE-10001", &token, Some(&key()), &json!({})).raw_body(b"{\"pay\": ".to_vec()).build(),
+    )
+    .await
+    .unwrap();
+    assert_problem(&r, 400, "malformed-json");
+    assert_eq!(f.sandbox.calls(), 0);
+    assert_eq!(f.env.all_items().await.len(), items_before, "bad requests write nothing");
+    // The cookie is not the only way in; the same token as a cookie works too (sanity of the fixture).
+    let r = ::checkout::handle(
+        &f.checkout,
+        ApiRequest::new("POST", "/bookings/AE-10001/payments")
+            .route("/bookings/{reference}/payments")
+            .path_param("reference", "AE-10001")
+            .header("cookie", &format!("{COOKIE_NAME}={token}"))
+            .header("idempotency-key", &key())
+            .json(&json!({"pay": "custom", "amount": {"amount": "5.00", "currency": "GBP"}, "method": "open_banking"}))
+            .build(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201, "{}", body_json(&r));
+}
+
+#[tokio::test]
+async fn gateway_timeouts_and_errors_record_nothing_and_a_retry_with_the_same_key_is_safe() {
+    let f = fx().await;
+    f.seed("AE-10001", &seed::gbp_booking(today())).await;
+    let token = f.sign_in("AE-10001", "T1", "ada@example.com", true).await;
+    let k = key();
+    let body = json!({"pay": "balance", "method": "card"});
+    let items_before = f.env.all_items().await.len();
+    f.sandbox.fail_next(vec![GatewayError::Timeout]);
+    let r = f.pay("AE-10001", &token, Some(&k), &body).await;
+    assert_problem(&r, 503, "gateway-unavailable");
+    assert!(r.headers().contains_key("retry-after"));
+    f.sandbox.fail_next(vec![GatewayError::Unavailable("500".into())]);
+    assert_problem(&f.pay("AE-10001", &token, Some(&k), &body).await, 502, "gateway-error");
+    f.sandbox.fail_next(vec![GatewayError::Rejected { status: 400, code: "x".into(), message: "y".into() }]);
+    assert_problem(&f.pay("AE-10001", &token, Some(&k), &body).await, 502, "gateway-error");
+    assert_eq!(f.env.all_items().await.len(), items_before, "nothing recorded");
+    let ok = f.pay("AE-10001", &token, Some(&k), &body).await;
+    assert_eq!(ok.status(), 201);
+    assert_eq!(f.sandbox.calls(), 4);
+    assert_eq!(f.sandbox.payment_ids().len(), 1);
+    assert_eq!(body_json(&f.pay("AE-10001", &token, Some(&k), &body).await), body_json(&ok));
+    assert_eq!(f.sandbox.calls(), 4);
+}
+
+#[tokio::test]
+async fn webhook_signatures_stripe_test_vector_and_bad_deliveries() {
+    let f = fx().await;
+    // Stripe's test vector through the handler (clock at t): the signature verifies (the body is then not
+    // an event we can use: 400 bad-request, not invalid-signature); a one-byte change fails the signature.
+    let hooks = payment_webhooks::State::new(f.env.store(), f.env.ses.clone(), SECRET, brands(&f.env.sender, &f.brand))
+        .with_clock(|| chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap());
+    let payload = br#"{"id":"evt_test_webhook","object":"event"}"#;
+    let sig = "t=1700000000,v1=d95c6b7477fbd7e9f90b1b0ef5f9c7ac25abca5382460e0d988c2b2a5b71b990";
+    let call = |body: &[u8], sig: Option<&str>| {
+        let req = webhook_request(body, sig).build();
+        let h = &hooks;
+        async move { payment_webhooks::handle(h, req).await.unwrap() }
+    };
+    assert_problem(&call(payload, Some(sig)).await, 400, "bad-request");
+    let mut changed = payload.to_vec();
+    changed[10] = b'X';
+    assert_problem(&call(&changed, Some(sig)).await, 400, "invalid-signature");
+
+    let (_, body) = lead_card_checkout(&f).await;
+    let d = f.sandbox.act(body["payment_id"].as_str().unwrap(), Action::Pay, now()).unwrap().remove(0);
+    let before = f.entities("movement").await.len();
+    let reserialised = serde_json::to_vec_pretty(&serde_json::from_slice::<Value>(&d.body).unwrap()).unwrap();
+    let old = signature::header(SECRET, now() - 301, &d.body);
+    let t = now();
+    let other_secret = signature::header("whsec_other", t, &d.body);
+    for (what, body, sig) in [
+        ("missing", d.body.clone(), None),
+        ("garbage", d.body.clone(), Some("banana".to_string())),
+        ("wrong secret", d.body.clone(), Some(other_secret)),
+        ("too old", d.body.clone(), Some(old)),
+        ("re-serialised payload", reserialised, Some(d.signature.clone())),
+        ("duplicated t", d.body.clone(), Some(format!("t={t},{}", d.signature))),
+    ] {
+        let r = f.hook_raw(&body, sig.as_deref()).await;
+        assert_problem(&r, 400, "invalid-signature");
+        let _ = what;
+    }
+    assert_eq!(f.entities("movement").await.len(), before, "nothing recorded");
+    // A signed but unknown event type is acknowledged and ignored.
+    let (b, s) = signed(
+        &json!({"id": "evt_unknown", "object": "event", "type": "customer.created", "created": now(), "data": {"object": {"id": "cus_1"}}}),
+    );
+    let r = f.hook_raw(&b, Some(&s)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(body_json(&r)["outcome"], "ignored");
+    // A valid one still records.
+    assert_eq!(body_json(&f.hook(&d).await)["outcome"], "recorded");
+}
+
+#[tokio::test]
+async fn a_crash_between_gateway_confirmation_and_our_write_is_recorded_once_on_redelivery() {
+    let f = fx().await;
+    let (_, body) = lead_card_checkout(&f).await;
+    let d = f.sandbox.act(body["payment_id"].as_str().unwrap(), Action::Pay, now()).unwrap().remove(0);
+    let event_id = d.event_id.clone();
+    let store = f.env.store();
+    // A delivery that is still working (fresh claim): a concurrent redelivery is told to retry later.
+    let live = ClaimItem::webhook_event(&event_id, "payment_intent.succeeded", Utc::now());
+    store.claim(&live, 60).await.unwrap();
+    assert_problem(&f.hook(&d).await, 409, "event-in-progress");
+    // That delivery crashed after claiming and before writing (its lease lapses): the gateway's retry records it.
+    store.release(&live).await.unwrap();
+    let crashed =
+        ClaimItem::webhook_event(&event_id, "payment_intent.succeeded", Utc::now() - chrono::Duration::seconds(120));
+    store.claim(&crashed, 60).await.unwrap();
+    let before = payments(&f.booking("AE-10001").await, MovementKind::Payment);
+    let r = f.hook(&d).await;
+    assert_eq!(body_json(&r)["outcome"], "recorded", "{}", body_json(&r));
+    assert_eq!(body_json(&f.hook(&d).await)["outcome"], "duplicate");
+    assert_eq!(payments(&f.booking("AE-10001").await, MovementKind::Payment), before + 1);
+    assert_eq!(f.receipts("ada@example.com").len(), 1);
+}
+
+#[tokio::test]
+async fn open_banking_pending_then_paid_and_events_out_of_order() {
+    let f = fx().await;
+    f.seed("AE-10001", &seed::gbp_booking(today())).await;
+    let token = f.sign_in("AE-10001", "T1", "ada@example.com", true).await;
+    let r = f.pay("AE-10001", &token, Some(&key()), &json!({"pay": "balance", "method": "open_banking"})).await;
+    assert_eq!(r.status(), 201, "{}", body_json(&r));
+    let pid = body_json(&r)["payment_id"].as_str().unwrap().to_string();
+    let pending = f.sandbox.act(&pid, Action::Pending, now()).unwrap().remove(0);
+    assert_eq!(body_json(&f.hook(&pending).await)["outcome"], "processing");
+    let c = f.booking("AE-10001").await;
+    assert_eq!(portal_store::payments::intents(&c)[0].status, "processing");
+    assert_eq!(f.outstanding("AE-10001").await, "2580.50", "pending money is not money");
+    let paid = f.sandbox.act(&pid, Action::Pay, now()).unwrap().remove(0);
+    assert_eq!(body_json(&f.hook(&paid).await)["outcome"], "recorded");
+    assert_eq!(f.outstanding("AE-10001").await, "0.00");
+    let c = f.booking("AE-10001").await;
+    let m = c.movements.iter().find(|m| m.external_reference.as_deref() == Some(pid.as_str())).unwrap();
+    assert_eq!(m.channel, Some(portal_domain::booking::PaymentChannel::OpenBanking));
+    assert!(portal_store::payments::saved_methods(&c).is_empty(), "no card to save");
+    let mail = f.receipts("ada@example.com")[0].to_string();
+    assert!(mail.contains("Pay by Bank") && mail.contains("paid in full"), "{mail}");
+
+    // Late, out-of-order events for the same payment: a second `processing` and a `payment_failed`.
+    let mut late: Value = serde_json::from_slice(&pending.body).unwrap();
+    late["id"] = json!("evt_late_processing");
+    let (b, s) = signed(&late);
+    assert_eq!(body_json(&f.hook_raw(&b, Some(&s)).await)["outcome"], "processing");
+    late["id"] = json!("evt_late_failure");
+    late["type"] = json!("payment_intent.payment_failed");
+    let (b, s) = signed(&late);
+    assert_eq!(body_json(&f.hook_raw(&b, Some(&s)).await)["outcome"], "failure_recorded");
+    let c = f.booking("AE-10001").await;
+    assert_eq!(portal_store::payments::intents(&c)[0].status, "succeeded", "never goes back");
+    assert_eq!(payments(&c, MovementKind::PaymentFailed), 1);
+    assert_eq!(f.outstanding("AE-10001").await, "0.00", "a failure is evidence, not money");
+    // Nothing left to pay.
+    let r = f.pay("AE-10001", &token, Some(&key()), &json!({"pay": "balance", "method": "card"})).await;
+    assert_problem(&r, 409, "conflict");
+}
+
+#[tokio::test]
+async fn declines_refunds_and_disputes_are_recorded_once() {
+    let f = fx().await;
+    let (_, body) = lead_card_checkout(&f).await;
+    let pid = body["payment_id"].as_str().unwrap().to_string();
+    let declined = f.sandbox.act(&pid, Action::Decline, now()).unwrap().remove(0);
+    assert_eq!(body_json(&f.hook(&declined).await)["outcome"], "failure_recorded");
+    let c = f.booking("AE-10001").await;
+    assert_eq!(portal_store::payments::intents(&c)[0].status, "failed");
+    assert_eq!(f.outstanding("AE-10001").await, "2580.50");
+    assert!(f.receipts("ada@example.com").is_empty(), "no receipt for a decline");
+    // The customer tries again on the same checkout and pays.
+    let paid = f.sandbox.act(&pid, Action::Pay, now()).unwrap().remove(0);
+    assert_eq!(body_json(&f.hook(&paid).await)["outcome"], "recorded");
+    assert_eq!(f.outstanding("AE-10001").await, "1580.50");
+
+    let refund = f.sandbox.act(&pid, Action::Refund { minor: 20000 }, now()).unwrap().remove(0);
+    assert_eq!(body_json(&f.hook(&refund).await)["outcome"], "refund_recorded");
+    assert_eq!(body_json(&f.hook(&refund).await)["outcome"], "duplicate");
+    assert_eq!(f.outstanding("AE-10001").await, "1780.50");
+    // A second refund: the event lists both; only the new one is recorded.
+    let second = f.sandbox.act(&pid, Action::Refund { minor: 5000 }, now()).unwrap().remove(0);
+    assert_eq!(body_json(&f.hook(&second).await)["outcome"], "refund_recorded");
+    let c = f.booking("AE-10001").await;
+    assert_eq!(payments(&c, MovementKind::Refund), 2);
+    assert_eq!(f.outstanding("AE-10001").await, "1830.50");
+
+    let dispute = f.sandbox.act(&pid, Action::Dispute, now()).unwrap().remove(0);
+    assert_eq!(body_json(&f.hook(&dispute).await)["outcome"], "dispute_recorded");
+    let disputes: Vec<Value> = f
+        .entities("outbox_event")
+        .await
+        .into_iter()
+        .map(|i| portal_store::store::from_item::<Value>(i).unwrap())
+        .filter(|e| e["event"]["type"] == "dispute")
+        .collect();
+    assert_eq!(disputes.len(), 1);
+    assert_eq!(disputes[0]["event"]["amount"]["amount"], "1000.00");
+    assert_eq!(body_json(&f.hook(&dispute).await)["outcome"], "duplicate");
+}
+
+#[tokio::test]
+async fn split_payments_a_traveller_pays_their_share_the_lead_pays_any() {
+    let f = fx().await;
+    f.seed("AE-50005", &seed::group_booking(today())).await;
+    let alan = f.sign_in("AE-50005", "G2", "alan@example.com", false).await;
+    let grace = f.sign_in("AE-50005", "G1", "grace@example.com", true).await;
+    let r = f.pay("AE-50005", &alan, Some(&key()), &json!({"pay": "traveller_share", "method": "card"})).await;
+    assert_eq!(r.status(), 201, "{}", body_json(&r));
+    let b = body_json(&r);
+    // The share (1800.00) less what Alan paid himself: the amount that settles his share.
+    assert_eq!((b["traveller_id"].as_str(), b["amount"]["amount"].as_str()), (Some("G2"), Some("1800.00")));
+    let d = f.sandbox.act(b["payment_id"].as_str().unwrap(), Action::Pay, now()).unwrap().remove(0);
+    assert_eq!(body_json(&f.hook(&d).await)["outcome"], "recorded");
+    assert_eq!(f.receipts("alan@example.com").len(), 1, "the payer gets the receipt");
+    // Alan's share is paid; the others' are not.
+    let c = f.booking("AE-50005").await;
+    let s = LedgerSummary::compute(&c.booking, &c.movements, &c.instalments, today()).unwrap();
+    let share =
+        |t: &str| s.traveller_shares.iter().find(|x| x.traveller_id == t).unwrap().outstanding.to_decimal_string();
+    assert_eq!((share("G2").as_str(), share("G3").as_str()), ("0.00", "1533.33"));
+    let r = f.pay("AE-50005", &alan, Some(&key()), &json!({"pay": "traveller_share", "method": "card"})).await;
+    assert_problem(&r, 409, "conflict");
+    let r = f
+        .pay(
+            "AE-50005",
+            &alan,
+            Some(&key()),
+            &json!({"pay": "traveller_share", "traveller_id": "G3", "method": "card"}),
+        )
+        .await;
+    assert_problem(&r, 403, "forbidden");
+    // The lead pays Edsger's share (he has no email), then the rest.
+    let r = f
+        .pay(
+            "AE-50005",
+            &grace,
+            Some(&key()),
+            &json!({"pay": "traveller_share", "traveller_id": "G4", "method": "card"}),
+        )
+        .await;
+    assert_eq!(body_json(&r)["amount"]["amount"], "1800.00");
+    let r = f.pay("AE-50005", &grace, Some(&key()), &json!({"pay": "balance", "method": "card"})).await;
+    assert_eq!(body_json(&r)["amount"]["amount"], "4600.00");
+}
+
+/// One request the double saw: method, path, headers, body.
+type Seen = (String, String, HashMap<String, String>, String);
+
+/// A local stand-in for `api.stripe.com`: records every request, answers like Stripe.
+#[derive(Clone, Default)]
+struct Double {
+    seen: Arc<Mutex<Vec<Seen>>>,
+    mode: Arc<Mutex<&'static str>>,
+}
+
+async fn stripe_double() -> (String, Double) {
+    let d = Double::default();
+    *d.mode.lock().unwrap() = "ok";
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let st = d.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let st = st.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let st = st.clone();
+                    async move {
+                        let (parts, body) = req.into_parts();
+                        let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                        let headers = parts
+                            .headers
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+                            .collect();
+                        let path = parts.uri.path().to_string();
+                        st.seen.lock().unwrap().push((
+                            parts.method.to_string(),
+                            path.clone(),
+                            headers,
+                            String::from_utf8_lossy(&bytes).into(),
+                        ));
+                        let mode = *st.mode.lock().unwrap();
+                        let (status, body) = match (mode, path.as_str()) {
+                            ("slow", _) => {
+                                tokio::time::sleep(Duration::from_secs(3)).await;
+                                (200, json!({}))
+                            }
+                            ("500", _) => (500, json!({"error": {"type": "api_error", "message": "boom"}})),
+                            ("402", _) => (
+                                402,
+                                json!({"error": {"type": "card_error", "code": "amount_too_small", "message": "Amount must be at least £0.30 gbp"}}),
+                            ),
+                            (_, "/v1/customers") => (200, json!({"id": "cus_double", "object": "customer"})),
+                            (_, "/v1/payment_intents") => (
+                                200,
+                                json!({"id": "pi_double", "object": "payment_intent",
+                                "amount": 100000, "currency": "gbp", "status": "requires_payment_method",
+                                "client_secret": "pi_double_secret_abc", "customer": "cus_double",
+                                "metadata": {"booking_reference": "AE-10001"}}),
+                            ),
+                            _ => (404, json!({"error": {"type": "invalid_request_error", "message": "no route"}})),
+                        };
+                        Ok::<_, Infallible>(
+                            hyper::Response::builder()
+                                .status(status)
+                                .header("content-type", "application/json")
+                                .header("request-id", "req_double")
+                                .body(Full::new(Bytes::from(body.to_string())))
+                                .unwrap(),
+                        )
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    (base, d)
+}
+
+#[tokio::test]
+async fn stripe_client_sends_exact_requests_to_a_local_double() {
+    let (base, double) = stripe_double().await;
+    let stripe = portal_gateway::stripe::StripeGateway::new(&base, "sk_test_123", Duration::from_millis(800)).unwrap();
+    let gbp = portal_domain::money::Currency::Gbp;
+    let req = CreatePayment {
+        amount: portal_domain::money::Money::from_minor(100000, gbp).unwrap(),
+        method: Method::Card,
+        idempotency_key: "chk_abc".into(),
+        description: "Booking AE-10001".into(),
+        metadata: PaymentMetadata {
+            booking_reference: "AE-10001".into(),
+            checkout_id: "chk_abc".into(),
+            movement_id: "mov_def".into(),
+            traveller_id: Some("T2".into()),
+        },
+        customer_email: Some("ada@example.com".into()),
+        save_card: true,
+        customer_id: None,
+        off_session: None,
+    };
+    let created = stripe.create_payment(&req).await.unwrap();
+    assert_eq!(
+        (
+            created.payment_id.as_str(),
+            created.client_secret.as_str(),
+            created.customer_id.as_deref(),
+            created.checkout_url
+        ),
+        ("pi_double", "pi_double_secret_abc", Some("cus_double"), None)
+    );
+    {
+        let seen = double.seen.lock().unwrap();
+        assert_eq!(seen.len(), 2);
+        let (m, p, h, b) = &seen[0];
+        assert_eq!((m.as_str(), p.as_str()), ("POST", "/v1/customers"));
+        assert_eq!(h["idempotency-key"], "chk_abc-customer");
+        assert_eq!(b, "metadata%5Bbooking_reference%5D=AE-10001&email=ada%40example.com");
+        let (m, p, h, b) = &seen[1];
+        assert_eq!((m.as_str(), p.as_str()), ("POST", "/v1/payment_intents"));
+        assert_eq!(h["authorization"], "Bearer sk_test_123");
+        assert_eq!(h["idempotency-key"], "chk_abc");
+        assert_eq!(h["stripe-version"], portal_gateway::stripe::STRIPE_VERSION);
+        assert_eq!(h["content-type"], "application/x-www-form-urlencoded");
+        assert_eq!(
+            b,
+            "amount=100000&currency=gbp&payment_method_types%5B0%5D=card&description=Booking+AE-10001\
+&metadata%5Bbooking_reference%5D=AE-10001&metadata%5Bcheckout_id%5D=chk_abc&metadata%5Bmovement_id%5D=mov_def\
+&metadata%5Btraveller_id%5D=T2&customer=cus_double&setup_future_usage=off_session"
+        );
+    }
+    // Pay by Bank: no customer, no setup_future_usage.
+    double.seen.lock().unwrap().clear();
+    let bank = CreatePayment { method: Method::OpenBanking, ..req.clone() };
+    stripe.create_payment(&bank).await.unwrap();
+    {
+        let seen = double.seen.lock().unwrap();
+        assert_eq!(seen.len(), 1);
+        assert!(seen[0].3.contains("payment_method_types%5B0%5D=pay_by_bank"));
+        assert!(!seen[0].3.contains("setup_future_usage") && !seen[0].3.contains("customer="));
+    }
+    // Faults: 5xx → Unavailable, 4xx → Rejected with Stripe's code, a slow answer → Timeout.
+    let saved = CreatePayment { customer_id: Some("cus_known".into()), ..req.clone() };
+    *double.mode.lock().unwrap() = "500";
+    assert!(matches!(stripe.create_payment(&saved).await, Err(GatewayError::Unavailable(_))));
+    *double.mode.lock().unwrap() = "402";
+    assert!(
+        matches!(stripe.create_payment(&saved).await, Err(GatewayError::Rejected { status: 402, ref code, .. }) if code == "amount_too_small")
+    );
+    *double.mode.lock().unwrap() = "slow";
+    assert_eq!(stripe.create_payment(&saved).await, Err(GatewayError::Timeout));
+    // ISK is two-decimal at Stripe; three-decimal currencies must end in 0.
+    let isk = portal_domain::money::Money::from_minor(5000, portal_domain::money::Currency::Isk).unwrap();
+    assert_eq!(portal_gateway::gateway_minor(isk), Ok(500000));
+    let bhd = portal_domain::money::Money::from_minor(1005, portal_domain::money::Currency::Bhd).unwrap();
+    assert!(portal_gateway::gateway_minor(bhd).is_err());
+}
+
+#[tokio::test]
+async fn sample_events_are_real_requests() {
+    // events/checkout/*.json and events/payment-webhooks/*.json feed `cargo lambda invoke --data-file`.
+    let f = fx().await;
+    f.seed("AE-10001", &seed::gbp_booking(today())).await;
+    let token = f.sign_in("AE-10001", "T1", "ada@example.com", true).await;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
+    let load = |dir: &str, name: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(root.join(dir).join(name)).unwrap()).unwrap()
+    };
+    for (name, status) in [
+        ("pay-instalment.json", 201),
+        ("pay-custom-amount.json", 201),
+        ("pay-traveller-share.json", 201),
+        ("pay-open-banking-balance.json", 201),
+        ("missing-idempotency-key.json", 400),
+        ("card-number-in-body.json", 422),
+    ] {
+        let mut ev = load("checkout", name);
+        ev["cookies"] = json!([format!("{COOKIE_NAME}={token}")]);
+        if ev["headers"].get("idempotency-key").is_some() {
+            ev["headers"]["idempotency-key"] = json!(key());
+        }
+        let req = lambda_http::request::from_str(&ev.to_string()).unwrap();
+        let r = ::checkout::handle(&f.checkout, req).await.unwrap();
+        assert_eq!(r.status(), status, "{name}: {}", body_json(&r));
+    }
+    // Webhook samples are signed with whsec_test_secret at their own `t`.
+    let dir = root.join("payment-webhooks");
+    let mut names: Vec<String> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    assert!(names.len() >= 5, "{names:?}");
+    for name in names {
+        let ev = load("payment-webhooks", &name);
+        let sig = ev["headers"]["stripe-signature"].as_str().unwrap().to_string();
+        let t: i64 = sig.trim_start_matches("t=").split(',').next().unwrap().parse().unwrap();
+        let hooks =
+            payment_webhooks::State::new(f.env.store(), f.env.ses.clone(), SECRET, brands(&f.env.sender, &f.brand))
+                .with_clock(move || chrono::DateTime::from_timestamp(t, 0).unwrap());
+        let req = lambda_http::request::from_str(&ev.to_string()).unwrap();
+        let r = payment_webhooks::handle(&hooks, req).await.unwrap();
+        assert_eq!(r.status(), 200, "{name}: {}", body_json(&r));
+    }
+}
