@@ -376,7 +376,14 @@ async fn route(state: &State, req: Request) -> Result<Response<Body>, ApiError> 
     let hash = request_hash(reference.as_str(), &session.traveller_id, &input);
     let scope = format!("checkout#{reference}");
     if let Some(existing) = state.store.get_idempotency(&scope, &key).await? {
-        return replay(state, &scope, &key, existing, &hash).await;
+        // A pending claim whose lease ran out belongs to a request that crashed mid-way: the same request takes
+        // it over below (the gateway's idempotency key then returns the payment that request may have created).
+        let lapsed = !existing.is_done()
+            && existing.request_hash.as_deref() == Some(hash.as_str())
+            && existing.claimed_epoch < now.timestamp() - IDEMPOTENCY_LEASE_SECONDS;
+        if !lapsed {
+            return replay(state, &scope, &key, existing, &hash).await;
+        }
     }
 
     let summary = LedgerSummary::compute(&c.booking, &c.movements, &c.instalments, now.date_naive())

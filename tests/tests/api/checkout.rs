@@ -508,6 +508,39 @@ async fn gateway_timeouts_and_errors_record_nothing_and_a_retry_with_the_same_ke
 }
 
 #[tokio::test]
+async fn a_checkout_that_crashed_after_claiming_its_key_is_taken_over_by_the_retry() {
+    let f = fx().await;
+    f.seed("AE-10001", &seed::gbp_booking(today())).await;
+    let token = f.sign_in("AE-10001", "T1", "ada@example.com", true).await;
+    let k = key();
+    let body = json!({"pay": "balance", "method": "card"});
+    let first = f.pay("AE-10001", &token, Some(&k), &body).await;
+    assert_eq!(first.status(), 201);
+    // Make it look like that request died after claiming the key (pending, lease long gone).
+    let pk = portal_store::keys::idempotency_pk("checkout#AE-10001", &k);
+    f.env
+        .ddb
+        .update_item()
+        .table_name(&f.env.table)
+        .key("pk", AttributeValue::S(pk))
+        .key("sk", AttributeValue::S("IDEM".into()))
+        .update_expression("SET #s = :p, claimed_epoch = :old REMOVE response_body, response_status")
+        .expression_attribute_names("#s", "state")
+        .expression_attribute_values(":p", AttributeValue::S("pending".into()))
+        .expression_attribute_values(":old", AttributeValue::N((now() - 120).to_string()))
+        .send()
+        .await
+        .unwrap();
+    let retry = f.pay("AE-10001", &token, Some(&k), &body).await;
+    assert_eq!(retry.status(), 201, "{}", body_json(&retry));
+    assert_eq!(body_json(&retry)["payment_id"], body_json(&first)["payment_id"], "the gateway's idempotency");
+    assert_eq!(f.sandbox.calls(), 2);
+    assert_eq!(f.sandbox.payment_ids().len(), 1);
+    assert_eq!(body_json(&f.pay("AE-10001", &token, Some(&k), &body).await), body_json(&retry));
+    assert_eq!(f.sandbox.calls(), 2);
+}
+
+#[tokio::test]
 async fn webhook_signatures_stripe_test_vector_and_bad_deliveries() {
     let f = fx().await;
     // Stripe's test vector through the handler (clock at t): the signature verifies (the body is then not
