@@ -24,7 +24,7 @@ locals {
     "operator-bookings" = {
       memory               = 256
       timeout              = 10
-      env                  = { OPERATOR_AUTH = "iam" }
+      env                  = { OPERATOR_AUTH = "iam", DOCUMENTS_QUEUE_URL = aws_sqs_queue.documents.url }
       secrets              = {}
       reserved_concurrency = null
       schedule             = null
@@ -33,6 +33,8 @@ locals {
       permissions = [
         { actions = ["dynamodb:Query"], resources = ["{table}"] },
         { actions = ["dynamodb:PutItem", "dynamodb:DeleteItem"], resources = ["{table}"] },
+        # After a change commits: queue the document regeneration (docs/documents.md).
+        { actions = ["sqs:SendMessage"], resources = ["{queue:documents}"] },
       ]
     }
 
@@ -78,6 +80,50 @@ locals {
       permissions = [
         { actions = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem"], resources = ["{table}"] },
         { actions = ["dynamodb:Query"], resources = ["{table}/index/by_email"] },
+      ]
+    }
+
+    # Customer document list and presigned URLs, the operator regenerate route (docs/documents.md). Reads,
+    # presigns and queues; never writes a document.
+    "documents" = {
+      memory  = 512
+      timeout = 30
+      env = {
+        OPERATOR_AUTH           = "iam"
+        DOCUMENTS_BUCKET        = aws_s3_bucket.portal["documents"].bucket
+        DOCUMENTS_QUEUE_URL     = aws_sqs_queue.documents.url
+        SESSION_IDLE_SECONDS    = tostring(var.session_idle_seconds)
+        SESSION_MAX_AGE_SECONDS = tostring(var.session_max_age_seconds)
+      }
+      secrets              = { SESSION_KEYS = "session_keys" }
+      reserved_concurrency = null
+      schedule             = null
+      schedule_input       = null
+      http                 = true
+      permissions = [
+        { actions = ["dynamodb:Query", "dynamodb:GetItem"], resources = ["{table}"] },
+        # Presigning signs with the function's credentials: the URL works only while the role may GetObject.
+        { actions = ["s3:GetObject"], resources = ["{documents_bucket}/bookings/*"] },
+        { actions = ["sqs:SendMessage"], resources = ["{queue:documents}"] },
+      ]
+    }
+
+    # Consumes the documents queue (event source mapping in documents.tf) and renders PDFs into the bucket.
+    "document-worker" = {
+      memory  = 1024
+      timeout = 60
+      env = {
+        DOCUMENTS_BUCKET = aws_s3_bucket.portal["documents"].bucket
+        BRANDS_JSON      = local.brands_json
+      }
+      secrets              = {}
+      reserved_concurrency = 10
+      schedule             = null
+      schedule_input       = null
+      http                 = false
+      permissions = [
+        { actions = ["dynamodb:Query", "dynamodb:PutItem"], resources = ["{table}"] },
+        { actions = ["s3:PutObject"], resources = ["{documents_bucket}/bookings/*"] },
       ]
     }
 

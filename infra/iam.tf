@@ -19,8 +19,8 @@ resource "aws_iam_role" "function" {
 }
 
 locals {
-  # Queues a function may name as {queue:<key>} (none yet: the document queue adds itself here).
-  queue_arns = {}
+  # Queues a function may name as {queue:<key>}.
+  queue_arns = { documents = aws_sqs_queue.documents.arn }
 
   # Expand a placeholder resource of functions.tf into ARNs.
   function_statements = {

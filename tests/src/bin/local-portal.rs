@@ -147,7 +147,7 @@ async fn local_documents(
     let sqs = aws_sdk_sqs::Client::new(&env.sdk);
     let url = sqs.create_queue().queue_name("portal-documents").send().await.expect("create the documents queue");
     let queue = portal_store::documents::DocumentQueue { client: sqs, url: url.queue_url.unwrap_or_default() };
-    let brands = documents::Brands::parse(
+    let brands = document_worker::Brands::parse(
         Some(
             r##"{"alpine-escapes": {"name": "Alpine Escapes", "primary_colour": "#0a7c59"},
                  "sakura-tours": {"name": "Sakura Tours", "primary_colour": "#b5316a"},
@@ -156,8 +156,8 @@ async fn local_documents(
         Some("Tour Operator Ltd (demo) | 1 Example Street, London"),
     )
     .expect("valid brands");
-    let generator = documents::Generator { store: env.store(), s3: env.s3.clone(), bucket: env.bucket.clone(), brands };
-    let worker_generator = generator.clone();
+    let worker_generator =
+        document_worker::Generator { store: env.store(), s3: env.s3.clone(), bucket: env.bucket.clone(), brands };
     let worker_queue = queue.clone();
     tokio::spawn(async move {
         loop {
@@ -199,10 +199,12 @@ async fn local_documents(
         }
     });
     let state = documents::State {
-        generator,
+        store: env.store(),
+        s3: env.s3.clone(),
+        bucket: env.bucket.clone(),
         sessions: sessions.clone(),
         auth: auth.clone(),
-        queue: Some(queue.clone()),
+        queue: queue.clone(),
         clock: Arc::new(Utc::now),
     };
     (Arc::new(state), queue)

@@ -24,6 +24,7 @@ struct Fx {
     env: TestEnv,
     ops: operator_bookings::State,
     docs: documents::State,
+    generator: document_worker::Generator,
     queue: DocumentQueue,
 }
 
@@ -33,20 +34,24 @@ async fn fx() -> Fx {
     let name = format!("docs-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let url = sqs.create_queue().queue_name(name).send().await.unwrap().queue_url.unwrap();
     let queue = DocumentQueue { client: sqs, url };
-    let brands = documents::Brands::parse(
+    let brands = document_worker::Brands::parse(
         Some(r##"{"alpine-escapes": {"name": "Alpine Escapes", "primary_colour": "#0b6e4f"}}"##),
         Some("Alpine Escapes Ltd | 1 Market Street, Bristol"),
     )
     .unwrap();
+    let generator =
+        document_worker::Generator { store: env.store(), s3: env.s3.clone(), bucket: env.bucket.clone(), brands };
     let docs = documents::State {
-        generator: documents::Generator { store: env.store(), s3: env.s3.clone(), bucket: env.bucket.clone(), brands },
+        store: env.store(),
+        s3: env.s3.clone(),
+        bucket: env.bucket.clone(),
         sessions: sessions(),
         auth: OperatorAuth::key(KEY).unwrap(),
-        queue: Some(queue.clone()),
+        queue: queue.clone(),
         clock: std::sync::Arc::new(Utc::now),
     };
     let ops = operator_bookings::State { store: env.store(), auth: OperatorAuth::key(KEY).unwrap() };
-    Fx { env, ops, docs, queue }
+    Fx { env, ops, docs, generator, queue }
 }
 
 impl Fx {
@@ -85,7 +90,7 @@ impl Fx {
                 .collect();
             let event: aws_lambda_events::event::sqs::SqsEvent =
                 serde_json::from_value(json!({"Records": records})).unwrap();
-            let resp = document_worker::handle(&self.docs.generator, event, Utc::now()).await;
+            let resp = document_worker::handle(&self.generator, event, Utc::now()).await;
             assert!(resp.batch_item_failures.is_empty());
             for m in &msgs {
                 self.queue
@@ -374,7 +379,7 @@ async fn sample_events_are_real_requests_and_the_overview_lists_the_documents() 
     let worker_event = portal_tests::moto::repo_root().join("events/document-worker/sqs-regenerate.json");
     let event = serde_json::from_str(&std::fs::read_to_string(worker_event).unwrap()).unwrap();
     let before = f.env.all_items().await.len();
-    let resp = document_worker::handle(&f.docs.generator, event, Utc::now()).await;
+    let resp = document_worker::handle(&f.generator, event, Utc::now()).await;
     assert!(resp.batch_item_failures.is_empty());
     assert_eq!(f.env.all_items().await.len(), before, "nothing changed: no new version");
 
@@ -400,7 +405,7 @@ async fn concurrent_and_repeated_regenerations_write_each_version_once() {
     body["schedule"][2]["amount"] = json!("1600.00");
     f.upsert("AE-10001", &body).await;
     // The queued message, a duplicate delivery and an operator request, all at once.
-    let g = &f.docs.generator;
+    let g = &f.generator;
     let now = Utc::now();
     let (a, b, c) = tokio::join!(
         g.regenerate("AE-10001", &[], portal_documents::Reason::BookingChanged, now),

@@ -1,0 +1,62 @@
+# Document regeneration (docs/documents.md): operator-bookings and the documents function's operator route
+# queue `{reference, types, reason}`; the document-worker Lambda consumes the queue. A message that still fails
+# after 5 receives is parked in the dead-letter queue (alarmed below) for a person to look at and redrive.
+
+resource "aws_sqs_queue" "documents_dlq" {
+  name                              = "${local.prefix}-documents-dlq"
+  message_retention_seconds         = 1209600
+  kms_master_key_id                 = aws_kms_key.portal.arn
+  kms_data_key_reuse_period_seconds = 3600
+}
+
+resource "aws_sqs_queue" "documents" {
+  name = "${local.prefix}-documents"
+  # Six times the worker's timeout (AWS's advice for Lambda consumers), so a slow batch is not redelivered
+  # while it still runs.
+  visibility_timeout_seconds        = 6 * 60
+  message_retention_seconds         = 345600
+  kms_master_key_id                 = aws_kms_key.portal.arn
+  kms_data_key_reuse_period_seconds = 3600
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.documents_dlq.arn
+    maxReceiveCount     = 5
+  })
+}
+
+# The worker reports per-message failures (SqsBatchResponse), so only failed messages are retried.
+resource "aws_lambda_event_source_mapping" "document_worker" {
+  event_source_arn                   = aws_sqs_queue.documents.arn
+  function_name                      = aws_lambda_function.function["document-worker"].arn
+  batch_size                         = 10
+  maximum_batching_window_in_seconds = 5
+  function_response_types            = ["ReportBatchItemFailures"]
+}
+
+# What Lambda's poller needs on the worker's role (the worker's code itself never calls SQS).
+data "aws_iam_policy_document" "document_worker_queue" {
+  statement {
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+    resources = [aws_sqs_queue.documents.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "document_worker_queue" {
+  name   = "queue"
+  role   = aws_iam_role.function["document-worker"].id
+  policy = data.aws_iam_policy_document.document_worker_queue.json
+}
+
+resource "aws_cloudwatch_metric_alarm" "documents_dlq" {
+  alarm_name          = "${local.prefix}-documents-dlq"
+  alarm_description   = "A document regeneration failed 5 times; its message is in ${aws_sqs_queue.documents_dlq.name}."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.documents_dlq.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+}
