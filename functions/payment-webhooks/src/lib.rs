@@ -6,7 +6,8 @@
 //! 4. Record it: movement(s), outbox event, booking version/aggregate, checkout intent, saved card and the
 //!    event's `done` marker in one conditional `TransactWriteItems`; a concurrent change of the booking
 //!    retries from a fresh read. Duplicates, concurrent deliveries and out-of-order events record once.
-//! 5. On a new payment, send the receipt email.
+//! 5. On a new payment, send the receipt email; on a recorded payment or refund, queue the regeneration of
+//!    the booking's documents (invoice, receipts), after the commit and best effort like the receipt.
 
 pub mod receipt;
 
@@ -48,6 +49,8 @@ pub struct State {
     pub tolerance_seconds: i64,
     pub brands: auth::Brands,
     pub clock: Clock,
+    /// Where document regeneration requests go (`DOCUMENTS_QUEUE_URL`); `None`: not queued.
+    pub documents: Option<portal_store::documents::DocumentQueue>,
 }
 
 impl State {
@@ -59,7 +62,13 @@ impl State {
             tolerance_seconds: signature::DEFAULT_TOLERANCE_SECONDS,
             brands,
             clock: Arc::new(Utc::now),
+            documents: None,
         }
+    }
+
+    pub fn with_documents(mut self, queue: portal_store::documents::DocumentQueue) -> State {
+        self.documents = Some(queue);
+        self
     }
 
     pub fn with_clock(mut self, clock: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> State {
@@ -67,7 +76,7 @@ impl State {
         self
     }
 
-    /// `TABLE_NAME`, `STRIPE_WEBHOOK_SECRET`, `EMAIL_SENDER`, optional `BRANDS_JSON`.
+    /// `TABLE_NAME`, `STRIPE_WEBHOOK_SECRET`, `EMAIL_SENDER`, optional `BRANDS_JSON` and `DOCUMENTS_QUEUE_URL`.
     pub async fn from_env() -> Result<State, ConfigError> {
         let table = config::required("TABLE_NAME")?;
         let secret = config::required("STRIPE_WEBHOOK_SECRET")?;
@@ -75,7 +84,9 @@ impl State {
         let brands = auth::Brands::parse(config::optional("BRANDS_JSON").as_deref(), sender.trim())?;
         let sdk = portal_store::aws::sdk_config().await;
         let store = Store::new(portal_store::aws::dynamodb_client(&sdk, None), table);
-        Ok(State::new(store, aws_sdk_sesv2::Client::new(&sdk), &secret, brands))
+        let documents = portal_store::documents::DocumentQueue::from_env(&sdk);
+        let state = State::new(store, aws_sdk_sesv2::Client::new(&sdk), &secret, brands);
+        Ok(State { documents, ..state })
     }
 }
 
@@ -143,12 +154,29 @@ async fn route(state: &State, req: Request) -> Result<Response<Body>, ApiError> 
             if let Some(r) = outcome.receipt {
                 send_receipt(state, &r).await;
             }
+            if matches!(outcome.label, "recorded" | "refund_recorded" | "dispute_recorded") {
+                queue_documents(state, &reference).await;
+            }
             ack(&env.id, outcome.label)
         }
         Err(e) => {
             let _ = state.store.release(&claim).await;
             Err(e)
         }
+    }
+}
+
+/// Ask the document worker to regenerate what a new money movement changes (invoice, receipts). Best effort
+/// after the commit: the movement is recorded either way, and an operator's regenerate request recovers.
+async fn queue_documents(state: &State, reference: &str) {
+    let Some(q) = &state.documents else { return };
+    let msg = portal_store::documents::RegenerateMessage {
+        reference: reference.into(),
+        types: Vec::new(),
+        reason: "payment_recorded".into(),
+    };
+    if let Err(e) = q.send(&msg).await {
+        tracing::error!(reference, error = %e, "document regeneration not queued after a payment");
     }
 }
 

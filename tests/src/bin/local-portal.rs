@@ -29,8 +29,8 @@ async fn main() {
 
     let auth_state = Arc::new(local_auth_state(&env, &auth, port));
     let sign_in_brand = auth_state.config.brands.get("alpine-escapes").clone();
-    let (checkout_state, webhooks_state, sandbox) = local_payments(&env, &auth_state, port);
     let (documents_state, documents_queue) = local_documents(&env, &auth, &auth_state.sessions).await;
+    let (checkout_state, webhooks_state, sandbox) = local_payments(&env, &auth_state, &documents_queue, port);
 
     let gateway = Gateway::new()
         .function("operator-bookings", {
@@ -269,16 +269,19 @@ async fn arc_handle_auth(
     auth::handle(s, req).await
 }
 
-/// Checkout and webhook functions wired to the sandbox gateway, with a webhook secret made for this run.
+/// Checkout and webhook functions wired to the sandbox gateway, with a webhook secret made for this run; a
+/// recorded payment queues the regeneration of the booking's documents.
 fn local_payments(
     env: &TestEnv,
     auth_state: &auth::State,
+    documents_queue: &portal_store::documents::DocumentQueue,
     port: u16,
 ) -> (checkout::State, Arc<payment_webhooks::State>, Arc<portal_gateway::sandbox::SandboxGateway>) {
     let secret = format!("whsec_{}", uuid::Uuid::new_v4().simple());
     let sandbox = Arc::new(portal_gateway::sandbox::SandboxGateway::new(&format!("http://127.0.0.1:{port}"), &secret));
     let checkout = checkout::State::new(env.store(), auth_state.sessions.clone(), sandbox.clone());
-    let hooks = payment_webhooks::State::new(env.store(), env.ses.clone(), &secret, auth_state.config.brands.clone());
+    let hooks = payment_webhooks::State::new(env.store(), env.ses.clone(), &secret, auth_state.config.brands.clone())
+        .with_documents(documents_queue.clone());
     (checkout, Arc::new(hooks), sandbox)
 }
 

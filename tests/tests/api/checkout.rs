@@ -48,6 +48,7 @@ struct Fx {
     sandbox: Arc<SandboxGateway>,
     checkout: ::checkout::State,
     hooks: payment_webhooks::State,
+    documents: portal_store::documents::DocumentQueue,
 }
 
 async fn fx() -> Fx {
@@ -55,8 +56,13 @@ async fn fx() -> Fx {
     let sandbox = Arc::new(SandboxGateway::new("http://127.0.0.1:3000", SECRET));
     let checkout = ::checkout::State::new(env.store(), sessions(), sandbox.clone());
     let brand = format!("Alpine Escapes {}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let hooks = payment_webhooks::State::new(env.store(), env.ses.clone(), SECRET, brands(&env.sender, &brand));
-    Fx { env, brand, sandbox, checkout, hooks }
+    let sqs = aws_sdk_sqs::Client::new(&env.sdk);
+    let name = format!("documents-{}", uuid::Uuid::new_v4().simple());
+    let url = sqs.create_queue().queue_name(name).send().await.unwrap().queue_url.unwrap();
+    let documents = portal_store::documents::DocumentQueue { client: sqs, url };
+    let hooks = payment_webhooks::State::new(env.store(), env.ses.clone(), SECRET, brands(&env.sender, &brand))
+        .with_documents(documents.clone());
+    Fx { env, brand, sandbox, checkout, hooks, documents }
 }
 
 fn pay_request(reference: &str, token: &str, key: Option<&str>, body: &Value) -> ApiRequest {
@@ -91,6 +97,21 @@ fn now() -> i64 {
 }
 
 impl Fx {
+    /// Every regeneration request on the documents queue since the last call: (reference, reason).
+    async fn queued_documents(&self) -> Vec<(String, String)> {
+        let q = &self.documents;
+        let out = q.client.receive_message().queue_url(&q.url).max_number_of_messages(10).send().await.unwrap();
+        let mut seen = Vec::new();
+        for m in out.messages.unwrap_or_default() {
+            let msg: portal_store::documents::RegenerateMessage =
+                serde_json::from_str(m.body.as_deref().unwrap()).unwrap();
+            seen.push((msg.reference, msg.reason));
+            let handle = m.receipt_handle.unwrap();
+            q.client.delete_message().queue_url(&q.url).receipt_handle(handle).send().await.unwrap();
+        }
+        seen
+    }
+
     async fn seed(&self, reference: &str, body: &Value) {
         let ops = operator_bookings::State { store: self.env.store(), auth: OperatorAuth::key(OPERATOR_KEY).unwrap() };
         let req = ApiRequest::new("PUT", &format!("/operator/bookings/{reference}"))
@@ -275,11 +296,15 @@ async fn sandbox_journey_from_checkout_to_receipt_email_and_balance() {
     assert!(mail.contains(&next_due), "receipt lacks the next due date {next_due}");
     assert!(!mail.contains("4242424242"));
 
-    // A redelivery changes nothing and sends no second receipt.
+    // The invoice and receipts are regenerated: one request on the documents queue.
+    assert_eq!(f.queued_documents().await, vec![("AE-10001".to_string(), "payment_recorded".to_string())]);
+
+    // A redelivery changes nothing, sends no second receipt and queues nothing.
     let r = f.hook(&deliveries[0]).await;
     assert_eq!(body_json(&r)["outcome"], "duplicate");
     assert_eq!(payments(&f.booking("AE-10001").await, MovementKind::Payment), payments(&c, MovementKind::Payment));
     assert_eq!(f.receipts("ada@example.com").len(), 1);
+    assert!(f.queued_documents().await.is_empty());
 }
 
 #[tokio::test]
