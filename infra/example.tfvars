@@ -19,8 +19,11 @@ brands = {
   }
 }
 
-# ARNs of the payment gateway's secrets (created with the gateway account); empty until checkout is deployed.
-gateway_secret_arns = {}
+# ARNs of the payment gateway's secrets (created with the gateway account): the Stripe API key and webhook signing secret.
+gateway_secret_arns = {
+  stripe_secret_key     = "arn:aws:secretsmanager:eu-west-2:123456789012:secret:portal/stripe-secret-key-AbCdEf"
+  stripe_webhook_secret = "arn:aws:secretsmanager:eu-west-2:123456789012:secret:portal/stripe-webhook-secret-AbCdEf"
+}
 
 magic_link_ttl_seconds  = 900
 session_idle_seconds    = 1800

@@ -108,6 +108,57 @@ locals {
       ]
     }
 
+    # Customer checkout: prices the payment from the ledger and creates it at the gateway (docs/payments.md).
+    # Records no money: the webhook does.
+    "checkout" = {
+      memory  = 256
+      timeout = 30
+      env = {
+        SESSION_IDLE_SECONDS    = tostring(var.session_idle_seconds)
+        SESSION_MAX_AGE_SECONDS = tostring(var.session_max_age_seconds)
+        GATEWAY_TIMEOUT_MS      = "8000"
+        MIN_PAYMENT_JSON        = jsonencode(var.min_payment)
+      }
+      secrets = {
+        SESSION_KEYS      = "session_keys"
+        STRIPE_SECRET_KEY = "stripe_secret_key"
+      }
+      # Caps the calls we make to the gateway (its rate limits are per account) however many customers pay.
+      reserved_concurrency = 50
+      schedule             = null
+      schedule_input       = null
+      http                 = true
+      permissions = [
+        # The idempotency claim (PutItem, DeleteItem on release) and the answer, intent and payment pointer in
+        # one TransactWriteItems (IAM checks its parts: PutItem).
+        { actions = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"], resources = ["{table}"] },
+      ]
+    }
+
+    # The gateway's signed webhook: the only writer of payments, refunds and disputes; sends the receipt and
+    # queues the document regeneration.
+    "payment-webhooks" = {
+      memory  = 256
+      timeout = 30
+      env = {
+        EMAIL_SENDER        = var.brands["default"].sender
+        BRANDS_JSON         = local.brands_json
+        DOCUMENTS_QUEUE_URL = aws_sqs_queue.documents.url
+      }
+      secrets              = { STRIPE_WEBHOOK_SECRET = "stripe_webhook_secret" }
+      reserved_concurrency = null
+      schedule             = null
+      schedule_input       = null
+      http                 = true
+      permissions = [
+        # Recording is one TransactWriteItems of Put (movements, outbox, intent, done marker) and Update (booking
+        # version and aggregate); IAM checks each part.
+        { actions = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources = ["{table}"] },
+        { actions = ["ses:SendEmail"], resources = ["{ses_identities}"] },
+        { actions = ["sqs:SendMessage"], resources = ["{queue:documents}"] },
+      ]
+    }
+
     # Consumes the documents queue (event source mapping in documents.tf) and renders PDFs into the bucket.
     "document-worker" = {
       memory  = 1024

@@ -70,6 +70,22 @@ variable "gateway_secret_arns" {
     condition     = alltrue([for a in values(var.gateway_secret_arns) : can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$", a))])
     error_message = "gateway_secret_arns values must be Secrets Manager secret ARNs."
   }
+
+  validation {
+    condition     = alltrue([for k in ["stripe_secret_key", "stripe_webhook_secret"] : contains(keys(var.gateway_secret_arns), k)])
+    error_message = "gateway_secret_arns needs stripe_secret_key (checkout, STRIPE_SECRET_KEY) and stripe_webhook_secret (payment-webhooks, STRIPE_WEBHOOK_SECRET)."
+  }
+}
+
+variable "min_payment" {
+  description = "Smallest amount a customer may pay in one checkout, per ISO 4217 currency, as a decimal string (MIN_PAYMENT_JSON). Unlisted currencies: one major unit."
+  type        = map(string)
+  default     = { GBP = "1.00", EUR = "1.00", USD = "1.00", JPY = "100" }
+
+  validation {
+    condition     = alltrue([for c, a in var.min_payment : can(regex("^[A-Z]{3}$", c)) && can(regex("^[0-9]+(\\.[0-9]{1,3})?$", a))])
+    error_message = "min_payment maps a currency code (e.g. GBP) to a positive decimal string (e.g. \"1.00\")."
+  }
 }
 
 variable "magic_link_ttl_seconds" {

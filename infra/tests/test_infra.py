@@ -119,7 +119,7 @@ class Consistency(Broken):
         self.assertReported("finance-exporter: environment variable ARCHIVE_BUCKET is required at start-up")
 
     def test_operator_key_is_needed_unless_iam_is_set(self) -> None:
-        edit(self.infra / "functions.tf", 'env                  = { OPERATOR_AUTH = "iam" }', "env = {}")
+        edit(self.infra / "functions.tf", 'env                  = { OPERATOR_AUTH = "iam", DOCUMENTS', "env = { DOCUMENTS")
         self.assertReported("operator-bookings: environment variable OPERATOR_KEY is required at start-up")
 
     def test_a_variable_set_but_never_read(self) -> None:
