@@ -122,16 +122,17 @@ fn same_input_same_bytes_and_a_price_change_changes_the_invoice_only() {
     }
     let mut v = input();
     v["price_lines"][2]["amount"] = json!("200.00");
-    v["schedule"][2]["amount"] =
-        json!((v["schedule"][2]["amount"].as_str().unwrap().parse::<f64>().unwrap() + 19.5).to_string());
-    if let Ok(input) = serde_json::from_value::<BookingInput>(v.clone())
-        && let Ok(vb) = Booking::from_input(BookingReference::parse("AE-10001").unwrap(), input)
-    {
-        let inst2: Vec<Instalment> = vb.schedule.iter().map(Instalment::new).collect();
-        let c = render_all(&vb.booking, &inst2, &[charge(&vb.booking)]);
-        assert_ne!(a[0].1.sha256, c[0].1.sha256);
-        assert_eq!(a[1].1.sha256, c[1].1.sha256, "the itinerary does not show prices");
-    }
+    // The schedule follows the price (+19.50): exact money, never a float.
+    let currency = b.currency;
+    let last = Money::parse(v["schedule"][2]["amount"].as_str().unwrap(), currency).unwrap();
+    let raised = last.checked_add(Money::parse("19.50", currency).unwrap()).unwrap();
+    v["schedule"][2]["amount"] = json!(raised.to_decimal_string());
+    let input: BookingInput = serde_json::from_value(v).expect("the changed booking is valid input");
+    let vb = Booking::from_input(BookingReference::parse("AE-10001").unwrap(), input).expect("a valid booking");
+    let inst2: Vec<Instalment> = vb.schedule.iter().map(Instalment::new).collect();
+    let c = render_all(&vb.booking, &inst2, &[charge(&vb.booking)]);
+    assert_ne!(a[0].1.sha256, c[0].1.sha256);
+    assert_eq!(a[1].1.sha256, c[1].1.sha256, "the itinerary does not show prices");
 }
 
 #[test]
