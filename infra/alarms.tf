@@ -46,12 +46,21 @@ resource "aws_cloudwatch_metric_alarm" "function_throttles" {
   alarm_actions       = [aws_sns_topic.alarms.arn]
 }
 
+# Every dead-letter queue: one message there is work that failed all its retries and waits for a person.
+locals {
+  dead_letter_queues = {
+    schedule  = { queue = aws_sqs_queue.schedule_dlq.name, what = "A scheduled invocation failed after its retries" }
+    documents = { queue = aws_sqs_queue.documents_dlq.name, what = "A document regeneration failed 5 times" }
+  }
+}
+
 resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
-  alarm_name          = "${local.prefix}-schedule-dlq-depth"
-  alarm_description   = "A scheduled invocation failed after its retries; its event is in ${aws_sqs_queue.schedule_dlq.name}."
+  for_each            = local.dead_letter_queues
+  alarm_name          = "${local.prefix}-${each.key}-dlq-depth"
+  alarm_description   = "${each.value.what}; its message is in ${each.value.queue}."
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = aws_sqs_queue.schedule_dlq.name }
+  dimensions          = { QueueName = each.value.queue }
   statistic           = "Maximum"
   period              = 300
   evaluation_periods  = 1

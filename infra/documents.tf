@@ -45,18 +45,3 @@ resource "aws_iam_role_policy" "document_worker_queue" {
   role   = aws_iam_role.function["document-worker"].id
   policy = data.aws_iam_policy_document.document_worker_queue.json
 }
-
-resource "aws_cloudwatch_metric_alarm" "documents_dlq" {
-  alarm_name          = "${local.prefix}-documents-dlq"
-  alarm_description   = "A document regeneration failed 5 times; its message is in ${aws_sqs_queue.documents_dlq.name}."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = aws_sqs_queue.documents_dlq.name }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-}
