@@ -65,6 +65,16 @@ data "aws_iam_policy_document" "function" {
     resources = [aws_kms_key.portal.arn]
   }
 
+  # The secrets of the entry's `secrets` map, read once at cold start (shared/secrets).
+  dynamic "statement" {
+    for_each = length(each.value.secrets) > 0 ? [1] : []
+    content {
+      sid       = "ReadOwnSecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = distinct([for key in values(each.value.secrets) : local.secret_arns[key]])
+    }
+  }
+
   dynamic "statement" {
     for_each = local.function_statements[each.key]
     content {

@@ -36,7 +36,9 @@ resource "aws_lambda_function" "function" {
     variables = merge(
       local.common_env,
       each.value.env,
-      { for var_name, secret in each.value.secrets : var_name => data.aws_secretsmanager_secret_version.env[secret].secret_string },
+      # Only the ARN: the function reads the value at cold start (shared/secrets), so it is in neither the
+      # environment nor the Terraform state.
+      { for var_name, secret in each.value.secrets : "${var_name}_SECRET_ARN" => local.secret_arns[secret] },
     )
   }
 

@@ -3,11 +3,11 @@
 # feeds it to the functions. Gateway keys are created and rotated with the gateway account and passed in as ARNs
 # (var.gateway_secret_arns).
 #
-# Delivery today: the functions read SESSION_KEYS / TOKEN_HASH_KEY from their environment at cold start, so the
-# current value is read here at apply time and placed in the (KMS-encrypted) Lambda environment; rotating a value
-# means putting a new version and re-applying. It is therefore in the Terraform state: keep the state in an
-# encrypted, access-controlled backend. See docs/deploy.md "Secrets" for the planned move to reading the ARN at
-# cold start, which removes the value from the state and the environment.
+# Delivery: a function's environment holds only <NAME>_SECRET_ARN for each secret of its entry in functions.tf;
+# the function reads the current value (AWSCURRENT) once at cold start (shared/secrets) with
+# secretsmanager:GetSecretValue on exactly those ARNs (iam.tf). Values are never in the Lambda environment; the
+# state holds only the first, random value (put a new version after the first apply to retire it, docs/deploy.md);
+# a rotated value reaches each function at its next cold start.
 
 resource "aws_secretsmanager_secret" "session_keys" {
   # checkov:skip=CKV2_AWS_57:Session signing keys rotate by adding a kid (SESSION_KEYS holds several); a rotation Lambda is not built yet.
@@ -60,15 +60,4 @@ locals {
     session_keys   = aws_secretsmanager_secret.session_keys.arn
     token_hash_key = aws_secretsmanager_secret.token_hash_key.arn
   })
-
-  # The secrets some function feeds into its environment.
-  secrets_in_env = toset(flatten([for f in values(local.functions) : values(f.secrets)]))
-}
-
-# The current value (AWSCURRENT), read after the first version exists.
-data "aws_secretsmanager_secret_version" "env" {
-  for_each  = local.secrets_in_env
-  secret_id = local.secret_arns[each.value]
-
-  depends_on = [aws_secretsmanager_secret_version.session_keys, aws_secretsmanager_secret_version.token_hash_key]
 }

@@ -542,7 +542,17 @@ def check(repo: Path = REPO, infra: Path | None = None) -> list[str]:
             if var in common_env:
                 continue
             problems.append(f"{name}: environment variable {var} is set but the function's code never reads it")
-        statements = f.get("permissions") or []
+        statements = list(f.get("permissions") or [])
+        secrets = f.get("secrets") or {}
+        if secrets:
+            # iam.tf's ReadOwnSecrets: GetSecretValue on exactly the entry's secrets, read at cold start.
+            if ("secretsmanager:GetSecretValue", "secret") not in usage.actions:
+                problems.append(
+                    f"{name}: has secrets {sorted(secrets)} but its code never reads them at cold start "
+                    f"(call portal_http::config::install_secrets(portal_secrets::load_from_env().await?) in main.rs)"
+                )
+            statements.append({"actions": ["secretsmanager:GetSecretValue"],
+                               "resources": [f"{{secret:{unq(k)}}}" for k in secrets.values()]})
         for s in statements:
             for a in s.get("actions", []):
                 if "*" in unq(a):
@@ -560,7 +570,7 @@ def check(repo: Path = REPO, infra: Path | None = None) -> list[str]:
             for a in (unq(a) for a in s.get("actions", [])):
                 for r in (unq(r) for r in s.get("resources", [])):
                     kind = resource_kind(r)
-                    if (a, kind) not in usage.actions:
+                    if (a, kind) not in usage.actions and kind != "secret":
                         problems.append(
                             f"{name}: IAM grants {a} on {r} but the function's code never makes that call "
                             f"(least privilege: remove it from local.functions[\"{name}\"].permissions)"

@@ -122,6 +122,14 @@ class Consistency(Broken):
         edit(self.infra / "functions.tf", 'env                  = { OPERATOR_AUTH = "iam", DOCUMENTS', "env = { DOCUMENTS")
         self.assertReported("operator-bookings: environment variable OPERATOR_KEY is required at start-up")
 
+    def test_secrets_that_main_never_reads(self) -> None:
+        edit(
+            self.repo / "functions/bookings/src/main.rs",
+            "portal_http::config::install_secrets(portal_secrets::load_from_env().await?);",
+            "",
+        )
+        self.assertReported("bookings: has secrets ['SESSION_KEYS'] but its code never reads them at cold start")
+
     def test_a_variable_set_but_never_read(self) -> None:
         edit(self.infra / "functions.tf", "        SESSION_IDLE_SECONDS    = tostring(var.session_idle_seconds)\n        SESSION_MAX_AGE_SECONDS", "        SESION_IDLE_SECONDS    = tostring(var.session_idle_seconds)\n        SESSION_MAX_AGE_SECONDS")
         self.assertReported("environment variable SESION_IDLE_SECONDS is set but the function's code never reads it")

@@ -1,7 +1,23 @@
 //! Configuration read and validated once at cold start. A missing or invalid variable stops the function
 //! before it serves anything, with a message naming the variable.
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::OnceLock;
+
+/// Values read from a secret store at cold start (`portal_secrets::load_from_env`), seen by [`required`] and
+/// [`optional`] like environment variables (the environment wins when both hold a name).
+static SECRETS: OnceLock<BTreeMap<String, String>> = OnceLock::new();
+
+/// Make secret values visible to the readers below. Once per process, before the function's config is read;
+/// a second call is ignored.
+pub fn install_secrets(values: BTreeMap<String, String>) {
+    let _ = SECRETS.set(values);
+}
+
+fn lookup(variable: &str) -> Option<String> {
+    std::env::var(variable).ok().or_else(|| SECRETS.get().and_then(|s| s.get(variable).cloned()))
+}
 
 #[derive(Debug)]
 pub struct ConfigError {
@@ -19,15 +35,15 @@ impl std::error::Error for ConfigError {}
 
 /// A required, non-empty variable.
 pub fn required(variable: &'static str) -> Result<String, ConfigError> {
-    match std::env::var(variable) {
-        Ok(v) if !v.trim().is_empty() => Ok(v),
-        Ok(_) => Err(ConfigError { variable, problem: "is empty".into() }),
-        Err(_) => Err(ConfigError { variable, problem: "is not set".into() }),
+    match lookup(variable) {
+        Some(v) if !v.trim().is_empty() => Ok(v),
+        Some(_) => Err(ConfigError { variable, problem: "is empty".into() }),
+        None => Err(ConfigError { variable, problem: "is not set".into() }),
     }
 }
 
 pub fn optional(variable: &'static str) -> Option<String> {
-    std::env::var(variable).ok().filter(|v| !v.trim().is_empty())
+    lookup(variable).filter(|v| !v.trim().is_empty())
 }
 
 /// An optional number with a default and bounds.

@@ -7,3 +7,4 @@ mod checkout;
 mod documents;
 mod finance;
 mod operator_bookings;
+mod secrets;
