@@ -389,15 +389,8 @@ async fn route(state: &State, req: Request) -> Result<Response<Body>, ApiError> 
     let summary = LedgerSummary::compute(&c.booking, &c.movements, &c.instalments, now.date_naive())
         .map_err(|e| ApiError::internal(format!("ledger of {reference} does not add up: {e}")))?;
     let payer = Payer { traveller_id: &session.traveller_id, is_lead: session.is_lead };
-    let priced = payment::price(
-        c.booking.status,
-        &summary,
-        &c.movements,
-        &target,
-        payer,
-        state.minimums.get(c.booking.currency),
-    )
-    .map_err(map_price_error)?;
+    let priced = payment::price(c.booking.status, &summary, &target, payer, state.minimums.get(c.booking.currency))
+        .map_err(map_price_error)?;
     if input.method == Method::OpenBanking && !matches!(c.booking.currency, Currency::Gbp | Currency::Eur) {
         return Err(ApiError::validation(
             "method",

@@ -307,7 +307,8 @@ impl LedgerSummary {
 /// Each traveller's part of the price: their own price lines plus an even split of shared lines, scaled so the
 /// shares sum exactly to the current total price (fees and adjustments outside the price lines are split evenly).
 /// Payments made for a traveller count for that traveller; payments for the whole party are spread over the
-/// travellers in proportion to what each still owes.
+/// travellers in proportion to their shares (see [`spread_unattributed`]), so a traveller's `outstanding` is
+/// exactly what settles their share: checkout charges that figure, and paying it leaves the others' unchanged.
 fn traveller_shares(
     booking: &Booking,
     movements: &[Movement],
@@ -348,7 +349,7 @@ fn traveller_shares(
         .zip(&attributed)
         .map(|(s, a)| s.checked_sub(*a).map(Money::clamp_zero))
         .collect::<Result<_, _>>()?;
-    let spread = proportional(unattributed, &remaining)?;
+    let spread = spread_unattributed(unattributed, &shares, &remaining)?;
     shares
         .iter()
         .zip(attributed.iter().zip(spread))
@@ -363,6 +364,28 @@ fn traveller_shares(
             })
         })
         .collect()
+}
+
+/// Spread payments made for the whole party over the travellers in proportion to their shares (weights that
+/// do not move when one traveller pays for themself), never beyond what a traveller still owes after their own
+/// payments: a part that would overshoot goes to those who still owe, in proportion to what they owe.
+fn spread_unattributed(amount: Money, shares: &[Money], remaining: &[Money]) -> Result<Vec<Money>, MoneyError> {
+    let currency = amount.currency();
+    let mut parts = proportional(amount, shares)?;
+    let mut excess = Money::zero(currency);
+    for (p, r) in parts.iter_mut().zip(remaining) {
+        if p.minor() > r.minor() {
+            excess = excess.checked_add(p.checked_sub(*r)?)?;
+            *p = *r;
+        }
+    }
+    if excess.is_positive() {
+        let room: Vec<Money> = parts.iter().zip(remaining).map(|(p, r)| r.checked_sub(*p)).collect::<Result<_, _>>()?;
+        for (p, extra) in parts.iter_mut().zip(proportional(excess, &room)?) {
+            *p = p.checked_add(extra)?;
+        }
+    }
+    Ok(parts)
 }
 
 /// Split `amount` over `weights` proportionally (largest remainder), never giving a part more than its weight
@@ -479,6 +502,42 @@ mod tests {
         assert_eq!(out, s.outstanding.minor());
         // T1: 1000.00 + 250.50 + 5.01 (half the fee, first part takes the odd unit) = 1255.51
         assert_eq!(s.traveller_shares[0].share.minor(), 125_551);
+    }
+
+    #[test]
+    fn paying_the_shown_share_settles_it_and_leaves_the_others_unchanged() {
+        let v = booking();
+        // A deposit for the whole party (no traveller), then T2 pays exactly what their share shows.
+        let mut movements = vec![mv("c", MovementKind::Charge, 225_050), mv("dep", MovementKind::Payment, 50_000)];
+        let before = LedgerSummary::compute(&v.booking, &movements, &[], day("2026-11-25")).unwrap();
+        let (t1, t2) = (before.traveller_shares[0].clone(), before.traveller_shares[1].clone());
+        assert!(t2.outstanding.is_positive() && t2.paid.is_positive());
+        let mut own = mv("p-t2", MovementKind::Payment, t2.outstanding.minor());
+        own.traveller_id = Some(t2.traveller_id.clone());
+        movements.push(own);
+        let after = LedgerSummary::compute(&v.booking, &movements, &[], day("2026-11-25")).unwrap();
+        assert_eq!(after.traveller_shares[1].outstanding.minor(), 0);
+        assert_eq!(after.traveller_shares[0].outstanding, t1.outstanding);
+        let out: i64 = after.traveller_shares.iter().map(|t| t.outstanding.minor()).sum();
+        assert_eq!(out, after.outstanding.minor());
+    }
+
+    #[test]
+    fn a_party_payment_never_overshoots_a_share_already_paid_by_its_traveller() {
+        let v = booking();
+        let share_t2 =
+            LedgerSummary::compute(&v.booking, &[mv("c", MovementKind::Charge, 225_050)], &[], day("2026-11-25"))
+                .unwrap()
+                .traveller_shares[1]
+                .share;
+        let mut own = mv("p-t2", MovementKind::Payment, share_t2.minor());
+        own.traveller_id = Some("T2".into());
+        let movements = vec![mv("c", MovementKind::Charge, 225_050), own, mv("party", MovementKind::Payment, 40_000)];
+        let s = LedgerSummary::compute(&v.booking, &movements, &[], day("2026-11-25")).unwrap();
+        assert_eq!(s.traveller_shares[1].paid, share_t2, "T2 is not credited beyond their share");
+        assert_eq!(s.traveller_shares[1].outstanding.minor(), 0);
+        let paid: i64 = s.traveller_shares.iter().map(|t| t.paid.minor()).sum();
+        assert_eq!(paid, s.paid.minor());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use crate::booking::BookingStatus;
 use crate::error::DomainError;
-use crate::ledger::{LedgerSummary, Movement, MovementKind};
+use crate::ledger::LedgerSummary;
 use crate::money::Money;
 use crate::schedule::InstalmentStatus;
 
@@ -55,14 +55,12 @@ fn conflict(detail: impl Into<String>) -> PriceError {
 /// Price `target` against the ledger. `minimum` applies to custom amounts (unless the whole outstanding
 /// balance is smaller than it).
 ///
-/// A traveller's share is priced at the share minus the payments attributed to that traveller: the amount
-/// that brings their share to zero. (The ledger spreads unattributed payments, such as a deposit the lead
-/// paid by bank transfer, over the shares still open, so the displayed `outstanding` of one share can be
-/// lower than what settles it.)
+/// A traveller's share is priced at the share's `outstanding` as the overview shows it: payments for the
+/// whole party (such as a deposit the lead paid) count for every traveller in proportion to their share,
+/// so that figure is exactly what settles it.
 pub fn price(
     status: BookingStatus,
     summary: &LedgerSummary,
-    movements: &[Movement],
     target: &PayTarget,
     payer: Payer<'_>,
     minimum: Money,
@@ -137,17 +135,10 @@ pub fn price(
                 .iter()
                 .find(|s| s.traveller_id == *t)
                 .ok_or_else(|| invalid("traveller_id", format!("no traveller `{}` on this booking", short(t))))?;
-            let mut attributed = Money::zero(summary.currency);
-            for m in movements.iter().filter(|m| m.traveller_id.as_deref() == Some(t.as_str())) {
-                attributed = match m.kind {
-                    MovementKind::Payment => attributed.checked_add(m.amount),
-                    MovementKind::Refund => attributed.checked_sub(m.amount),
-                    _ => Ok(attributed),
-                }
-                .map_err(|e| DomainError::money("traveller_id", e))?;
-            }
-            let settle = share.share.checked_sub(attributed).map_err(|e| DomainError::money("traveller_id", e))?;
-            if !share.outstanding.is_positive() || !settle.is_positive() {
+            // The share's outstanding figure is exactly what settles it (the ledger spreads party payments by
+            // share, so paying it moves no other traveller's figure): charge what the customer was shown.
+            let settle = share.outstanding;
+            if !settle.is_positive() {
                 return Err(conflict(format!("the share of traveller `{t}` is already paid")));
             }
             Priced { amount: settle.min(outstanding), instalment_ids: Vec::new(), traveller_id: Some(t.clone()) }
@@ -295,7 +286,7 @@ mod tests {
     const T2: Payer<'static> = Payer { traveller_id: "T2", is_lead: false };
 
     fn p(target: PayTarget, payer: Payer<'_>) -> Result<Priced, PriceError> {
-        price(BookingStatus::Confirmed, &summary(), &[], &target, payer, gbp(100))
+        price(BookingStatus::Confirmed, &summary(), &target, payer, gbp(100))
     }
 
     #[test]
@@ -307,7 +298,8 @@ mod tests {
         let i = p(PayTarget::Instalments(vec!["BAL".into()]), LEAD).unwrap();
         assert_eq!(i.amount, gbp(158050));
         let s = p(PayTarget::TravellerShare("T2".into()), T2).unwrap();
-        assert_eq!((s.amount, s.traveller_id.as_deref()), (gbp(154025), Some("T2")));
+        // The share's outstanding as shown (1540.25 less T2's part of the deposit): what settles it.
+        assert_eq!((s.amount, s.traveller_id.as_deref()), (gbp(129025), Some("T2")));
         assert_eq!(p(PayTarget::Custom(gbp(150)), LEAD).unwrap().amount, gbp(150));
     }
 
@@ -333,7 +325,7 @@ mod tests {
         assert_eq!(kind(p(PayTarget::TravellerShare("T9".into()), LEAD)), "traveller_id");
         assert_eq!(kind(p(PayTarget::TravellerShare("T1".into()), T2)), "forbidden");
         assert_eq!(kind(p(PayTarget::Balance, T2)), "forbidden");
-        let cancelled = price(BookingStatus::Cancelled, &summary(), &[], &PayTarget::Balance, LEAD, gbp(100));
+        let cancelled = price(BookingStatus::Cancelled, &summary(), &PayTarget::Balance, LEAD, gbp(100));
         assert_eq!(kind(cancelled), "conflict");
     }
 
@@ -342,7 +334,7 @@ mod tests {
         let mut s = summary();
         s.outstanding = gbp(50);
         assert_eq!(
-            price(BookingStatus::Confirmed, &s, &[], &PayTarget::Custom(gbp(50)), LEAD, gbp(100)).unwrap().amount,
+            price(BookingStatus::Confirmed, &s, &PayTarget::Custom(gbp(50)), LEAD, gbp(100)).unwrap().amount,
             gbp(50)
         );
     }

@@ -730,8 +730,9 @@ async fn split_payments_a_traveller_pays_their_share_the_lead_pays_any() {
     let r = f.pay("AE-50005", &alan, Some(&key()), &json!({"pay": "traveller_share", "method": "card"})).await;
     assert_eq!(r.status(), 201, "{}", body_json(&r));
     let b = body_json(&r);
-    // The share (1800.00) less what Alan paid himself: the amount that settles his share.
-    assert_eq!((b["traveller_id"].as_str(), b["amount"]["amount"].as_str()), (Some("G2"), Some("1800.00")));
+    // The share (1800.00) less his part of the party's deposit (800.00 over four equal shares): the figure the
+    // overview shows as his outstanding, and exactly what settles it.
+    assert_eq!((b["traveller_id"].as_str(), b["amount"]["amount"].as_str()), (Some("G2"), Some("1600.00")));
     let d = f.sandbox.act(b["payment_id"].as_str().unwrap(), Action::Pay, now()).unwrap().remove(0);
     assert_eq!(body_json(&f.hook(&d).await)["outcome"], "recorded");
     assert_eq!(f.receipts("alan@example.com").len(), 1, "the payer gets the receipt");
@@ -740,7 +741,8 @@ async fn split_payments_a_traveller_pays_their_share_the_lead_pays_any() {
     let s = LedgerSummary::compute(&c.booking, &c.movements, &c.instalments, today()).unwrap();
     let share =
         |t: &str| s.traveller_shares.iter().find(|x| x.traveller_id == t).unwrap().outstanding.to_decimal_string();
-    assert_eq!((share("G2").as_str(), share("G3").as_str()), ("0.00", "1533.33"));
+    // Paying his share moved nobody else's figure.
+    assert_eq!((share("G2").as_str(), share("G3").as_str(), share("G4").as_str()), ("0.00", "1600.00", "1600.00"));
     let r = f.pay("AE-50005", &alan, Some(&key()), &json!({"pay": "traveller_share", "method": "card"})).await;
     assert_problem(&r, 409, "conflict");
     let r = f
@@ -761,9 +763,9 @@ async fn split_payments_a_traveller_pays_their_share_the_lead_pays_any() {
             &json!({"pay": "traveller_share", "traveller_id": "G4", "method": "card"}),
         )
         .await;
-    assert_eq!(body_json(&r)["amount"]["amount"], "1800.00");
+    assert_eq!(body_json(&r)["amount"]["amount"], "1600.00");
     let r = f.pay("AE-50005", &grace, Some(&key()), &json!({"pay": "balance", "method": "card"})).await;
-    assert_eq!(body_json(&r)["amount"]["amount"], "4600.00");
+    assert_eq!(body_json(&r)["amount"]["amount"], "4800.00");
 }
 
 /// One request the double saw: method, path, headers, body.
