@@ -145,15 +145,23 @@ struct CheckoutRequest {
     currency: Option<String>,
 }
 
+/// `{"amount": "1000.00", "currency": "GBP", "display": "£1,000.00"}`: the display in the booking's locale.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct MoneyOut {
     amount: String,
     currency: Currency,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    display: Option<String>,
 }
 
-impl From<Money> for MoneyOut {
-    fn from(m: Money) -> MoneyOut {
-        MoneyOut { amount: m.to_decimal_string(), currency: m.currency() }
+impl MoneyOut {
+    fn new(m: Money, locale: &str) -> MoneyOut {
+        let locale = portal_domain::locale::Locale::parse(locale).unwrap_or(portal_domain::locale::Locale::EnGb);
+        MoneyOut {
+            amount: m.to_decimal_string(),
+            currency: m.currency(),
+            display: Some(portal_domain::locale::format_money(m, locale)),
+        }
     }
 }
 
@@ -439,7 +447,7 @@ async fn route(state: &State, req: Request) -> Result<Response<Body>, ApiError> 
         payment_id: created.payment_id.clone(),
         client_secret: created.client_secret.clone(),
         checkout_url: created.checkout_url.clone(),
-        amount: priced.amount.into(),
+        amount: MoneyOut::new(priced.amount, &c.booking.locale),
         method: input.method,
         instalment_ids: priced.instalment_ids.clone(),
         traveller_id: priced.traveller_id.clone(),

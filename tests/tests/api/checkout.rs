@@ -234,7 +234,7 @@ async fn lead_card_checkout(f: &Fx) -> (String, Value) {
 async fn sandbox_journey_from_checkout_to_receipt_email_and_balance() {
     let f = fx().await;
     let (_, body) = lead_card_checkout(&f).await;
-    assert_eq!(body["amount"], json!({"amount": "1000.00", "currency": "GBP"}));
+    assert_eq!(body["amount"], json!({"amount": "1000.00", "currency": "GBP", "display": "£1,000.00"}));
     assert_eq!(body["gateway"], "sandbox");
     assert_eq!(body["instalment_ids"], json!(["INS1"]));
     let pid = body["payment_id"].as_str().unwrap();
