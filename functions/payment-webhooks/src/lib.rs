@@ -22,6 +22,7 @@ use portal_domain::events::{EVENT_SCHEMA_VERSION, EventType, GatewayRefs, Ledger
 use portal_domain::ledger::{Actor, ActorKind, LedgerSummary, Movement, MovementKind};
 use portal_domain::locale::Locale;
 use portal_domain::money::{Currency, Money};
+use portal_domain::schedule::{self, Instalment, RetryPolicy};
 use portal_domain::upsert::movement_id;
 use portal_gateway::event::{self, Envelope, GatewayEvent, PaymentInfo};
 use portal_gateway::signature::{self, SignatureError};
@@ -51,6 +52,9 @@ pub struct State {
     pub clock: Clock,
     /// Where document regeneration requests go (`DOCUMENTS_QUEUE_URL`); `None`: not queued.
     pub documents: Option<portal_store::documents::DocumentQueue>,
+    /// Retries of declined off-session instalment charges (the runner's policy: `RETRY_MAX_ATTEMPTS`,
+    /// `RETRY_BACKOFF`).
+    pub retry_policy: RetryPolicy,
 }
 
 impl State {
@@ -63,6 +67,7 @@ impl State {
             brands,
             clock: Arc::new(Utc::now),
             documents: None,
+            retry_policy: RetryPolicy::default(),
         }
     }
 
@@ -189,6 +194,10 @@ async fn locate(state: &State, env: &Envelope) -> Result<Option<(String, Option<
         }
         GatewayEvent::Refunded { metadata, payment_id, .. } => (metadata.clone(), Some(payment_id.clone())),
         GatewayEvent::Disputed { payment_id, .. } => (None, payment_id.clone()),
+        GatewayEvent::SetupSucceeded(setup) => {
+            let ok = portal_domain::ids::BookingReference::parse(&setup.booking_reference).is_ok();
+            return Ok(ok.then(|| (setup.booking_reference.clone(), None)));
+        }
         GatewayEvent::Other => return Ok(None),
     };
     if let Some(m) = metadata
@@ -256,7 +265,7 @@ async fn record_with_retries(
         };
         let intent =
             checkout_id.and_then(|id| portal_store::payments::intents(&c).into_iter().find(|i| i.checkout_id == id));
-        let (recording, outcome) = plan(env, &c, intent, claim, now)?;
+        let (recording, outcome) = plan(env, &c, intent, claim, now, &state.retry_policy)?;
         match state.store.record(&recording).await {
             Ok(()) => return Ok(outcome),
             Err(StoreError::Conflict(_)) => {
@@ -281,6 +290,7 @@ async fn finish_only(state: &State, claim: &ClaimItem, reference: &str, now: Dat
         events: vec![],
         intent: None,
         saved_method: None,
+        instalments: vec![],
         now,
     };
     match state.store.record(&r).await {
@@ -326,6 +336,7 @@ fn plan(
     intent: Option<CheckoutIntentItem>,
     claim: &ClaimItem,
     now: DateTime<Utc>,
+    policy: &RetryPolicy,
 ) -> Result<(Recording, Outcome), ApiError> {
     let reference = c.booking.reference.as_str();
     let currency = c.booking.currency;
@@ -337,6 +348,7 @@ fn plan(
         events: vec![],
         intent: None,
         saved_method: None,
+        instalments: vec![],
         now,
     };
     let has = |id: &str| c.movements.iter().any(|m| m.id == id);
@@ -368,6 +380,8 @@ fn plan(
             let key = format!("checkout:{}", checkout.as_deref().unwrap_or(&p.payment_id));
             let id = movement_id(&key);
             set_intent_status(&mut r, "succeeded", &["succeeded"]);
+            // An off-session instalment charge (the runner's charge id travels as `checkout_id`): paid.
+            let charged = instalment_charged(c, checkout.as_deref());
             if has(&id) {
                 label = "already_recorded";
             } else {
@@ -380,20 +394,35 @@ fn plan(
                     external_reference: Some(p.payment_id.clone()),
                     occurred_at: occurred(env, now),
                     recorded_at: now,
-                    actor: gateway_actor(intent.as_ref()),
+                    actor: if charged.is_some() {
+                        Actor::system("instalment-runner")
+                    } else {
+                        gateway_actor(intent.as_ref())
+                    },
                     idempotency_key: key,
                     traveller_id: intent
                         .as_ref()
                         .and_then(|i| i.traveller_id.clone())
                         .or_else(|| p.metadata.as_ref().and_then(|m| m.traveller_id.clone())),
-                    instalment_ids: intent.as_ref().map(|i| i.instalment_ids.clone()).unwrap_or_default(),
+                    instalment_ids: match charged {
+                        Some(i) => vec![i.id.clone()],
+                        None => intent.as_ref().map(|i| i.instalment_ids.clone()).unwrap_or_default(),
+                    },
                     description: Some(describe(p)),
                     acquirer_fee: fee,
                 };
+                if let (Some(i), Some(charge)) = (charged, checkout.as_deref())
+                    && let Some(paid) = schedule::attempt_succeeded(i, charge)
+                {
+                    r.instalments.push(paid);
+                }
                 r.saved_method = saved_card(p, intent.as_ref(), reference, now);
                 receipt = Some(ReceiptJob {
                     booking: c.booking.clone(),
-                    payer_traveller_id: intent.as_ref().map(|i| i.payer_traveller_id.clone()),
+                    payer_traveller_id: intent
+                        .as_ref()
+                        .map(|i| i.payer_traveller_id.clone())
+                        .or_else(|| charged.and_then(|i| i.approval.as_ref()).map(|a| a.approved_by.clone())),
                     amount,
                     card: p.card.as_ref().map(|k| (k.brand.clone(), k.last4.clone())),
                     paid_at: m.occurred_at,
@@ -411,6 +440,25 @@ fn plan(
         GatewayEvent::PaymentProcessing(_) => {
             set_intent_status(&mut r, "processing", &["processing", "succeeded"]);
             label = "processing";
+        }
+        GatewayEvent::PaymentFailed(p)
+            if instalment_charged(c, p.metadata.as_ref().map(|m| m.checkout_id.as_str())).is_some() =>
+        {
+            // A declined off-session instalment charge: the runner usually recorded it already from the
+            // gateway's synchronous answer (same evidence id); otherwise record it here and plan the retry.
+            label = "already_recorded";
+            let charge = p.metadata.as_ref().map(|m| m.checkout_id.clone()).unwrap_or_default();
+            if let Some(i) = instalment_charged(c, Some(&charge))
+                && !has(&movement_id(&schedule::decline_key(&charge)))
+            {
+                let reason = p.failure.clone().unwrap_or_else(|| "payment_failed".into());
+                if let Some(failed) = schedule::attempt_declined(i, &charge, &reason, now, policy) {
+                    let m = schedule::decline_evidence(&failed, &charge, &reason, now);
+                    r.instalments.push(failed);
+                    add_movement(&mut r, c, m, Some(p))?;
+                    label = "failure_recorded";
+                }
+            }
         }
         GatewayEvent::PaymentFailed(p) => {
             set_intent_status(&mut r, "failed", &["failed", "succeeded"]);
@@ -511,9 +559,34 @@ fn plan(
                 },
             });
         }
+        GatewayEvent::SetupSucceeded(setup) => {
+            // A card saved for off-session instalments (`POST /bookings/{reference}/payment-methods`).
+            label = "payment_method_saved";
+            let started = portal_store::instalments::card_setups(c).into_iter().find(|x| x.setup_id == setup.setup_id);
+            let card = setup.card.clone();
+            r.saved_method = Some(PaymentMethodItem {
+                pk: portal_store::keys::booking_pk(reference),
+                sk: portal_store::payments::payment_method_sk(&setup.payment_method_id),
+                entity: ENTITY_PAYMENT_METHOD.into(),
+                gateway: started.as_ref().map_or_else(|| "stripe".to_string(), |x| x.gateway.clone()),
+                customer_id: setup.customer_id.clone(),
+                payment_method_id: setup.payment_method_id.clone(),
+                brand: card.as_ref().map_or_else(|| "card".to_string(), |k| k.brand.clone()),
+                last4: card.map_or_else(String::new, |k| k.last4),
+                traveller_id: setup.traveller_id.clone().or_else(|| started.map(|x| x.traveller_id)),
+                checkout_id: setup.setup_id.clone(),
+                saved_at: now,
+            });
+        }
         GatewayEvent::Other => label = "ignored",
     }
     Ok((r, Outcome { label, receipt }))
+}
+
+/// The instalment an off-session charge is for: the runner's charge id travels as the payment's `checkout_id`.
+fn instalment_charged<'a>(c: &'a BookingCollection, checkout_id: Option<&str>) -> Option<&'a Instalment> {
+    let id = checkout_id.filter(|k| k.starts_with("ichg_"))?;
+    c.instalments.iter().find(|i| i.charge_id.as_deref() == Some(id))
 }
 
 fn with(movements: &[Movement], m: &Movement) -> Vec<Movement> {

@@ -42,6 +42,18 @@ pub struct PaymentInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupInfo {
+    pub setup_intent_id: String,
+    pub booking_reference: String,
+    pub setup_id: String,
+    pub traveller_id: Option<String>,
+    pub customer_id: String,
+    pub payment_method_id: String,
+    /// Brand and last four when the event carries the payment method expanded (the sandbox does).
+    pub card: Option<CardInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundInfo {
     pub id: String,
     pub amount_minor: i64,
@@ -68,6 +80,8 @@ pub enum GatewayEvent {
         currency: String,
         reason: String,
     },
+    /// A card saved for off-session charges (`setup_intent.succeeded`).
+    SetupSucceeded(SetupInfo),
     /// Acknowledged and ignored.
     Other,
 }
@@ -204,6 +218,24 @@ pub fn parse(body: &[u8]) -> Result<Envelope, EventError> {
             currency: req_s(object, "currency")?.to_ascii_uppercase(),
             reason: s(object, "reason").unwrap_or_else(|| "general".into()),
         },
+        "setup_intent.succeeded" => {
+            let m = object.get("metadata").ok_or_else(|| EventError("no metadata on the setup intent".into()))?;
+            let card = object.get("payment_method").and_then(|pm| pm.get("card")).and_then(|c| {
+                let last4 = s(c, "last4").filter(|l| l.len() == 4 && l.bytes().all(|b| b.is_ascii_digit()))?;
+                Some(CardInfo { brand: s(c, "brand").unwrap_or_else(|| "card".into()), last4 })
+            });
+            GatewayEvent::SetupSucceeded(SetupInfo {
+                setup_intent_id: req_s(object, "id")?,
+                booking_reference: req_s(m, "booking_reference")?,
+                setup_id: req_s(m, "setup_id")?,
+                traveller_id: s(m, "traveller_id"),
+                customer_id: id_or_object(object, "customer")
+                    .ok_or_else(|| EventError("`customer` is missing".into()))?,
+                payment_method_id: id_or_object(object, "payment_method")
+                    .ok_or_else(|| EventError("`payment_method` is missing".into()))?,
+                card,
+            })
+        }
         _ => GatewayEvent::Other,
     };
     Ok(Envelope { id, event_type, created, event })

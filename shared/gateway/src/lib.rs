@@ -88,12 +88,46 @@ pub enum GatewayError {
     Protocol(String),
 }
 
+/// Save a card for later off-session charges without taking a payment (Stripe: a SetupIntent with
+/// `usage=off_session`). The `setup_intent.succeeded` webhook carries the saved payment method.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateSetup {
+    /// Passed as the gateway's idempotency key.
+    pub idempotency_key: String,
+    /// Carried as metadata and returned on the webhook: `booking_reference`, `setup_id`, `traveller_id`.
+    pub booking_reference: String,
+    pub setup_id: String,
+    pub traveller_id: String,
+    /// An existing gateway customer (else one is created).
+    pub customer_id: Option<String>,
+    /// At the gateway only (not logged).
+    pub customer_email: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedSetup {
+    pub setup_intent_id: String,
+    /// For the embedded card form (Stripe Elements `confirmCardSetup` / the sandbox page). Never logged.
+    pub client_secret: String,
+    pub setup_url: Option<String>,
+    pub customer_id: String,
+}
+
 /// The port every money flow talks to.
 pub trait PaymentGateway: Send + Sync {
     /// `"stripe"` or `"sandbox"`.
     fn name(&self) -> &'static str;
     /// Create (or, with the same idempotency key, return again) a payment for embedded checkout.
     fn create_payment<'a>(&'a self, req: &'a CreatePayment) -> BoxFuture<'a, Result<CreatedPayment, GatewayError>>;
+    /// Start saving a card for off-session charges (idempotent on the key).
+    fn create_setup<'a>(&'a self, req: &'a CreateSetup) -> BoxFuture<'a, Result<CreatedSetup, GatewayError>>;
+}
+
+impl GatewayError {
+    /// The card was declined (or needs the customer): a definitive answer, not worth retrying with the same key.
+    pub fn is_decline(&self) -> bool {
+        matches!(self, GatewayError::Rejected { .. })
+    }
 }
 
 /// Amount in the gateway's minor units. Stripe keeps ISK as a two-decimal currency for backwards

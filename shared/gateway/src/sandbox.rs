@@ -11,7 +11,10 @@ use std::time::Duration;
 use portal_domain::money::Money;
 use serde_json::{Value, json};
 
-use crate::{BoxFuture, CreatePayment, CreatedPayment, GatewayError, Method, PaymentGateway, gateway_minor, signature};
+use crate::{
+    BoxFuture, CreatePayment, CreateSetup, CreatedPayment, CreatedSetup, GatewayError, Method, PaymentGateway,
+    gateway_minor, signature,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -57,11 +60,28 @@ struct Payment {
     refunded: Vec<(String, i64)>,
 }
 
+#[derive(Debug, Clone)]
+struct Setup {
+    id: String,
+    request: CreateSetup,
+    customer_id: String,
+    status: &'static str,
+}
+
 #[derive(Default)]
 struct Inner {
     payments: HashMap<String, Payment>,
     by_key: HashMap<String, String>,
     fail_next: Vec<GatewayError>,
+    /// Every idempotency key `create_payment` received, in order (failed calls included).
+    keys: Vec<String>,
+    /// Off-session charges: decline the next ones (`decline_off_session`) or all of them.
+    decline_off_session: usize,
+    decline_all_off_session: bool,
+    /// Webhooks the gateway has to send on its own (off-session outcomes), signed when taken.
+    pending: Vec<(&'static str, Value)>,
+    setups: HashMap<String, Setup>,
+    setup_by_key: HashMap<String, String>,
 }
 
 pub struct SandboxGateway {
@@ -97,6 +117,79 @@ impl SandboxGateway {
     /// Fault injection: the next `create_payment` calls fail with these errors, in order.
     pub fn fail_next(&self, errors: Vec<GatewayError>) {
         self.lock().fail_next = errors;
+    }
+
+    /// Every idempotency key `create_payment` received, in order (failed calls and replays included).
+    pub fn keys(&self) -> Vec<String> {
+        self.lock().keys.clone()
+    }
+
+    /// Decline the next `n` off-session charges (the customer's card is refused), like a `card_declined`.
+    pub fn decline_off_session(&self, n: usize) {
+        self.lock().decline_off_session = n;
+    }
+
+    /// Decline every off-session charge from now on (`false`: accept them again).
+    pub fn decline_all_off_session(&self, on: bool) {
+        self.lock().decline_all_off_session = on;
+    }
+
+    /// Off-session payments created (one per distinct idempotency key), as `(payment id, key, status)`.
+    pub fn off_session_payments(&self) -> Vec<(String, String, String)> {
+        let inner = self.lock();
+        let mut v: Vec<_> = inner
+            .by_key
+            .iter()
+            .filter_map(|(k, id)| inner.payments.get(id).map(|p| (p, k)))
+            .filter(|(p, _)| p.request.off_session.is_some())
+            .map(|(p, k)| (p.id.clone(), k.clone(), p.status.to_string()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The webhooks the gateway sends by itself (off-session charge outcomes, saved cards), signed at `now`.
+    pub fn take_deliveries(&self, now: i64) -> Vec<Delivery> {
+        let pending = std::mem::take(&mut self.lock().pending);
+        pending.into_iter().map(|(t, object)| self.delivery(t, object, now)).collect()
+    }
+
+    /// The card set-up page (no card form: a choice to save the sandbox card or fail).
+    pub fn setup_page_html(&self, setup_id: &str) -> Option<String> {
+        let st = self.lock().setups.get(setup_id)?.clone();
+        let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+        Some(format!(
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sandbox card set-up</title></head>\
+<body style=\"font-family:Arial,Helvetica,sans-serif;max-width:520px;margin:40px auto\">\
+<h1>Save a card</h1><p>Booking <strong>{reference}</strong>: save a card so approved instalments are charged on their \
+due date.</p><p>status: <code>{status}</code></p>\
+<form method=\"post\" action=\"/sandbox/setup/{id}/pay\"><button type=\"submit\" style=\"padding:10px 16px\">\
+Save the sandbox Visa •••• 4242</button></form>\
+<p style=\"color:#666;font-size:13px\">Local sandbox: no card data is entered or sent.</p></body></html>\n",
+            reference = esc(&st.request.booking_reference),
+            status = st.status,
+            id = esc(&st.id),
+        ))
+    }
+
+    /// Complete a card set-up as the customer would: the `setup_intent.succeeded` webhook (or `setup_failed`).
+    pub fn act_setup(&self, setup_id: &str, action: Action, now: i64) -> Result<Vec<Delivery>, String> {
+        let mut inner = self.lock();
+        let st = inner.setups.get_mut(setup_id).ok_or("no such set-up")?;
+        if st.status != "requires_payment_method" {
+            return Err(format!("cannot complete a set-up that is {}", st.status));
+        }
+        let (event_type, status) = match action {
+            Action::Pay => ("setup_intent.succeeded", "succeeded"),
+            Action::Decline => ("setup_intent.setup_failed", "requires_payment_method"),
+            _ => return Err("a set-up can only be completed or failed".into()),
+        };
+        if status == "succeeded" {
+            st.status = "succeeded";
+        }
+        let object = setup_json(st, status == "succeeded");
+        drop(inner);
+        Ok(vec![self.delivery(event_type, object, now)])
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -232,7 +325,8 @@ fn intent_json(p: &Payment, paid: bool) -> Value {
             details["card"] = json!({"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2030,
                 "funding": "credit", "country": "GB"});
         }
-        pi["payment_method"] = json!(new_id("pm"));
+        pi["payment_method"] =
+            json!(p.request.off_session.as_ref().map(|s| s.payment_method_id.clone()).unwrap_or_else(|| new_id("pm")));
         pi["latest_charge"] = json!({
             "id": p.charge_id, "object": "charge", "amount": amount, "paid": true, "status": "succeeded",
             "payment_method_details": details,
@@ -244,6 +338,22 @@ fn intent_json(p: &Payment, paid: bool) -> Value {
             "decline_code": "generic_decline", "message": "Your card was declined."});
     }
     pi
+}
+
+fn setup_json(st: &Setup, succeeded: bool) -> Value {
+    json!({
+        "id": st.id, "object": "setup_intent", "status": if succeeded { "succeeded" } else { "requires_payment_method" },
+        "usage": "off_session", "customer": st.customer_id, "payment_method_types": ["card"],
+        "metadata": {"booking_reference": st.request.booking_reference, "setup_id": st.request.setup_id,
+            "traveller_id": st.request.traveller_id},
+        "payment_method": if succeeded {
+            json!({"id": new_id("pm"), "object": "payment_method", "type": "card",
+                "card": {"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2030}})
+        } else { Value::Null },
+        "last_setup_error": if succeeded { Value::Null } else {
+            json!({"type": "card_error", "code": "card_declined", "message": "Your card was declined."})
+        },
+    })
 }
 
 fn charge_json(p: &Payment, charge: &str) -> Value {
@@ -273,6 +383,7 @@ impl PaymentGateway for SandboxGateway {
             self.calls.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(self.latency).await;
             let mut inner = self.lock();
+            inner.keys.push(req.idempotency_key.clone());
             if !inner.fail_next.is_empty() {
                 return Err(inner.fail_next.remove(0));
             }
@@ -288,31 +399,83 @@ impl PaymentGateway for SandboxGateway {
                 Some(id) => id.clone(),
                 None => {
                     let id = new_id("pi");
-                    let customer_id = req.customer_id.clone().or_else(|| req.save_card.then(|| new_id("cus")));
-                    inner.payments.insert(
-                        id.clone(),
-                        Payment {
-                            id: id.clone(),
-                            amount: req.amount,
-                            method: req.method,
-                            request: req.clone(),
-                            customer_id,
-                            status: "requires_payment_method",
-                            charge_id: None,
-                            refunded: Vec::new(),
-                        },
-                    );
+                    let customer_id = req
+                        .customer_id
+                        .clone()
+                        .or_else(|| req.off_session.as_ref().map(|s| s.customer_id.clone()))
+                        .or_else(|| req.save_card.then(|| new_id("cus")));
+                    let mut p = Payment {
+                        id: id.clone(),
+                        amount: req.amount,
+                        method: req.method,
+                        request: req.clone(),
+                        customer_id,
+                        status: "requires_payment_method",
+                        charge_id: None,
+                        refunded: Vec::new(),
+                    };
+                    // Off-session: confirmed at creation, like Stripe's `confirm=true`; the outcome also goes out
+                    // as a webhook.
+                    if req.off_session.is_some() {
+                        let decline = inner.decline_all_off_session || inner.decline_off_session > 0;
+                        if decline {
+                            inner.decline_off_session = inner.decline_off_session.saturating_sub(1);
+                            inner.pending.push(("payment_intent.payment_failed", intent_json(&p, false)));
+                        } else {
+                            p.status = "succeeded";
+                            p.charge_id = Some(new_id("ch"));
+                            inner.pending.push(("payment_intent.succeeded", intent_json(&p, true)));
+                        }
+                    }
+                    inner.payments.insert(id.clone(), p);
                     inner.by_key.insert(req.idempotency_key.clone(), id.clone());
                     id
                 }
             };
             let p = &inner.payments[&id];
+            if p.request.off_session.is_some() && p.status == "requires_payment_method" {
+                // Stripe answers a declined off-session confirmation with 402 (and the same again for the same key).
+                return Err(GatewayError::Rejected {
+                    status: 402,
+                    code: "card_declined".into(),
+                    message: "Your card was declined.".into(),
+                });
+            }
             Ok(CreatedPayment {
                 payment_id: id.clone(),
                 client_secret: format!("{id}_secret_sandbox"),
                 checkout_url: Some(format!("{}/sandbox/checkout/{id}", self.base_url)),
                 customer_id: p.customer_id.clone(),
                 status: p.status.to_string(),
+            })
+        })
+    }
+
+    fn create_setup<'a>(&'a self, req: &'a CreateSetup) -> BoxFuture<'a, Result<CreatedSetup, GatewayError>> {
+        Box::pin(async move {
+            tokio::time::sleep(self.latency).await;
+            let mut inner = self.lock();
+            if !inner.fail_next.is_empty() {
+                return Err(inner.fail_next.remove(0));
+            }
+            let id = match inner.setup_by_key.get(&req.idempotency_key) {
+                Some(id) => id.clone(),
+                None => {
+                    let id = new_id("seti");
+                    let customer_id = req.customer_id.clone().unwrap_or_else(|| new_id("cus"));
+                    let st =
+                        Setup { id: id.clone(), request: req.clone(), customer_id, status: "requires_payment_method" };
+                    inner.setups.insert(id.clone(), st);
+                    inner.setup_by_key.insert(req.idempotency_key.clone(), id.clone());
+                    id
+                }
+            };
+            let st = &inner.setups[&id];
+            Ok(CreatedSetup {
+                setup_intent_id: id.clone(),
+                client_secret: format!("{id}_secret_sandbox"),
+                setup_url: Some(format!("{}/sandbox/setup/{id}", self.base_url)),
+                customer_id: st.customer_id.clone(),
             })
         })
     }

@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::{BoxFuture, CreatePayment, CreatedPayment, GatewayError, Method, PaymentGateway, gateway_minor};
+use crate::{
+    BoxFuture, CreatePayment, CreateSetup, CreatedPayment, CreatedSetup, GatewayError, Method, PaymentGateway,
+    gateway_minor,
+};
 
 pub const STRIPE_API: &str = "https://api.stripe.com";
 pub const STRIPE_VERSION: &str = "2024-06-20";
@@ -73,6 +76,19 @@ pub fn payment_intent_form(
         None => {}
     }
     Ok(f)
+}
+
+/// The form fields of `POST /v1/setup_intents`: a card saved for off-session use on `customer`.
+pub fn setup_intent_form(req: &CreateSetup, customer_id: &str) -> Vec<(String, String)> {
+    let p = |k: &str, v: &str| (k.to_string(), v.to_string());
+    vec![
+        p("customer", customer_id),
+        p("usage", "off_session"),
+        p("payment_method_types[0]", "card"),
+        p("metadata[booking_reference]", &req.booking_reference),
+        p("metadata[setup_id]", &req.setup_id),
+        p("metadata[traveller_id]", &req.traveller_id),
+    ]
 }
 
 impl StripeGateway {
@@ -152,11 +168,82 @@ impl PaymentGateway for StripeGateway {
             })
         })
     }
+
+    fn create_setup<'a>(&'a self, req: &'a CreateSetup) -> BoxFuture<'a, Result<CreatedSetup, GatewayError>> {
+        Box::pin(async move {
+            let customer = match &req.customer_id {
+                Some(c) => c.clone(),
+                None => {
+                    let mut form = vec![("metadata[booking_reference]".to_string(), req.booking_reference.clone())];
+                    if let Some(e) = &req.customer_email {
+                        form.push(("email".into(), e.clone()));
+                    }
+                    let c = self.post("/v1/customers", &format!("{}-customer", req.idempotency_key), &form).await?;
+                    field(&c, "id")?
+                }
+            };
+            let si = self.post("/v1/setup_intents", &req.idempotency_key, &setup_intent_form(req, &customer)).await?;
+            Ok(CreatedSetup {
+                setup_intent_id: field(&si, "id")?,
+                client_secret: field(&si, "client_secret")?,
+                setup_url: None,
+                customer_id: customer,
+            })
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{PaymentMetadata, SavedCard};
+    use portal_domain::money::{Currency, Money};
+
+    #[test]
+    fn off_session_charge_confirms_a_saved_card_on_its_customer() {
+        let req = CreatePayment {
+            amount: Money::from_minor(90_000, Currency::Gbp).unwrap(),
+            method: Method::Card,
+            idempotency_key: "ichg_1".into(),
+            description: "Booking AE-1, instalment I1".into(),
+            metadata: PaymentMetadata {
+                booking_reference: "AE-1".into(),
+                checkout_id: "ichg_1".into(),
+                movement_id: "mov_1".into(),
+                traveller_id: None,
+            },
+            customer_email: None,
+            save_card: false,
+            customer_id: None,
+            off_session: Some(SavedCard { customer_id: "cus_1".into(), payment_method_id: "pm_1".into() }),
+        };
+        let f = payment_intent_form(&req, Some("cus_1")).unwrap();
+        let get = |k: &str| f.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("amount"), Some("90000"));
+        assert_eq!(get("customer"), Some("cus_1"));
+        assert_eq!(get("payment_method"), Some("pm_1"));
+        assert_eq!(get("off_session"), Some("true"));
+        assert_eq!(get("confirm"), Some("true"));
+        assert_eq!(get("setup_future_usage"), None, "an off-session charge does not set the card up again");
+        assert_eq!(get("metadata[checkout_id]"), Some("ichg_1"));
+    }
+
+    #[test]
+    fn setup_intent_is_off_session_card_with_our_metadata() {
+        let req = CreateSetup {
+            idempotency_key: "set_1".into(),
+            booking_reference: "AE-1".into(),
+            setup_id: "set_1".into(),
+            traveller_id: "T1".into(),
+            customer_id: None,
+            customer_email: Some("ada@example.com".into()),
+        };
+        assert_eq!(
+            form_encode(&setup_intent_form(&req, "cus_1")),
+            "customer=cus_1&usage=off_session&payment_method_types%5B0%5D=card&metadata%5Bbooking_reference%5D=AE-1\
+&metadata%5Bsetup_id%5D=set_1&metadata%5Btraveller_id%5D=T1"
+        );
+    }
 
     #[test]
     fn form_encoding_is_stripe_bracket_notation() {

@@ -6,7 +6,7 @@ use portal_domain::booking::Booking;
 use portal_domain::events::LedgerEvent;
 use portal_domain::ledger::Movement;
 use portal_domain::money::Money;
-use portal_domain::schedule::{Instalment, InstalmentStatus};
+use portal_domain::schedule::Instalment;
 use serde::{Deserialize, Serialize};
 
 use crate::keys;
@@ -104,15 +104,9 @@ pub struct InstalmentItem {
 
 impl InstalmentItem {
     pub fn new(reference: &str, instalment: Instalment) -> Self {
-        // Only approved instalments (and failed ones with a retry planned) wait in the due index.
-        let due_at =
-            match instalment.status {
-                InstalmentStatus::Approved => Some(instalment.next_attempt_at.unwrap_or_else(|| {
-                    instalment.due_date.and_hms_opt(0, 0, 0).map(|d| d.and_utc()).unwrap_or_default()
-                })),
-                InstalmentStatus::Failed => instalment.next_attempt_at,
-                _ => None,
-            };
+        // Only instalments the runner has to look at wait in the due index: approved (at the due date or a
+        // retry), declined with a retry planned, and processing ones (at their lease's end: a crashed runner).
+        let due_at = instalment.due_at();
         InstalmentItem {
             pk: keys::booking_pk(reference),
             sk: keys::instalment_sk(&instalment.id),

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod aws;
 pub mod documents;
+pub mod instalments;
 pub mod items;
 pub mod keys;
 pub mod lookup;

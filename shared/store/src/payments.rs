@@ -197,6 +197,9 @@ pub struct Recording {
     /// The checkout intent's new state, conditional on the status it was read with.
     pub intent: Option<(CheckoutIntentItem, String)>,
     pub saved_method: Option<PaymentMethodItem>,
+    /// Instalments whose collection state the event moves (an off-session instalment charge paid or declined);
+    /// serialised by the booking's version condition, so `booking` is `Some` whenever this is not empty.
+    pub instalments: Vec<portal_domain::schedule::Instalment>,
     pub now: DateTime<Utc>,
 }
 
@@ -374,6 +377,9 @@ impl Store {
         }
         if let Some(pm) = &r.saved_method {
             tx.put_any(table, pm)?;
+        }
+        for i in &r.instalments {
+            tx.put_any(table, &crate::items::InstalmentItem::new(&r.reference, i.clone()))?;
         }
         self.commit(tx).await
     }

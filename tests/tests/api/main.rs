@@ -6,5 +6,6 @@ mod bookings;
 mod checkout;
 mod documents;
 mod finance;
+mod instalments;
 mod operator_bookings;
 mod secrets;

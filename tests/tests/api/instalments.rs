@@ -1,0 +1,548 @@
+//! Scheduled payments against moto and the sandbox gateway: a card saved with a SetupIntent, approve-all, the
+//! runner at the due date charging each instalment once and the webhooks updating ledger and balance, two
+//! concurrent runners, declines with retries and the branded email, timeouts retried with the same key,
+//! withdrawal before the due date, concurrent approve and withdraw, and every bad input.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use lambda_http::{Body, Response};
+use portal_domain::ids::BookingReference;
+use portal_domain::ledger::{LedgerSummary, MovementKind};
+use portal_domain::schedule::InstalmentStatus;
+use portal_gateway::GatewayError;
+use portal_gateway::sandbox::{Action, SandboxGateway};
+use portal_http::operator::OperatorAuth;
+use portal_http::session::{Session, SessionConfig};
+use portal_store::BookingCollection;
+use portal_tests::{ApiRequest, TestEnv, body_json, seed};
+use serde_json::{Value, json};
+
+const OPERATOR_KEY: &str = "test-operator-key-0123456789abcdef0123456789";
+const SECRET: &str = "whsec_test_secret";
+const REF: &str = "AE-10001";
+
+fn sessions() -> SessionConfig {
+    SessionConfig::new(vec![("k1".into(), vec![42u8; 32])], "tour-portal", "tour-portal-customer", 1800, 43_200)
+        .unwrap()
+}
+
+fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+fn key() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// `days` from now, at this time of day.
+fn later(days: i64) -> DateTime<Utc> {
+    Utc::now() + Duration::days(days)
+}
+
+struct Fx {
+    env: TestEnv,
+    brand: String,
+    sandbox: Arc<SandboxGateway>,
+    api: instalments::State,
+    runner: instalment_runner::State,
+    hooks: payment_webhooks::State,
+}
+
+async fn fx() -> Fx {
+    let env = TestEnv::new().await;
+    let sandbox = Arc::new(SandboxGateway::new("http://127.0.0.1:3000", SECRET));
+    let brand = format!("Alpine Escapes {}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let brands = {
+        let j = json!({"alpine-escapes": {"name": brand, "primary_colour": "#0a7c59"}}).to_string();
+        auth::Brands::parse(Some(&j), &env.sender).unwrap()
+    };
+    let api = instalments::State::new(env.store(), sessions(), sandbox.clone());
+    let runner = instalment_runner::State::new(
+        env.store(),
+        env.ses.clone(),
+        sandbox.clone(),
+        brands.clone(),
+        "https://portal.example",
+    );
+    let hooks = payment_webhooks::State::new(env.store(), env.ses.clone(), SECRET, brands);
+    Fx { env, brand, sandbox, api, runner, hooks }
+}
+
+fn assert_problem(r: &Response<Body>, status: u16, kind: &str) {
+    assert_eq!(r.status(), status, "{}", body_json(r));
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    assert_eq!(body_json(r)["type"], format!("/problems/{kind}"), "{}", body_json(r));
+}
+
+impl Fx {
+    async fn seed(&self, reference: &str, body: &Value) {
+        let ops = operator_bookings::State { store: self.env.store(), auth: OperatorAuth::key(OPERATOR_KEY).unwrap() };
+        let req = ApiRequest::new("PUT", &format!("/operator/bookings/{reference}"))
+            .route("/operator/bookings/{reference}")
+            .path_param("reference", reference)
+            .bearer(OPERATOR_KEY)
+            .json(body)
+            .build();
+        let r = operator_bookings::handle(&ops, req).await.unwrap_or_else(|e| match e {});
+        assert!(r.status().as_u16() < 300, "seeding {reference}: {}", body_json(&r));
+    }
+
+    async fn sign_in(&self, reference: &str, traveller: &str, email: &str, is_lead: bool) -> String {
+        let sid = uuid::Uuid::new_v4().simple().to_string();
+        let now = Utc::now().timestamp();
+        let s = |v: &str| AttributeValue::S(v.to_string());
+        let item = HashMap::from([
+            ("pk".to_string(), s(&format!("B#{reference}"))),
+            ("sk".to_string(), s(&format!("SESSION#{sid}"))),
+            ("entity".to_string(), s("session")),
+            ("sid".to_string(), s(&sid)),
+            ("reference".to_string(), s(reference)),
+            ("traveller_id".to_string(), s(traveller)),
+            ("email".to_string(), s(email)),
+            ("is_lead".to_string(), AttributeValue::Bool(is_lead)),
+            ("via".to_string(), s("link")),
+            ("auth_time".to_string(), AttributeValue::N(now.to_string())),
+            ("expires_at".to_string(), AttributeValue::N((now + 43_200).to_string())),
+        ]);
+        self.env.ddb.put_item().table_name(&self.env.table).set_item(Some(item)).send().await.unwrap();
+        let session = Session {
+            sid,
+            reference: BookingReference::parse(reference).unwrap(),
+            traveller_id: traveller.into(),
+            email: email.into(),
+            is_lead,
+            auth_time: now,
+        };
+        sessions().issue(&session, now).unwrap()
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response<Body> {
+        let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let template = match segs.as_slice() {
+            [_, _, "instalments", "approval"] => "/bookings/{reference}/instalments/approval",
+            [_, _, "instalments", _, "approval"] => "/bookings/{reference}/instalments/{id}/approval",
+            _ => "/bookings/{reference}/payment-methods",
+        };
+        let mut r = ApiRequest::new(method, path)
+            .route(template)
+            .path_param("reference", segs[1])
+            .bearer(token)
+            .source_ip("203.0.113.9");
+        if segs.len() == 5 {
+            r = r.path_param("id", segs[3]);
+        }
+        if let Some(k) = key {
+            r = r.header("idempotency-key", k);
+        }
+        if let Some(b) = body {
+            r = r.json(b);
+        }
+        instalments::handle(&self.api, r.build()).await.unwrap_or_else(|e| match e {})
+    }
+
+    async fn approve_all(&self, token: &str) -> Response<Body> {
+        self.call("POST", &format!("/bookings/{REF}/instalments/approval"), token, Some(&key()), None).await
+    }
+
+    async fn approve(&self, token: &str, id: &str) -> Response<Body> {
+        self.call("POST", &format!("/bookings/{REF}/instalments/{id}/approval"), token, Some(&key()), None).await
+    }
+
+    async fn withdraw(&self, token: &str, id: &str) -> Response<Body> {
+        self.call("DELETE", &format!("/bookings/{REF}/instalments/{id}/approval"), token, Some(&key()), None).await
+    }
+
+    async fn hook(&self, body: &[u8], sig: &str) -> Response<Body> {
+        let req = ApiRequest::new("POST", "/webhooks/payments")
+            .route("/webhooks/payments")
+            .header("content-type", "application/json")
+            .header("stripe-signature", sig)
+            .raw_body(body.to_vec())
+            .build();
+        payment_webhooks::handle(&self.hooks, req).await.unwrap_or_else(|e| match e {})
+    }
+
+    /// Deliver every webhook the sandbox has to send; their outcomes.
+    async fn deliver(&self) -> Vec<String> {
+        let mut out = vec![];
+        for d in self.sandbox.take_deliveries(Utc::now().timestamp()) {
+            let r = self.hook(&d.body, &d.signature).await;
+            assert_eq!(r.status(), 200, "{}", body_json(&r));
+            out.push(body_json(&r)["outcome"].as_str().unwrap_or_default().to_string());
+        }
+        out
+    }
+
+    /// The booking with a card saved through the SetupIntent flow, and the lead's session.
+    async fn with_saved_card(&self) -> String {
+        self.seed(REF, &seed::gbp_booking(today())).await;
+        let token = self.sign_in(REF, "T1", "ada@example.com", true).await;
+        let r = self.call("POST", &format!("/bookings/{REF}/payment-methods"), &token, Some(&key()), None).await;
+        assert_eq!(r.status(), 201, "{}", body_json(&r));
+        let setup = body_json(&r);
+        assert!(setup["client_secret"].is_string() && setup["setup_url"].is_string());
+        let d = self.sandbox.act_setup(setup["setup_intent_id"].as_str().unwrap(), Action::Pay, Utc::now().timestamp());
+        let d = d.unwrap().remove(0);
+        let r = self.hook(&d.body, &d.signature).await;
+        assert_eq!(body_json(&r)["outcome"], "payment_method_saved", "{}", body_json(&r));
+        token
+    }
+
+    async fn run(&self, at: DateTime<Utc>) -> instalment_runner::RunReport {
+        instalment_runner::handle(
+            &self.runner,
+            json!({"detail-type": "Scheduled Event", "source": "aws.events"}),
+            || at,
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn booking(&self) -> BookingCollection {
+        self.env.store().load_booking(REF).await.unwrap().unwrap()
+    }
+
+    async fn status(&self, id: &str) -> InstalmentStatus {
+        self.booking().await.instalments.iter().find(|i| i.id == id).unwrap().status
+    }
+
+    async fn outstanding(&self) -> String {
+        let c = self.booking().await;
+        LedgerSummary::compute(&c.booking, &c.movements, &c.instalments, today())
+            .unwrap()
+            .outstanding
+            .to_decimal_string()
+    }
+
+    async fn outbox_types(&self) -> Vec<String> {
+        self.env
+            .all_items()
+            .await
+            .into_iter()
+            .filter(|i| i.get("entity").and_then(|v| v.as_s().ok()).is_some_and(|e| e == "outbox_event"))
+            .map(|i| portal_store::store::from_item::<Value>(i).unwrap()["event"]["type"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    fn mails(&self, to: &str) -> Vec<Value> {
+        self.env
+            .emails_to(to)
+            .into_iter()
+            .filter(|m| m["subject"].as_str().is_some_and(|s| s.contains(&self.brand)))
+            .collect()
+    }
+}
+
+fn count(c: &BookingCollection, kind: MovementKind) -> usize {
+    c.movements.iter().filter(|m| m.kind == kind).count()
+}
+
+#[tokio::test]
+async fn approve_all_then_the_runner_charges_each_instalment_once_on_its_due_date() {
+    let f = fx().await;
+    let token = f.with_saved_card().await;
+    let cards = body_json(&f.call("GET", &format!("/bookings/{REF}/payment-methods"), &token, None, None).await);
+    assert_eq!(cards["payment_methods"][0]["last4"], "4242");
+    assert!(cards["note"].as_str().unwrap().contains("cannot be reused"));
+
+    let r = f.approve_all(&token).await;
+    assert_eq!(r.status(), 200, "{}", body_json(&r));
+    let body = body_json(&r);
+    let ids: Vec<&str> = body["changed"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec!["INS1", "BAL"], "the paid deposit is not approved");
+    assert_eq!(body["changed"][0]["collection"], "scheduled");
+    assert_eq!(body["payment_method"]["last4"], "4242");
+    assert!(body["note"].as_str().unwrap().contains("Pay by Bank"));
+    // Evidence: who, when, which card, from where; one finance event each.
+    let c = f.booking().await;
+    let evidence: Vec<_> = c.movements.iter().filter(|m| m.kind == MovementKind::InstalmentApproved).collect();
+    assert_eq!(evidence.len(), 2);
+    let e = evidence[0];
+    assert_eq!(e.actor.id, "T1");
+    assert!(e.external_reference.as_deref().unwrap().starts_with("pm_"));
+    assert!(e.description.as_deref().unwrap().contains("203.0.113.9"), "{:?}", e.description);
+    assert_eq!(f.outbox_types().await.iter().filter(|t| *t == "instalment.approved").count(), 2);
+    // Approving all again: nothing left to approve, 200 and empty.
+    let again = f.approve_all(&token).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(body_json(&again)["changed"], json!([]));
+
+    // The day before INS1 is due: nothing. On the due date: one charge, then the webhook pays it.
+    let early = f.run(later(29)).await;
+    assert_eq!((early.due, early.charged), (0, 0));
+    assert!(f.sandbox.off_session_payments().is_empty());
+    let due = f.run(later(30)).await;
+    assert_eq!((due.due, due.charged), (1, 1), "{due:?}");
+    assert_eq!(f.status("INS1").await, InstalmentStatus::Processing);
+    assert_eq!(f.outstanding().await, "2580.50", "nothing recorded before the webhook");
+    assert_eq!(f.deliver().await, vec!["recorded"]);
+    assert_eq!(f.status("INS1").await, InstalmentStatus::Paid);
+    assert_eq!(f.outstanding().await, "1580.50");
+    // Later runs do not charge it again.
+    let again = f.run(later(31)).await;
+    assert_eq!(again.charged, 0);
+    let bal = f.run(later(60)).await;
+    assert_eq!(bal.charged, 1, "{bal:?}");
+    assert_eq!(f.deliver().await, vec!["recorded"]);
+    assert_eq!(f.status("BAL").await, InstalmentStatus::Paid);
+    assert_eq!(f.outstanding().await, "0.00");
+    assert_eq!(f.run(later(90)).await.charged, 0);
+
+    let charges = f.sandbox.off_session_payments();
+    assert_eq!(charges.len(), 2, "{charges:?}");
+    assert_eq!(f.sandbox.keys().len(), 2, "one gateway call per instalment");
+    let c = f.booking().await;
+    let payments: Vec<_> =
+        c.movements.iter().filter(|m| m.kind == MovementKind::Payment && m.instalment_ids.len() == 1).collect();
+    assert_eq!(payments.len(), 2);
+    assert_eq!(c.aggregate.outstanding.to_decimal_string(), "0.00");
+    assert_eq!(f.outbox_types().await.iter().filter(|t| *t == "instalment.charged").count(), 2);
+    // A receipt per charge to the approver.
+    assert_eq!(f.mails("ada@example.com").len(), 2);
+}
+
+#[tokio::test]
+async fn two_concurrent_runners_charge_each_instalment_once() {
+    let f = fx().await;
+    let token = f.with_saved_card().await;
+    assert_eq!(f.approve_all(&token).await.status(), 200);
+    let at = later(61);
+    let (a, b) = tokio::join!(f.run(at), f.run(at));
+    assert_eq!(a.charged + b.charged, 2, "{a:?} {b:?}");
+    // And a third run, after both, finds them processing (not due) and charges nothing.
+    assert_eq!(f.run(at).await.charged, 0);
+    assert_eq!(f.sandbox.keys().len(), 2, "{:?}", f.sandbox.keys());
+    assert_eq!(f.sandbox.off_session_payments().len(), 2);
+    assert_eq!(f.deliver().await, vec!["recorded", "recorded"]);
+    assert_eq!(f.outstanding().await, "0.00");
+}
+
+#[tokio::test]
+async fn a_declined_card_is_retried_on_the_backoff_then_emails_a_pay_link() {
+    let f = fx().await;
+    let token = f.with_saved_card().await;
+    assert_eq!(f.approve(&token, "INS1").await.status(), 200);
+    f.sandbox.decline_all_off_session(true);
+    let first = f.run(later(30)).await;
+    assert_eq!((first.declined, first.emails), (1, 1), "{first:?}");
+    // The gateway's own payment_failed webhook finds the decline recorded already.
+    assert_eq!(f.deliver().await, vec!["already_recorded"]);
+    let c = f.booking().await;
+    let i = c.instalments.iter().find(|i| i.id == "INS1").unwrap();
+    assert_eq!((i.status, i.attempts), (InstalmentStatus::Failed, 1));
+    let retry = i.next_attempt_at.unwrap();
+    assert_eq!(count(&c, MovementKind::PaymentFailed), 1);
+    // Not before the retry time; then the second and third attempts (3 over 5 days).
+    assert_eq!(f.run(retry - Duration::hours(1)).await.declined, 0);
+    assert_eq!(f.run(retry).await.declined, 1);
+    let i = f.booking().await.instalments.into_iter().find(|i| i.id == "INS1").unwrap();
+    let third = i.next_attempt_at.unwrap();
+    assert_eq!(third - retry, Duration::days(3));
+    assert_eq!(f.run(third).await.declined, 1);
+    let c = f.booking().await;
+    let i = c.instalments.iter().find(|i| i.id == "INS1").unwrap();
+    assert_eq!((i.status, i.attempts, i.next_attempt_at), (InstalmentStatus::Failed, 3, None));
+    assert_eq!(count(&c, MovementKind::PaymentFailed), 3);
+    assert_eq!(f.run(third + Duration::days(10)).await.due, 0, "out of the due index");
+    assert_eq!(f.sandbox.keys().len(), 3, "three attempts, three keys");
+    assert_eq!(f.outstanding().await, "2580.50", "declines change no balance");
+    assert_eq!(f.outbox_types().await.iter().filter(|t| *t == "instalment.failed").count(), 3);
+    // Emails: two "we will try again", then "pay it in the portal", each with the pay link.
+    let mails = f.mails("ada@example.com");
+    assert_eq!(mails.len(), 3, "{mails:?}");
+    let last = mails[2].to_string();
+    assert!(last.contains("https://portal.example/bookings/AE-10001?pay=INS1"), "{last}");
+    assert!(last.contains("will not try again") && last.contains(&f.brand));
+    assert!(mails[0].to_string().contains("try again on"));
+    // The overview's data: a pending action to pay (due now once the date has passed) and the failed state.
+    assert_eq!(i.collection_state(), portal_domain::schedule::CollectionState::Failed);
+}
+
+#[tokio::test]
+async fn a_gateway_timeout_is_retried_next_run_with_the_same_key() {
+    let f = fx().await;
+    let token = f.with_saved_card().await;
+    assert_eq!(f.approve(&token, "INS1").await.status(), 200);
+    f.sandbox.fail_next(vec![GatewayError::Timeout]);
+    let r = f.run(later(30)).await;
+    assert_eq!(r.interrupted, 1, "{r:?}");
+    assert_eq!(f.status("INS1").await, InstalmentStatus::Approved);
+    let r = f.run(later(30) + Duration::minutes(5)).await;
+    assert_eq!(r.charged, 1, "{r:?}");
+    let keys = f.sandbox.keys();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0], keys[1], "the same idempotency key");
+    assert_eq!(f.sandbox.off_session_payments().len(), 1);
+    assert_eq!(f.deliver().await, vec!["recorded"]);
+    assert_eq!(f.status("INS1").await, InstalmentStatus::Paid);
+}
+
+#[tokio::test]
+async fn a_runner_that_crashed_mid_charge_is_taken_over_after_the_lease_without_a_second_charge() {
+    let f = fx().await;
+    let token = f.with_saved_card().await;
+    assert_eq!(f.approve(&token, "INS1").await.status(), 200);
+    let at = later(30);
+    assert_eq!(f.run(at).await.charged, 1);
+    // The webhook is lost; the instalment stays processing. Within the lease nothing happens; after it the same
+    // charge id goes to the gateway again, which answers with the same payment.
+    let _lost = f.sandbox.take_deliveries(Utc::now().timestamp());
+    assert_eq!(f.run(at + Duration::minutes(10)).await.charged, 0);
+    assert_eq!(f.run(at + Duration::minutes(31)).await.charged, 1);
+    let keys = f.sandbox.keys();
+    assert_eq!((keys.len(), keys[0] == keys[1]), (2, true));
+    assert_eq!(f.sandbox.off_session_payments().len(), 1, "one payment at the gateway");
+}
+
+#[tokio::test]
+async fn withdrawal_before_the_due_date_stops_the_charge() {
+    let f = fx().await;
+    let token = f.with_saved_card().await;
+    assert_eq!(f.approve_all(&token).await.status(), 200);
+    let r = f.withdraw(&token, "INS1").await;
+    assert_eq!(r.status(), 200, "{}", body_json(&r));
+    assert_eq!(body_json(&r)["changed"][0]["collection"], "not_scheduled");
+    let c = f.booking().await;
+    assert_eq!(count(&c, MovementKind::ApprovalWithdrawn), 1);
+    assert!(f.outbox_types().await.contains(&"instalment.withdrawn".to_string()));
+    let r = f.run(later(30)).await;
+    assert_eq!((r.due, r.charged), (0, 0));
+    assert!(f.sandbox.off_session_payments().is_empty());
+    // Withdrawing again: not approved.
+    assert_problem(&f.withdraw(&token, "INS1").await, 409, "instalment-not-approved");
+    // A withdrawal once processing is refused.
+    f.run(later(60)).await;
+    assert_eq!(f.status("BAL").await, InstalmentStatus::Processing);
+    assert_problem(&f.withdraw(&token, "BAL").await, 409, "instalment-processing");
+    assert_problem(&f.approve(&token, "BAL").await, 409, "instalment-processing");
+}
+
+#[tokio::test]
+async fn concurrent_approve_and_withdraw_leave_a_consistent_state() {
+    let f = fx().await;
+    let token = f.with_saved_card().await;
+    assert_eq!(f.approve(&token, "INS1").await.status(), 200);
+    for _ in 0..3 {
+        let (a, w) = tokio::join!(f.approve(&token, "INS1"), f.withdraw(&token, "INS1"));
+        assert!(a.status().as_u16() < 500 && w.status().as_u16() < 500, "{} {}", body_json(&a), body_json(&w));
+        let c = f.booking().await;
+        let i = c.instalments.iter().find(|i| i.id == "INS1").unwrap();
+        // The stored state is the last applied request's; the ledger's evidence agrees with it.
+        let approvals = count(&c, MovementKind::InstalmentApproved);
+        let withdrawals = count(&c, MovementKind::ApprovalWithdrawn);
+        let approved = i.status == InstalmentStatus::Approved;
+        assert_eq!(approved, i.approval.is_some());
+        assert_eq!(approved, approvals > withdrawals, "{approvals} approvals, {withdrawals} withdrawals");
+        if !approved {
+            assert_eq!(f.approve(&token, "INS1").await.status(), 200);
+        }
+    }
+}
+
+#[tokio::test]
+async fn bad_inputs_are_precise_problems_and_write_nothing() {
+    let f = fx().await;
+    f.seed(REF, &seed::gbp_booking(today())).await;
+    let token = f.sign_in(REF, "T1", "ada@example.com", true).await;
+    let mut cancelled = seed::gbp_booking(today());
+    cancelled["status"] = json!("cancelled");
+    f.seed("AE-90009", &cancelled).await;
+    let cancelled_token = f.sign_in("AE-90009", "T1", "ada@example.com", true).await;
+    f.seed("ST-30003", &seed::jpy_booking(today())).await;
+    let items = f.env.all_items().await.len();
+
+    // No card saved yet: 409 telling the front end to set one up (and that Pay by Bank cannot be reused).
+    let r = f.approve(&token, "INS1").await;
+    assert_problem(&r, 409, "payment-method-required");
+    let d = body_json(&r)["detail"].as_str().unwrap().to_string();
+    assert!(d.contains("/bookings/AE-10001/payment-methods") && d.contains("Pay by Bank"), "{d}");
+    assert_problem(&f.approve_all(&token).await, 409, "payment-method-required");
+    let ob = json!({"method": "open_banking"});
+    let path = format!("/bookings/{REF}/instalments/INS1/approval");
+    assert_problem(&f.call("POST", &path, &token, Some(&key()), Some(&ob)).await, 422, "method-not-reusable");
+    assert_problem(&f.call("POST", &path, &token, None, None).await, 400, "bad-request");
+    assert_eq!(f.env.all_items().await.len(), items, "nothing written");
+
+    // With a card.
+    let r = f.call("POST", &format!("/bookings/{REF}/payment-methods"), &token, Some(&key()), None).await;
+    let d =
+        f.sandbox.act_setup(body_json(&r)["setup_intent_id"].as_str().unwrap(), Action::Pay, Utc::now().timestamp());
+    let d = d.unwrap().remove(0);
+    assert_eq!(f.hook(&d.body, &d.signature).await.status(), 200);
+    let cases: Vec<(&str, Response<Body>, u16, &str)> = vec![
+        ("unknown instalment", f.approve(&token, "NOPE").await, 404, "instalment-not-found"),
+        ("malformed instalment id", f.approve(&token, "..%2F").await, 404, "instalment-not-found"),
+        (
+            "instalment of another booking",
+            f.call("POST", "/bookings/ST-30003/instalments/DEP/approval", &token, Some(&key()), None).await,
+            404,
+            "not-found",
+        ),
+        ("already paid deposit", f.approve(&token, "DEP").await, 409, "instalment-paid"),
+        ("withdraw never approved", f.withdraw(&token, "INS1").await, 409, "instalment-not-approved"),
+        (
+            "cancelled booking",
+            f.call("POST", "/bookings/AE-90009/instalments/INS1/approval", &cancelled_token, Some(&key()), None).await,
+            409,
+            "booking-cancelled",
+        ),
+        (
+            "other booking's reference",
+            f.call("POST", "/bookings/ST-30003/instalments/approval", &token, Some(&key()), None).await,
+            404,
+            "not-found",
+        ),
+        (
+            "unknown card",
+            f.call("POST", &path, &token, Some(&key()), Some(&json!({"payment_method_id": "pm_nope"}))).await,
+            422,
+            "validation-error",
+        ),
+        (
+            "unknown field",
+            f.call("POST", &path, &token, Some(&key()), Some(&json!({"card_number": "x"}))).await,
+            422,
+            "validation-error",
+        ),
+        (
+            "body on a withdrawal",
+            f.call("DELETE", &path, &token, Some(&key()), Some(&json!({}))).await,
+            400,
+            "bad-request",
+        ),
+    ];
+    for (what, r, status, kind) in &cases {
+        assert_eq!(r.status(), *status, "{what}: {}", body_json(r));
+        assert_eq!(body_json(r)["type"], format!("/problems/{kind}"), "{what}: {}", body_json(r));
+    }
+    let c = f.booking().await;
+    assert_eq!(count(&c, MovementKind::InstalmentApproved) + count(&c, MovementKind::ApprovalWithdrawn), 0);
+    // No session: 401.
+    let r = ApiRequest::new("POST", &path)
+        .route("/bookings/{reference}/instalments/{id}/approval")
+        .path_param("reference", REF)
+        .path_param("id", "INS1")
+        .header("idempotency-key", "k")
+        .build();
+    assert_eq!(instalments::handle(&f.api, r).await.unwrap_or_else(|e| match e {}).status(), 401);
+
+    // Idempotency: the same key replays, another request with it is 422.
+    let k = key();
+    let first = f.call("POST", &path, &token, Some(&k), None).await;
+    assert_eq!(first.status(), 200);
+    let again = f.call("POST", &path, &token, Some(&k), None).await;
+    assert_eq!(body_json(&again), body_json(&first));
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_problem(&f.call("DELETE", &path, &token, Some(&k), None).await, 422, "idempotency-key-reused");
+    assert_eq!(count(&f.booking().await, MovementKind::InstalmentApproved), 1);
+}
