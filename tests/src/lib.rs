@@ -2,6 +2,7 @@
 //! building, the local HTTP gateway and demo data.
 
 pub mod apigw;
+pub mod customer;
 pub mod env;
 pub mod gateway;
 pub mod moto;
