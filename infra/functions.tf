@@ -178,6 +178,61 @@ locals {
       ]
     }
 
+    # Scheduled payments, customer side: approve/withdraw instalments (ledger evidence + outbox in one
+    # transaction) and start saving a card at the gateway (docs/scheduled-payments.md).
+    "instalments" = {
+      memory  = 256
+      timeout = 30
+      env = {
+        SESSION_IDLE_SECONDS    = tostring(var.session_idle_seconds)
+        SESSION_MAX_AGE_SECONDS = tostring(var.session_max_age_seconds)
+        GATEWAY_TIMEOUT_MS      = "8000"
+      }
+      secrets = {
+        SESSION_KEYS      = "session_keys"
+        STRIPE_SECRET_KEY = "stripe_secret_key"
+      }
+      reserved_concurrency = 50
+      schedule             = null
+      schedule_input       = null
+      http                 = true
+      permissions = [
+        # The idempotency record read, then one TransactWriteItems of Update (booking version) and Put
+        # (instalments, evidence movements, outbox events, the stored answer, card set-ups).
+        { actions = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], resources = ["{table}"] },
+      ]
+    }
+
+    # Charges approved instalments that are due, off-session, from the sparse due_instalments index; retries
+    # declines on a back-off and emails the customer a pay-by-hand link (docs/scheduled-payments.md).
+    "instalment-runner" = {
+      memory  = 256
+      timeout = 900
+      env = {
+        EMAIL_SENDER       = var.brands["default"].sender
+        BRANDS_JSON        = local.brands_json
+        PORTAL_URL         = var.portal_url
+        GATEWAY_TIMEOUT_MS = "8000"
+        RETRY_MAX_ATTEMPTS = "3"
+        RETRY_BACKOFF      = "2d,3d"
+        RUN_BATCH          = "100"
+      }
+      secrets = { STRIPE_SECRET_KEY = "stripe_secret_key" }
+      # Overlapping runs are safe (per-booking lease, version-conditional take, charge-id idempotency key);
+      # one at a time keeps the gateway calls paced.
+      reserved_concurrency = 1
+      schedule             = "rate(5 minutes)"
+      schedule_input       = jsonencode({})
+      http                 = false
+      permissions = [
+        { actions = ["dynamodb:Query"], resources = ["{table}/index/due_instalments"] },
+        # Booking reads, the per-booking lease (PutItem/DeleteItem) and the state changes (TransactWriteItems of
+        # Update and Put).
+        { actions = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources = ["{table}"] },
+        { actions = ["ses:SendEmail"], resources = ["{ses_identities}"] },
+      ]
+    }
+
     "finance-exporter" = {
       memory  = 512
       timeout = 900

@@ -5,6 +5,7 @@ pub mod apigw;
 pub mod customer;
 pub mod env;
 pub mod gateway;
+pub mod instalments;
 pub mod moto;
 pub mod pages;
 pub mod seed;

@@ -81,7 +81,8 @@ impl State {
         self
     }
 
-    /// `TABLE_NAME`, `STRIPE_WEBHOOK_SECRET`, `EMAIL_SENDER`, optional `BRANDS_JSON` and `DOCUMENTS_QUEUE_URL`.
+    /// `TABLE_NAME`, `STRIPE_WEBHOOK_SECRET`, `EMAIL_SENDER`, optional `BRANDS_JSON`, `DOCUMENTS_QUEUE_URL`,
+    /// `RETRY_MAX_ATTEMPTS` and `RETRY_BACKOFF` (the instalment runner's retry policy).
     pub async fn from_env() -> Result<State, ConfigError> {
         let table = config::required("TABLE_NAME")?;
         let secret = config::required("STRIPE_WEBHOOK_SECRET")?;
@@ -90,8 +91,13 @@ impl State {
         let sdk = portal_store::aws::sdk_config().await;
         let store = Store::new(portal_store::aws::dynamodb_client(&sdk, None), table);
         let documents = portal_store::documents::DocumentQueue::from_env(&sdk);
+        let retry_policy = RetryPolicy::parse(
+            &config::optional("RETRY_MAX_ATTEMPTS").unwrap_or_else(|| "3".into()),
+            &config::optional("RETRY_BACKOFF").unwrap_or_else(|| "2d,3d".into()),
+        )
+        .map_err(|problem| ConfigError { variable: "RETRY_BACKOFF", problem })?;
         let state = State::new(store, aws_sdk_sesv2::Client::new(&sdk), &secret, brands);
-        Ok(State { documents, ..state })
+        Ok(State { documents, retry_policy, ..state })
     }
 }
 

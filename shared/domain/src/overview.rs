@@ -35,7 +35,7 @@ use crate::booking::{Booking, BookingStatus, PaymentChannel, Traveller};
 use crate::ledger::{InstalmentView, LedgerSummary, Movement, MovementKind, TravellerShare};
 use crate::locale::{Locale, format_date, format_money};
 use crate::money::{Money, MoneyError};
-use crate::schedule::{Instalment, InstalmentKind, InstalmentStatus};
+use crate::schedule::{CollectionState, Instalment, InstalmentKind, InstalmentStatus};
 
 /// A stored document version (`DOC#<type>#<id>#<version>` item), as far as the overview needs it. URLs are
 /// never part of the overview: they are presigned on request by the documents route.
@@ -337,6 +337,13 @@ pub struct InstalmentRow {
     pub approval: ApprovalState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approved_at: Option<DateTime<Utc>>,
+    /// Off-session collection: `not_scheduled`, `scheduled` (charged on the due date), `processing`,
+    /// `retry_scheduled` (declined; charged again at `next_attempt_at`), `failed` (pay by hand), `paid`, `cancelled`.
+    pub collection: CollectionState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Declined collection attempts so far.
+    pub collection_attempts: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -365,6 +372,8 @@ pub enum PendingAction {
     BalanceDue { amount: MoneyView, overdue: MoneyView, is_overdue: bool },
     /// A future instalment with money owed that nobody has approved for off-session collection.
     InstalmentAwaitingApproval { instalment_id: String, due_date: DateView, amount: MoneyView },
+    /// Off-session collection of an instalment failed as often as the retry policy allows: pay it by hand.
+    InstalmentPaymentFailed { instalment_id: String, due_date: DateView, amount: MoneyView },
     /// A traveller's details the operator still needs.
     MissingPassengerDetails { traveller_id: String, first_name: String, fields: Vec<&'static str> },
     /// Documents generated since the session signed in (see the module docs).
@@ -564,6 +573,17 @@ pub fn build(
             }
         }
     }
+    if lead {
+        for v in summary.instalments.iter().filter(|v| v.remaining.is_positive()) {
+            if v.instalment.collection_state() == CollectionState::Failed {
+                pending_actions.push(PendingAction::InstalmentPaymentFailed {
+                    instalment_id: v.instalment.id.clone(),
+                    due_date: dv(v.instalment.due_date),
+                    amount: mv(v.remaining),
+                });
+            }
+        }
+    }
     for t in b.travellers.iter().filter(|t| lead || t.id == me.id) {
         let fields = missing_details(t);
         if !fields.is_empty() {
@@ -636,6 +656,11 @@ fn instalment_row(v: &InstalmentView, locale: Locale) -> InstalmentRow {
         overdue: v.overdue,
         approval,
         approved_at: v.instalment.approval.as_ref().map(|a| a.approved_at),
+        collection: if v.remaining.is_zero() { CollectionState::Paid } else { v.instalment.collection_state() },
+        next_attempt_at: v.instalment.next_attempt_at.filter(|_| {
+            matches!(v.instalment.collection_state(), CollectionState::RetryScheduled | CollectionState::Scheduled)
+        }),
+        collection_attempts: v.instalment.attempts,
     }
 }
 
@@ -890,6 +915,31 @@ mod tests {
         let pending: Vec<&str> =
             o["pending_actions"].as_array().unwrap().iter().filter_map(|a| a["instalment_id"].as_str()).collect();
         assert_eq!(pending, vec!["BAL"]);
+        assert_eq!(o["instalments"][1]["collection"], "scheduled");
+        assert_eq!(o["instalments"][0]["collection"], "paid");
+    }
+
+    #[test]
+    fn failed_collection_is_shown_and_asks_to_pay_by_hand() {
+        let mut f = fixture();
+        f.instalments[1].status = InstalmentStatus::Failed;
+        f.instalments[1].attempts = 2;
+        f.instalments[1].next_attempt_at = Some(at("2026-11-27T00:00:00Z"));
+        let o = run(&f, "T1", true, Locale::EnGb, "2026-11-25");
+        assert_eq!(o["instalments"][1]["collection"], "retry_scheduled");
+        assert_eq!(o["instalments"][1]["next_attempt_at"], "2026-11-27T00:00:00Z");
+        assert_eq!(o["instalments"][1]["collection_attempts"], 2);
+        let kinds = |o: &serde_json::Value| -> Vec<String> {
+            o["pending_actions"].as_array().unwrap().iter().map(|a| a["type"].as_str().unwrap().to_string()).collect()
+        };
+        assert!(!kinds(&o).contains(&"instalment_payment_failed".to_string()));
+        f.instalments[1].next_attempt_at = None;
+        let o = run(&f, "T1", true, Locale::EnGb, "2026-11-25");
+        assert_eq!(o["instalments"][1]["collection"], "failed");
+        assert!(kinds(&o).contains(&"instalment_payment_failed".to_string()), "{:?}", kinds(&o));
+        // Not shown to a traveller who is not the lead (money actions are the lead's).
+        let o = run(&f, "T2", false, Locale::EnGb, "2026-11-25");
+        assert!(!kinds(&o).contains(&"instalment_payment_failed".to_string()));
     }
 
     #[test]

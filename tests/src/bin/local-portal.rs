@@ -60,6 +60,23 @@ async fn main() {
             let s = webhooks_state.clone();
             handler!(s, payment_webhooks::handle)
         })
+        // Scheduled payments: approvals and card set-up on the sandbox; the runner on demand with a chosen "now".
+        .function("instalments", {
+            let s = instalments::State::new(env.store(), auth_state.sessions.clone(), sandbox.clone());
+            handler!(s, instalments::handle)
+        })
+        .page(portal_tests::instalments::local_pages(
+            instalment_runner::State::new(
+                env.store(),
+                env.ses.clone(),
+                sandbox.clone(),
+                auth_state.config.brands.clone(),
+                &format!("http://127.0.0.1:{port}"),
+            ),
+            sandbox.clone(),
+            webhooks_state.clone(),
+            &operator_key,
+        ))
         .page(sandbox_checkout_page(sandbox, webhooks_state))
         .page(portal_tests::pages::sign_in(&sign_in_brand));
     for r in gateway.unserved() {
@@ -102,6 +119,14 @@ async fn main() {
     println!(
         "                        {{\"pay\": \"instalments\", \"instalment_ids\": [\"INS1\"], \"method\": \"card\"}}, then open `checkout_url`"
     );
+    println!(
+        "  Instalments:          signed in, POST {base}/bookings/AE-10001/payment-methods (Idempotency-Key), open"
+    );
+    println!(
+        "                        `setup_url` and save the card, POST {base}/bookings/AE-10001/instalments/approval,"
+    );
+    println!("                        then run the runner as if on a date: curl -X POST \\");
+    println!("                        '{base}/local/instalment-runner?key={operator_key}&now=2027-06-01T00:00:00Z'");
     println!();
     println!("Try:");
     println!("  curl -i -X PUT {base}/operator/bookings/AE-10001 -H 'authorization: Bearer {operator_key}' \\");

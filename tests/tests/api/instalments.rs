@@ -364,8 +364,20 @@ async fn a_declined_card_is_retried_on_the_backoff_then_emails_a_pay_link() {
     assert!(last.contains("https://portal.example/bookings/AE-10001?pay=INS1"), "{last}");
     assert!(last.contains("will not try again") && last.contains(&f.brand));
     assert!(mails[0].to_string().contains("try again on"));
-    // The overview's data: a pending action to pay (due now once the date has passed) and the failed state.
+    // The overview: the failed collection state and a pending action to pay by hand.
     assert_eq!(i.collection_state(), portal_domain::schedule::CollectionState::Failed);
+    let bookings = bookings::State::new(f.env.store(), sessions());
+    let req = ApiRequest::new("GET", &format!("/bookings/{REF}"))
+        .route("/bookings/{reference}")
+        .path_param("reference", REF)
+        .bearer(&token)
+        .build();
+    let o = body_json(&bookings::handle(&bookings, req).await.unwrap_or_else(|e| match e {}));
+    let row = o["instalments"].as_array().unwrap().iter().find(|r| r["id"] == "INS1").unwrap().clone();
+    assert_eq!((row["collection"].as_str(), row["collection_attempts"].as_u64()), (Some("failed"), Some(3)), "{row}");
+    let actions: Vec<&str> =
+        o["pending_actions"].as_array().unwrap().iter().filter_map(|a| a["type"].as_str()).collect();
+    assert!(actions.contains(&"instalment_payment_failed"), "{actions:?}");
 }
 
 #[tokio::test]
@@ -545,4 +557,41 @@ async fn bad_inputs_are_precise_problems_and_write_nothing() {
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     assert_problem(&f.call("DELETE", &path, &token, Some(&k), None).await, 422, "idempotency-key-reused");
     assert_eq!(count(&f.booking().await, MovementKind::InstalmentApproved), 1);
+}
+
+#[tokio::test]
+async fn sample_events_are_real_requests() {
+    // events/instalments/*.json and events/instalment-runner/*.json feed `cargo lambda invoke --data-file`.
+    let f = fx().await;
+    let token = f.with_saved_card().await;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
+    let load = |dir: &str, name: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(root.join(dir).join(name)).unwrap()).unwrap()
+    };
+    let pm = f.booking().await;
+    let pm = portal_store::payments::saved_methods(&pm).remove(0).payment_method_id;
+    for (name, status) in [
+        ("list-cards.json", 200),
+        ("approve-open-banking-refused.json", 422),
+        ("approve-instalment.json", 200),
+        ("withdraw-approval.json", 200),
+        ("approve-instalment-with-card.json", 200),
+        ("approve-all.json", 200),
+        ("set-up-card.json", 201),
+    ] {
+        let mut ev = load("instalments", name);
+        ev["cookies"] = json!([format!("{}={token}", portal_http::session::COOKIE_NAME)]);
+        if ev["headers"].get("idempotency-key").is_some() {
+            ev["headers"]["idempotency-key"] = json!(key());
+        }
+        if let Some(b) = ev["body"].as_str() {
+            ev["body"] = json!(b.replace("REPLACE_WITH_A_SAVED_PAYMENT_METHOD_ID", &pm));
+        }
+        let req = lambda_http::request::from_str(&ev.to_string()).unwrap();
+        let r = instalments::handle(&f.api, req).await.unwrap();
+        assert_eq!(r.status(), status, "{name}: {}", body_json(&r));
+    }
+    let scheduled = load("instalment-runner", "scheduled-event.json");
+    let report = instalment_runner::handle(&f.runner, scheduled, || later(61)).await.unwrap();
+    assert_eq!(report.charged, 2, "{report:?}");
 }
