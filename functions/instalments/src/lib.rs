@@ -119,7 +119,7 @@ async fn dispatch(state: &State, req: Request) -> Result<Response<Body>, ApiErro
     };
     let (session, c) = authorised_booking(&state.store, &state.sessions, &req, &reference, now.timestamp()).await?;
     let (status, body) = match route {
-        Route::ListCards => (200, serde_json::to_string(&cards_out(&c)).map_err(internal)?),
+        Route::ListCards => (200, serde_json::to_string(&cards_out(&c, &session)).map_err(internal)?),
         Route::SetupCard => setup_card(state, &session, &c, key.as_deref().unwrap_or_default(), now).await?,
         _ => {
             let input = approval_input(&req, route)?;
@@ -341,9 +341,10 @@ struct CardsResponse {
     note: &'static str,
 }
 
-fn cards_out(c: &BookingCollection) -> CardsResponse {
+/// The caller's own saved cards (the only ones they can approve charges to).
+fn cards_out(c: &BookingCollection, session: &Session) -> CardsResponse {
     CardsResponse {
-        payment_methods: portal_store::payments::saved_methods(c).iter().map(CardOut::from).collect(),
+        payment_methods: own_cards(c, &session.traveller_id).iter().map(CardOut::from).collect(),
         note: OPEN_BANKING_NOTE,
     }
 }
@@ -366,21 +367,46 @@ fn payment_method_required(reference: &str) -> ApiError {
         "payment-method-required",
         "Payment method required",
         format!(
-            "no reusable payment method is saved on this booking: save a card with POST /bookings/{reference}/payment-methods \
+            "you have no reusable payment method saved on this booking: save a card with POST /bookings/{reference}/payment-methods \
              (or pay once by card), then approve. {OPEN_BANKING_NOTE}"
         ),
     )
 }
 
-/// The saved card to charge: the one named, else the one saved last.
-fn choose_card(c: &BookingCollection, input: &ApprovalInput) -> Result<PaymentMethodItem, ApiError> {
-    let mut saved = portal_store::payments::saved_methods(c);
+/// The cards a traveller may approve charges to: the ones they saved themselves (a traveller never commits
+/// another traveller's card, the lead's included).
+fn own_cards(c: &BookingCollection, traveller_id: &str) -> Vec<PaymentMethodItem> {
+    let mut saved: Vec<_> = portal_store::payments::saved_methods(c)
+        .into_iter()
+        .filter(|p| p.traveller_id.as_deref() == Some(traveller_id))
+        .collect();
     saved.sort_by_key(|p| p.saved_at);
+    saved
+}
+
+/// The saved card to charge: the one named, else the one saved last; only the caller's own cards.
+fn choose_card(
+    c: &BookingCollection,
+    input: &ApprovalInput,
+    traveller_id: &str,
+) -> Result<PaymentMethodItem, ApiError> {
+    let mut saved = own_cards(c, traveller_id);
     match &input.payment_method_id {
         Some(id) => saved.into_iter().find(|p| &p.payment_method_id == id).ok_or_else(|| {
-            ApiError::validation("payment_method_id", "payment_method_id: not a card saved on this booking")
+            ApiError::validation("payment_method_id", "payment_method_id: not a card you saved on this booking")
         }),
         None => saved.pop().ok_or_else(|| payment_method_required(c.booking.reference.as_str())),
+    }
+}
+
+/// Another traveller's approval (charged to their card) may be changed or withdrawn only by them or the lead.
+fn refuse_others_approval(session: &Session, i: &Instalment) -> Result<(), ApiError> {
+    match &i.approval {
+        Some(a) if a.approved_by != session.traveller_id && !session.is_lead => Err(ApiError::forbidden(format!(
+            "instalment `{}` was approved by another traveller; only they or the lead passenger can change that",
+            i.id
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -415,6 +441,7 @@ fn plan(
         Route::Withdraw => {
             kind = MovementKind::ApprovalWithdrawn;
             let i = target.ok_or_else(|| ApiError::internal("withdrawal without an instalment"))?;
+            refuse_others_approval(ch.session, i)?;
             changed.push(schedule::withdraw(i).map_err(schedule_error)?);
         }
         _ => {
@@ -425,6 +452,7 @@ fn plan(
                     if remaining(&i.id).is_some_and(|r| r.is_zero()) {
                         return Err(schedule_error(ScheduleError::AlreadyPaid(i.id.clone())));
                     }
+                    refuse_others_approval(ch.session, i)?;
                     vec![i]
                 }
                 None => c
@@ -435,7 +463,7 @@ fn plan(
                     .collect(),
             };
             if !candidates.is_empty() {
-                let pm = choose_card(c, ch.input)?;
+                let pm = choose_card(c, ch.input, &ch.session.traveller_id)?;
                 for i in candidates {
                     let approval = Approval {
                         approved_at: now,
@@ -603,7 +631,8 @@ async fn setup_card(
         booking_reference: reference.into(),
         setup_id: setup_id.clone(),
         traveller_id: session.traveller_id.clone(),
-        customer_id: portal_store::payments::saved_methods(c).first().map(|m| m.customer_id.clone()),
+        // The traveller's own gateway customer when they saved a card before (never another traveller's).
+        customer_id: own_cards(c, &session.traveller_id).pop().map(|m| m.customer_id.clone()),
         customer_email: c.booking.traveller(&session.traveller_id).and_then(|t| t.email.clone()),
     };
     let created = state.gateway.create_setup(&req).await.map_err(|e| {

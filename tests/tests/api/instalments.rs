@@ -595,3 +595,50 @@ async fn sample_events_are_real_requests() {
     let report = instalment_runner::handle(&f.runner, scheduled, || later(61)).await.unwrap();
     assert_eq!(report.charged, 2, "{report:?}");
 }
+
+#[tokio::test]
+async fn a_traveller_cannot_commit_or_withdraw_anothers_card() {
+    let f = fx().await;
+    let lead = f.with_saved_card().await;
+    let t2 = f.sign_in(REF, "T2", "charles@example.com", false).await;
+    // The lead's card is not T2's to approve charges to, nor to see.
+    assert_problem(&f.approve(&t2, "INS1").await, 409, "payment-method-required");
+    let cards = f.call("GET", &format!("/bookings/{REF}/payment-methods"), &t2, None, None).await;
+    assert_eq!(body_json(&cards)["payment_methods"], json!([]));
+    let pm = portal_store::payments::saved_methods(&f.booking().await).remove(0).payment_method_id;
+    let path = format!("/bookings/{REF}/instalments/INS1/approval");
+    let named = f.call("POST", &path, &t2, Some(&key()), Some(&json!({"payment_method_id": pm}))).await;
+    assert_problem(&named, 422, "validation-error");
+    // The lead's approval cannot be withdrawn by T2; the lead can.
+    assert_eq!(f.approve(&lead, "INS1").await.status(), 200);
+    assert_problem(&f.withdraw(&t2, "INS1").await, 403, "forbidden");
+    assert_eq!(f.status("INS1").await, InstalmentStatus::Approved);
+    assert_eq!(f.withdraw(&lead, "INS1").await.status(), 200);
+}
+
+#[tokio::test]
+async fn round_trips_of_an_approval_and_of_a_run() {
+    let f = fx().await;
+    let token = f.with_saved_card().await;
+    let calls = |f: &Fx| -> Vec<(String, u64)> { f.env.counter.snapshot().into_iter().collect() };
+    let pair = |op: &str, n: u64| (format!("DynamoDB.{op}"), n);
+    f.env.counter.reset();
+    let started = std::time::Instant::now();
+    assert_eq!(f.approve_all(&token).await.status(), 200);
+    let approve_ms = started.elapsed().as_millis();
+    // The booking (one Query), the idempotency record, one transaction.
+    assert_eq!(calls(&f), vec![pair("GetItem", 1), pair("Query", 1), pair("TransactWriteItems", 1)]);
+    f.env.counter.reset();
+    let started = std::time::Instant::now();
+    assert_eq!(f.run(later(61)).await.charged, 2);
+    let run_ms = started.elapsed().as_millis();
+    // The index (one Query), the booking lease (PutItem, DeleteItem), per instalment: the booking (Query) and the
+    // take (TransactWriteItems). No Scan.
+    assert_eq!(
+        calls(&f),
+        vec![pair("DeleteItem", 1), pair("PutItem", 1), pair("Query", 3), pair("TransactWriteItems", 2)]
+    );
+    eprintln!(
+        "moto: approve-all {approve_ms} ms; a run charging 2 instalments {run_ms} ms (sandbox latency 20 ms a call)"
+    );
+}
