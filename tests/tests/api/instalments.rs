@@ -642,3 +642,61 @@ async fn round_trips_of_an_approval_and_of_a_run() {
         "moto: approve-all {approve_ms} ms; a run charging 2 instalments {run_ms} ms (sandbox latency 20 ms a call)"
     );
 }
+
+#[tokio::test]
+async fn a_decline_reported_only_by_the_webhook_is_recorded_once_and_retried() {
+    // The runner took the instalment and the gateway declined, but the runner died before recording it: the
+    // gateway's payment_intent.payment_failed webhook records the decline and plans the retry; a redelivery
+    // changes nothing.
+    let f = fx().await;
+    let token = f.with_saved_card().await;
+    assert_eq!(f.approve(&token, "INS1").await.status(), 200);
+    let at = later(30);
+    let c = f.booking().await;
+    let i = c.instalments.iter().find(|i| i.id == "INS1").unwrap();
+    let taken = portal_domain::schedule::start_attempt(i, REF, i.amount, at, Duration::minutes(30)).unwrap();
+    let charge = taken.charge_id.clone().unwrap();
+    let w = portal_store::instalments::ScheduleWrite {
+        reference: REF.into(),
+        version: c.version,
+        instalments: vec![taken],
+        ..Default::default()
+    };
+    f.env.store().write_schedule(&w, at).await.unwrap();
+    let card = portal_store::payments::saved_methods(&c).remove(0);
+    f.sandbox.decline_off_session(1);
+    let req = portal_gateway::CreatePayment {
+        amount: i.amount,
+        method: portal_gateway::Method::Card,
+        idempotency_key: charge.clone(),
+        description: "crash test".into(),
+        metadata: portal_gateway::PaymentMetadata {
+            booking_reference: REF.into(),
+            checkout_id: charge.clone(),
+            movement_id: "mov_x".into(),
+            traveller_id: None,
+        },
+        customer_email: None,
+        save_card: false,
+        customer_id: Some(card.customer_id.clone()),
+        off_session: Some(portal_gateway::SavedCard {
+            customer_id: card.customer_id.clone(),
+            payment_method_id: card.payment_method_id.clone(),
+        }),
+    };
+    use portal_gateway::PaymentGateway;
+    assert!(f.sandbox.create_payment(&req).await.unwrap_err().is_decline());
+    let deliveries = f.sandbox.take_deliveries(Utc::now().timestamp());
+    assert_eq!(deliveries.len(), 1);
+    let r = f.hook(&deliveries[0].body, &deliveries[0].signature).await;
+    assert_eq!(body_json(&r)["outcome"], "failure_recorded", "{}", body_json(&r));
+    let c = f.booking().await;
+    let i = c.instalments.iter().find(|i| i.id == "INS1").unwrap();
+    assert_eq!((i.status, i.attempts), (InstalmentStatus::Failed, 1));
+    assert!(i.next_attempt_at.is_some(), "a retry is planned");
+    assert_eq!(count(&c, MovementKind::PaymentFailed), 1);
+    // Redelivered: nothing new.
+    let r = f.hook(&deliveries[0].body, &deliveries[0].signature).await;
+    assert_eq!(body_json(&r)["outcome"], "duplicate");
+    assert_eq!(count(&f.booking().await, MovementKind::PaymentFailed), 1);
+}
