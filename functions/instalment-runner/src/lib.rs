@@ -224,18 +224,17 @@ pub fn plan(c: &BookingCollection, id: &str, now: DateTime<Utc>, lease: chrono::
     let Some(view) = summary.instalments.iter().find(|v| v.instalment.id == id) else {
         return Ok(Step::Skip("cancelled instalment"));
     };
-    if view.remaining.is_zero() && i.status != InstalmentStatus::Processing {
+    // Covered by payments (paid by hand, or a charge recorded meanwhile): paid, nothing to charge. A charge still in
+    // flight that succeeds later is recorded by its webhook as a payment (a credit the operator refunds).
+    if view.remaining.is_zero() {
         let mut paid = i.clone();
         paid.status = InstalmentStatus::Paid;
         paid.next_attempt_at = None;
         return Ok(Step::Settle(paid));
     }
-    // A re-taken processing instalment charges what it charged before (same key, same request).
-    let amount = if i.status == InstalmentStatus::Processing && !view.remaining.is_positive() {
-        i.amount
-    } else {
-        view.remaining
-    };
+    // What is still owed on it. A re-taken processing instalment keeps its charge id (see `start_attempt`), and
+    // with nothing paid meanwhile sends the identical request, which the gateway answers from its idempotency.
+    let amount = view.remaining;
     let taken = match schedule::start_attempt(i, c.booking.reference.as_str(), amount, now, lease) {
         Ok(t) => t,
         Err(_) => return Ok(Step::Skip("not due")),
