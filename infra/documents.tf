@@ -45,3 +45,27 @@ resource "aws_iam_role_policy" "document_worker_queue" {
   role   = aws_iam_role.function["document-worker"].id
   policy = data.aws_iam_policy_document.document_worker_queue.json
 }
+
+# Brand logos drawn in the documents' header (docs/documents.md "Branding"): each brand's logo_file uploaded to
+# brands/<brand id>/logo.<ext> in the documents bucket; BRANDS_JSON names it as the brand's logo_key. The worker
+# reads it once per container, so a changed file shows on documents rendered by new containers.
+locals {
+  brand_logos = {
+    for id, b in var.brands : id => {
+      file = b.logo_file
+      ext  = regex("(png|jpe?g)$", lower(b.logo_file))[0]
+      key  = "brands/${id}/logo.${regex("(png|jpe?g)$", lower(b.logo_file))[0]}"
+    } if b.logo_file != null
+  }
+}
+
+resource "aws_s3_object" "brand_logo" {
+  for_each               = local.brand_logos
+  bucket                 = aws_s3_bucket.portal["documents"].id
+  key                    = each.value.key
+  source                 = each.value.file
+  source_hash            = filemd5(each.value.file)
+  content_type           = each.value.ext == "png" ? "image/png" : "image/jpeg"
+  server_side_encryption = "aws:kms"
+  kms_key_id             = aws_kms_key.portal.arn
+}

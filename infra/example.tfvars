@@ -10,6 +10,8 @@ brands = {
     sender         = "bookings@example-tours.com"
     domain         = "example-tours.com"
     logo_url       = "https://www.example-tours.com/logo.png"
+    # Drawn on the documents: a PNG or JPEG of at most 512 KiB on the deploying machine (relative to infra/).
+    # logo_file = "logos/example-tours.png"
   }
   alpine = {
     name           = "Alpine Escapes"

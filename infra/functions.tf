@@ -175,6 +175,8 @@ locals {
       permissions = [
         { actions = ["dynamodb:Query", "dynamodb:PutItem"], resources = ["{table}"] },
         { actions = ["s3:PutObject"], resources = ["{documents_bucket}/bookings/*"] },
+        # Brand logos (uploaded from each brand's logo_file, infra/documents.tf), fetched on first use.
+        { actions = ["s3:GetObject"], resources = ["{documents_bucket}/brands/*"] },
       ]
     }
 
@@ -255,6 +257,7 @@ locals {
     for id, b in var.brands : id => merge(
       { name = b.name, primary_colour = b.primary_colour, sender = b.sender },
       b.logo_url == null ? {} : { logo_url = b.logo_url },
+      contains(keys(local.brand_logos), id) ? { logo_key = local.brand_logos[id].key } : {},
     )
   })
 

@@ -20,13 +20,14 @@ variable "environment" {
 }
 
 variable "brands" {
-  description = "Brands the portal sends mail as, keyed by brand id (a booking's brand); `default` is required and used for bookings without a known brand. Each: display name, primary colour (#rrggbb), sender address, the SES domain the sender belongs to, optional https logo URL."
+  description = "Brands the portal sends mail as, keyed by brand id (a booking's brand); `default` is required and used for bookings without a known brand. Each: display name, primary colour (#rrggbb), sender address, the SES domain the sender belongs to, optional https logo URL (emails), optional logo file (documents: a PNG or JPEG of at most 512 KiB on the deploying machine, uploaded to the documents bucket)."
   type = map(object({
     name           = string
     primary_colour = string
     sender         = string
     domain         = string
     logo_url       = optional(string)
+    logo_file      = optional(string)
   }))
 
   validation {
@@ -48,6 +49,20 @@ variable "brands" {
   validation {
     condition     = alltrue([for b in values(var.brands) : b.logo_url == null || startswith(coalesce(b.logo_url, "-"), "https://")])
     error_message = "logo_url must be an https:// URL."
+  }
+  validation {
+    condition     = alltrue([for b in values(var.brands) : b.logo_file == null || can(regex("\\.(png|jpe?g)$", lower(coalesce(b.logo_file, "-"))))])
+    error_message = "logo_file must be a .png, .jpg or .jpeg file."
+  }
+  validation {
+    # The document worker refuses logos over 512 KiB (base64: 4/3 of the bytes).
+    condition     = alltrue([for b in values(var.brands) : b.logo_file == null ? true : (fileexists(b.logo_file) ? length(filebase64(b.logo_file)) <= 699052 : false)])
+    error_message = "logo_file must be an existing file of at most 512 KiB."
+  }
+  validation {
+    # A brand id with a logo becomes part of an S3 key (brands/<id>/logo.<ext>).
+    condition     = alltrue([for id, b in var.brands : b.logo_file == null || can(regex("^[A-Za-z0-9_-]{1,64}$", id))])
+    error_message = "a brand with a logo_file needs an id of 1-64 characters of A-Za-z0-9_-."
   }
 }
 

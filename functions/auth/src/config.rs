@@ -9,7 +9,7 @@
 //! | `MAGIC_LINK_TTL_SECONDS` | link and code lifetime, 60..=900, default 900 |
 //! | `MAGIC_LINK_MIN_RESPONSE_MS` | timing floor of `POST /auth/magic-links`, 0..=5000, default 600 |
 //! | `EMAIL_SENDER` | verified SES sender used by brands that name none |
-//! | `BRANDS_JSON` | `{"<brand id>": {"name", "primary_colour": "#rrggbb", "sender"?, "logo_url"?}}`; key `default` for the rest |
+//! | `BRANDS_JSON` | `{"<brand id>": {"name", "primary_colour": "#rrggbb", "sender"?, "logo_url"?, "logo_key"?}}`; key `default` for the rest (`logo_key` is the document worker's) |
 //! | `RATE_WINDOW_SECONDS`, `RATE_PER_REFERENCE`, `RATE_PER_EMAIL`, `RATE_PER_CLIENT`, `RATE_SIGN_IN_PER_CLIENT` | rate limits |
 //! | `OPERATOR_AUTH`, `OPERATOR_KEY` | operator authentication (see `portal_http::operator`) |
 
@@ -63,6 +63,9 @@ impl Brands {
             sender: Option<String>,
             #[serde(default)]
             logo_url: Option<String>,
+            /// The document worker's (an S3 key of the PDF logo); accepted here so one `BRANDS_JSON` serves both.
+            #[serde(default, rename = "logo_key")]
+            _logo_key: Option<String>,
         }
         let err = |problem: String| ConfigError { variable: "BRANDS_JSON", problem };
         let raw: HashMap<String, Raw> = match json {
@@ -230,6 +233,8 @@ mod tests {
         assert_eq!(b.get("alpine-escapes").name, "Alpine Escapes");
         assert_eq!(b.get("alpine-escapes").sender, "portal@tours.example");
         assert_eq!(b.get("unknown").name, "Your tour portal");
+        let with_key = r##"{"x": {"name": "X", "primary_colour": "#000000", "logo_key": "brands/x/logo.png"}}"##;
+        assert_eq!(Brands::parse(Some(with_key), "portal@tours.example").unwrap().get("x").name, "X");
         for bad in [
             r##"{"x": {"name": "X", "primary_colour": "red;}body{display:none"}}"##,
             r##"{"x": {"name": "X\r\nBcc: a@b.c", "primary_colour": "#000000"}}"##,

@@ -8,11 +8,17 @@
 //! nothing. A failing message is reported in `batchItemFailures` (partial batch response) so only it is
 //! retried; after `maxReceiveCount` receives SQS moves it to the dead-letter queue. A message for a booking
 //! that no longer exists, or that is not a request at all, is logged and dropped (retrying cannot help).
+//!
+//! Brand logos (`logo_key` in `BRANDS_JSON`: a PNG or JPEG in the documents bucket) are fetched on a brand's
+//! first regeneration, not at cold start, and kept for the life of the container. A logo that cannot be fetched
+//! or used is logged at warn and not kept (the next regeneration tries again); the documents then show the
+//! brand's monogram: a logo never fails a regeneration.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
-use portal_documents::{Brand, DocType, Reason, RenderInput};
+use portal_documents::{Brand, DocType, Logo, MAX_LOGO_BYTES, Reason, RenderInput};
 use portal_domain::ledger::LedgerSummary;
 use portal_http::ApiError;
 use portal_http::config::{self, ConfigError};
@@ -48,12 +54,17 @@ pub async fn handle(generator: &Generator, event: SqsEvent, now: DateTime<Utc>) 
     resp
 }
 
-/// Brands for documents, from the same `BRANDS_JSON` as the emails (`name`, `primary_colour`; other fields
-/// ignored) plus `DOCUMENT_OPERATOR_DETAILS` (lines separated by `|`) printed under the brand.
+/// Brands for documents, from the same `BRANDS_JSON` as the emails (`name`, `primary_colour`, optional
+/// `logo_key`; other fields ignored) plus `DOCUMENT_OPERATOR_DETAILS` (lines separated by `|`) printed under the
+/// brand. The brands' [`Brand::logo`] stay `None` here: [`Generator::brand`] adds the logo.
 #[derive(Debug, Clone)]
 pub struct Brands {
     pub by_id: std::collections::HashMap<String, Brand>,
     pub default: Brand,
+    /// Brand id (`default` included) → the S3 key of its logo in the documents bucket, under `brands/`.
+    pub logo_keys: std::collections::HashMap<String, String>,
+    /// Logos fetched so far, by S3 key, shared by clones (one per container).
+    logos: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Logo>>>,
 }
 
 impl Brands {
@@ -61,11 +72,29 @@ impl Brands {
         self.by_id.get(id).unwrap_or(&self.default)
     }
 
+    /// The logo key of the brand documents of brand `id` are drawn with (an unknown brand: the default's).
+    pub fn logo_key(&self, id: &str) -> Option<&str> {
+        let id = if self.by_id.contains_key(id) { id } else { "default" };
+        self.logo_keys.get(id).map(String::as_str)
+    }
+
+    fn cached(&self, key: &str) -> Option<Logo> {
+        self.logos.lock().ok().and_then(|m| m.get(key).cloned())
+    }
+
+    fn keep(&self, key: &str, logo: Logo) {
+        if let Ok(mut m) = self.logos.lock() {
+            m.insert(key.to_string(), logo);
+        }
+    }
+
     pub fn parse(json: Option<&str>, operator_details: Option<&str>) -> Result<Brands, ConfigError> {
         #[derive(Deserialize)]
         struct Raw {
             name: String,
             primary_colour: String,
+            #[serde(default)]
+            logo_key: Option<String>,
         }
         let lines: Vec<String> =
             operator_details.map(|d| d.split('|').map(|l| l.trim().to_string()).collect()).unwrap_or_default();
@@ -75,17 +104,62 @@ impl Brands {
                 .map_err(|e| ConfigError { variable: "BRANDS_JSON", problem: format!("not a map of brands: {e}") })?,
         };
         let mut by_id = std::collections::HashMap::new();
-        let mut default =
-            Brand { name: "Your tour portal".into(), primary_colour: "#1f4e79".into(), operator_lines: lines.clone() };
+        let mut logo_keys = std::collections::HashMap::new();
+        let mut default = Brand {
+            name: "Your tour portal".into(),
+            primary_colour: "#1f4e79".into(),
+            operator_lines: lines.clone(),
+            logo: None,
+        };
         for (id, r) in raw {
-            let b = Brand { name: r.name, primary_colour: r.primary_colour, operator_lines: lines.clone() };
+            if let Some(key) = r.logo_key {
+                if !logo_key_ok(&key) {
+                    return Err(ConfigError {
+                        variable: "BRANDS_JSON",
+                        problem: format!("brand `{id}`: logo_key must be an S3 key under brands/ (A-Za-z0-9 . _ - /)"),
+                    });
+                }
+                logo_keys.insert(id.clone(), key);
+            }
+            let b = Brand { name: r.name, primary_colour: r.primary_colour, operator_lines: lines.clone(), logo: None };
             if id == "default" {
                 default = b;
             } else {
                 by_id.insert(id, b);
             }
         }
-        Ok(Brands { by_id, default })
+        Ok(Brands { by_id, default, logo_keys, logos: Default::default() })
+    }
+}
+
+/// A logo key names an object under `brands/` (the only prefix the worker may read), in plain characters.
+fn logo_key_ok(key: &str) -> bool {
+    key.len() <= 512
+        && key.strip_prefix("brands/").is_some_and(|rest| !rest.is_empty())
+        && key.split('/').all(|part| !part.is_empty() && part != "." && part != "..")
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c))
+}
+
+/// Why a brand's logo is not drawn (logged; the documents show the monogram).
+#[derive(Debug, thiserror::Error)]
+enum LogoFetchError {
+    #[error("S3 GetObject failed: {0}")]
+    S3(String),
+    #[error("{0} bytes: more than {MAX_LOGO_BYTES}")]
+    TooLarge(i64),
+    #[error(transparent)]
+    Logo(#[from] portal_documents::LogoError),
+}
+
+/// The error's code (`NoSuchKey`, `AccessDenied`, …) or kind, never the request (the logs carry no signature).
+fn s3_error<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> String {
+    match e {
+        SdkError::ServiceError(s) => s.err().code().unwrap_or("unknown service error").to_string(),
+        SdkError::TimeoutError(_) => "timeout".into(),
+        SdkError::DispatchFailure(_) => "dispatch failure".into(),
+        SdkError::ResponseError(_) => "unreadable response".into(),
+        SdkError::ConstructionFailure(_) => "request not built".into(),
+        _ => "unknown".into(),
     }
 }
 
@@ -149,6 +223,50 @@ impl Generator {
         })
     }
 
+    /// The brand documents of brand `id` are drawn with, its logo included when it has one that can be used:
+    /// fetched from the documents bucket on first use and kept for the container. A logo that cannot be fetched
+    /// or used is logged at warn, not kept, and left out (the header shows the monogram).
+    pub async fn brand(&self, id: &str) -> Brand {
+        let mut brand = self.brands.get(id).clone();
+        let Some(key) = self.brands.logo_key(id) else {
+            return brand;
+        };
+        if let Some(logo) = self.brands.cached(key) {
+            brand.logo = Some(logo);
+            return brand;
+        }
+        match self.fetch_logo(key).await {
+            Ok(logo) => {
+                tracing::info!(brand = id, key, bytes = logo.bytes().len(), "brand logo loaded");
+                self.brands.keep(key, logo.clone());
+                brand.logo = Some(logo);
+            }
+            Err(e) => tracing::warn!(brand = id, key, error = %e, "brand logo not used; documents show the monogram"),
+        }
+        brand
+    }
+
+    async fn fetch_logo(&self, key: &str) -> Result<Logo, LogoFetchError> {
+        let out = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| LogoFetchError::S3(s3_error(&e)))?;
+        // Refused before the body is read when S3 says it is too big; checked again on what arrived.
+        let declared = out.content_length().unwrap_or_default();
+        if declared > MAX_LOGO_BYTES as i64 {
+            return Err(LogoFetchError::TooLarge(declared));
+        }
+        let bytes = out.body.collect().await.map_err(|e| LogoFetchError::S3(e.to_string()))?.into_bytes();
+        if bytes.len() > MAX_LOGO_BYTES {
+            return Err(LogoFetchError::TooLarge(bytes.len() as i64));
+        }
+        Ok(Logo::new(bytes.to_vec())?)
+    }
+
     /// Bring the booking's documents (of `types`, all when empty) up to date. Identical content: no version.
     ///
     /// A concurrent run that wrote the same version number first makes this run start again from a fresh
@@ -195,8 +313,8 @@ impl Generator {
         let existing = document_items(&c);
         let summary = LedgerSummary::compute(&c.booking, &c.movements, &c.instalments, now.date_naive())
             .map_err(|e| GenerateError::Render(e.to_string()))?;
-        let brand = self.brands.get(&c.booking.brand);
-        let input = RenderInput { booking: &c.booking, movements: &c.movements, summary: &summary, brand };
+        let brand = self.brand(&c.booking.brand).await;
+        let input = RenderInput { booking: &c.booking, movements: &c.movements, summary: &summary, brand: &brand };
         for spec in portal_documents::plan(&c.booking, &c.movements) {
             if !types.is_empty() && !types.contains(&spec.doc_type) {
                 continue;
@@ -256,5 +374,28 @@ pub fn parse_reason(s: &str) -> Reason {
         "payment_recorded" => Reason::PaymentRecorded,
         "operator_request" => Reason::OperatorRequest,
         _ => Reason::BookingChanged,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logo_keys_are_per_brand_under_brands_and_unknown_brands_get_the_default_one() {
+        let json = r##"{"default": {"name": "Tours", "primary_colour": "#000000", "logo_key": "brands/default/logo.jpg"},
+                        "a": {"name": "A", "primary_colour": "#111111", "logo_key": "brands/a/logo.png", "sender": "x@y.z"},
+                        "b": {"name": "B", "primary_colour": "#222222"}}"##;
+        let brands = Brands::parse(Some(json), None).unwrap();
+        assert_eq!(brands.logo_key("a"), Some("brands/a/logo.png"));
+        assert_eq!(brands.logo_key("b"), None, "a brand without a logo never borrows the default's");
+        assert_eq!(brands.logo_key("unknown"), Some("brands/default/logo.jpg"));
+        assert_eq!(brands.get("a").logo, None, "fetched on first use, not at start");
+        for bad in
+            ["bookings/AE-1/invoice.pdf", "brands/", "brands/../bookings/x", "brands//x", "/brands/a", "brands/a b"]
+        {
+            let json = format!(r##"{{"a": {{"name": "A", "primary_colour": "#111111", "logo_key": "{bad}"}}}}"##);
+            assert!(Brands::parse(Some(&json), None).is_err(), "{bad}");
+        }
     }
 }

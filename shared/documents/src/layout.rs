@@ -4,7 +4,8 @@
 
 use krilla::Document;
 use krilla::color::rgb;
-use krilla::geom::{PathBuilder, Point, Rect};
+use krilla::geom::{PathBuilder, Point, Rect, Size as PageSize, Transform};
+use krilla::image::Image;
 use krilla::metadata::Metadata;
 use krilla::num::NormalizedF32;
 use krilla::page::PageSettings;
@@ -24,6 +25,9 @@ const MARGIN: f32 = 48.0;
 const BODY: f32 = 10.0;
 const LINE: f32 = 14.0;
 const BOTTOM: f32 = HEIGHT - MARGIN - 20.0;
+/// The white square in the header band, and the logo's margin inside it.
+const SQUARE: f32 = 42.0;
+const LOGO_PAD: f32 = 3.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Colour(pub u8, pub u8, pub u8);
@@ -50,6 +54,31 @@ fn face_bytes(f: Face) -> &'static [u8] {
 enum Op {
     Text { x: f32, y: f32, size: f32, face: Face, colour: Colour, text: String },
     Rect { x: f32, y: f32, w: f32, h: f32, colour: Colour },
+    Image { x: f32, y: f32, w: f32, h: f32, image: Image },
+}
+
+/// The logo as a PDF image (metadata read here; the pixels are decoded when the PDF is written).
+fn image(logo: &crate::Logo) -> Result<Image, String> {
+    let data = krilla::Data::from(std::sync::Arc::clone(&logo.bytes));
+    match logo.format {
+        crate::LogoFormat::Png => Image::from_png(data, true),
+        crate::LogoFormat::Jpeg => Image::from_jpeg(data, true),
+    }
+}
+
+/// Writes a one-page PDF with the logo on it (which decodes every pixel) and answers its size in pixels.
+pub(crate) fn probe(logo: &crate::Logo) -> Result<(u32, u32), String> {
+    let image = image(logo)?;
+    let size = image.size();
+    let (w, h) = (size.0.max(1) as f32, size.1.max(1) as f32);
+    let mut doc = Document::new();
+    let mut page = doc.start_page_with(PageSettings::from_wh(w, h).ok_or("page size")?);
+    let mut surface = page.surface();
+    surface.draw_image(image, PageSize::from_wh(w, h).ok_or("image size")?);
+    surface.finish();
+    page.finish();
+    doc.finish().map_err(|e| format!("{e:?}"))?;
+    Ok(size)
 }
 
 /// Runs of one face: `(face, text)`.
@@ -142,16 +171,19 @@ pub struct Layout {
     brand: String,
     colour: Colour,
     reference: String,
+    logo: Option<Image>,
 }
 
 impl Layout {
-    pub fn new(brand: &str, colour: &str, reference: &str) -> Layout {
+    /// A logo the PDF writer cannot read is left out (the header then shows the monogram).
+    pub fn new(brand: &str, colour: &str, reference: &str, logo: Option<&crate::Logo>) -> Layout {
         Layout {
             pages: vec![Vec::new()],
             y: MARGIN,
             brand: brand.to_string(),
             colour: crate::parse_colour(colour),
             reference: reference.to_string(),
+            logo: logo.and_then(|l| image(l).ok()),
         }
     }
 
@@ -186,13 +218,22 @@ impl Layout {
         }
     }
 
-    /// The brand band with a monogram, the brand name and the document title, then the operator's details.
+    /// The brand band with the logo (else a monogram of the brand's initials) in a white square, the brand
+    /// name and the document title, then the operator's details.
     pub fn header(&mut self, title: &str, operator_lines: &[String]) {
         let colour = self.colour;
         self.push(Op::Rect { x: 0.0, y: 0.0, w: WIDTH, h: 90.0, colour });
-        self.push(Op::Rect { x: MARGIN, y: 24.0, w: 42.0, h: 42.0, colour: WHITE });
-        let initials: String = self.brand.split_whitespace().filter_map(|w| w.chars().next()).take(2).collect();
-        self.line_at(MARGIN + 8.0, 52.0, 16.0, true, colour, &initials.to_uppercase());
+        self.push(Op::Rect { x: MARGIN, y: 24.0, w: SQUARE, h: SQUARE, colour: WHITE });
+        match self.logo.clone() {
+            Some(image) => {
+                let (x, y, w, h) = fit(image.size(), MARGIN + LOGO_PAD, 24.0 + LOGO_PAD, SQUARE - 2.0 * LOGO_PAD);
+                self.push(Op::Image { x, y, w, h, image });
+            }
+            None => {
+                let initials: String = self.brand.split_whitespace().filter_map(|w| w.chars().next()).take(2).collect();
+                self.line_at(MARGIN + 8.0, 52.0, 16.0, true, colour, &initials.to_uppercase());
+            }
+        }
         let brand = self.brand.clone();
         let name = wrap(&brand, 18.0, true, WIDTH - 2.0 * MARGIN - 220.0).into_iter().next().unwrap_or_default();
         self.line_at(MARGIN + 56.0, 52.0, 18.0, true, WHITE, &name);
@@ -305,6 +346,15 @@ impl Layout {
     }
 }
 
+/// An image of `px` pixels scaled to fit a `side`-point square at (`x`, `y`), keeping its aspect ratio and
+/// centred: `(x, y, width, height)` in points.
+fn fit(px: (u32, u32), x: f32, y: f32, side: f32) -> (f32, f32, f32, f32) {
+    let (pw, ph) = (px.0.max(1) as f32, px.1.max(1) as f32);
+    let scale = (side / pw).min(side / ph);
+    let (w, h) = (pw * scale, ph * scale);
+    (x + (side - w) / 2.0, y + (side - h) / 2.0, w, h)
+}
+
 fn fill(c: Colour) -> Fill {
     Fill { paint: rgb::Color::new(c.0, c.1, c.2).into(), opacity: NormalizedF32::ONE, rule: FillRule::NonZero }
 }
@@ -330,6 +380,13 @@ fn draw(surface: &mut Surface<'_>, fonts: &[Font; 3], op: Op) {
             surface.set_fill(Some(fill(colour)));
             surface.draw_text(Point::from_xy(x, y), font, size, &text, false, TextDirection::Auto);
         }
+        Op::Image { x, y, w, h, image } => {
+            if let Some(size) = PageSize::from_wh(w, h) {
+                surface.push_transform(&Transform::from_translate(x, y));
+                surface.draw_image(image, size);
+                surface.pop();
+            }
+        }
     }
 }
 
@@ -344,6 +401,20 @@ mod tests {
         assert!(lines.iter().all(|l| measure(l, 10.0, false) <= 200.0));
         let long = wrap(&"x".repeat(500), 10.0, false, 100.0);
         assert!(long.len() > 5 && long.iter().all(|l| measure(l, 10.0, false) <= 100.0));
+    }
+
+    #[test]
+    fn a_logo_fits_the_square_keeping_its_aspect_ratio() {
+        // 120×80 (3:2) in a 36-point square: 36 wide, 24 high, centred vertically.
+        let (x, y, w, h) = fit((120, 80), 10.0, 20.0, 36.0);
+        assert_eq!((x, w, h), (10.0, 36.0, 24.0));
+        assert_eq!(y, 26.0);
+        // A tall one: as high as the square, centred horizontally; a 1-pixel one scales up to the square.
+        let (x, y, w, h) = fit((40, 400), 0.0, 0.0, 36.0);
+        assert_eq!((y, h), (0.0, 36.0));
+        assert!((w - 3.6).abs() < 1e-4 && (x - 16.2).abs() < 1e-4);
+        assert_eq!(fit((1, 1), 0.0, 0.0, 36.0), (0.0, 0.0, 36.0, 36.0));
+        assert_eq!(fit((0, 0), 0.0, 0.0, 36.0), (0.0, 0.0, 36.0, 36.0));
     }
 
     #[test]

@@ -69,6 +69,72 @@ pub struct Brand {
     pub primary_colour: String,
     /// The operator's legal name and address lines, printed under the brand.
     pub operator_lines: Vec<String>,
+    /// Drawn in the header's white square instead of the monogram of the brand's initials.
+    pub logo: Option<Logo>,
+}
+
+/// The largest logo accepted, in bytes (a header logo needs a few KiB; this bounds memory and PDF size).
+pub const MAX_LOGO_BYTES: usize = 512 * 1024;
+/// The largest logo accepted, in pixels per side (bounds the memory a small but highly compressed image
+/// could take once decoded).
+pub const MAX_LOGO_SIDE: u32 = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogoFormat {
+    Png,
+    Jpeg,
+}
+
+/// A brand logo: PNG or JPEG bytes that [`Logo::new`] has checked decode (cheap to clone: the bytes are
+/// shared).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logo {
+    bytes: std::sync::Arc<Vec<u8>>,
+    format: LogoFormat,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LogoError {
+    #[error("{0} bytes: more than {MAX_LOGO_BYTES}")]
+    TooLarge(usize),
+    #[error("neither PNG nor JPEG")]
+    UnknownFormat,
+    #[error("{0}×{1} pixels: more than {MAX_LOGO_SIDE} on a side")]
+    TooManyPixels(u32, u32),
+    #[error("undecodable: {0}")]
+    Undecodable(String),
+}
+
+impl Logo {
+    /// Checks the bytes: at most [`MAX_LOGO_BYTES`], PNG or JPEG by their signature (not by a file name), at
+    /// most [`MAX_LOGO_SIDE`] pixels a side, and fully decodable by the PDF writer (a one-image PDF is
+    /// written), so a logo that passes cannot make a document fail.
+    pub fn new(bytes: Vec<u8>) -> Result<Logo, LogoError> {
+        if bytes.len() > MAX_LOGO_BYTES {
+            return Err(LogoError::TooLarge(bytes.len()));
+        }
+        let format = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            LogoFormat::Png
+        } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+            LogoFormat::Jpeg
+        } else {
+            return Err(LogoError::UnknownFormat);
+        };
+        let logo = Logo { bytes: std::sync::Arc::new(bytes), format };
+        let (w, h) = layout::probe(&logo).map_err(LogoError::Undecodable)?;
+        if w > MAX_LOGO_SIDE || h > MAX_LOGO_SIDE {
+            return Err(LogoError::TooManyPixels(w, h));
+        }
+        Ok(logo)
+    }
+
+    pub fn format(&self) -> LogoFormat {
+        self.format
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
 }
 
 /// One document of a booking (not yet rendered).
@@ -146,9 +212,19 @@ pub struct Rendered {
     pub sha256: String,
 }
 
+/// Renders one document. The brand's logo is drawn when it has one; should the PDF writer still fail with
+/// the logo (it passed [`Logo::new`], so it should not), the document is rendered with the monogram instead:
+/// a logo never costs a document.
 pub fn render(spec: &DocumentSpec, input: &RenderInput<'_>) -> Result<Rendered, RenderError> {
+    match render_with(spec, input, input.brand.logo.as_ref()) {
+        Err(RenderError::Pdf(_)) if input.brand.logo.is_some() => render_with(spec, input, None),
+        other => other,
+    }
+}
+
+fn render_with(spec: &DocumentSpec, input: &RenderInput<'_>, logo: Option<&Logo>) -> Result<Rendered, RenderError> {
     let locale = Locale::parse(&input.booking.locale).unwrap_or(Locale::EnGb);
-    let mut l = Layout::new(&input.brand.name, &input.brand.primary_colour, input.booking.reference.as_str());
+    let mut l = Layout::new(&input.brand.name, &input.brand.primary_colour, input.booking.reference.as_str(), logo);
     let title = match spec.doc_type {
         DocType::Invoice => "Invoice",
         DocType::Itinerary => "Itinerary",

@@ -59,7 +59,39 @@ fn brand() -> Brand {
         name: "Alpine Escapes".into(),
         primary_colour: "#0b6e4f".into(),
         operator_lines: vec!["Alpine Escapes Ltd · 1 Market Street, Bristol BS1 4DJ".into()],
+        logo: None,
     }
+}
+
+static LOGO_PNG: &[u8] = include_bytes!("../fixtures/alpine-escapes-logo.png");
+static LOGO_JPEG: &[u8] = include_bytes!("../fixtures/logo.jpg");
+
+/// `(width, height)` in pixels of every image XObject in the PDF.
+pub fn pdf_images(pdf: &[u8]) -> Vec<(i64, i64)> {
+    let doc = lopdf::Document::load_mem(pdf).expect("a parseable PDF");
+    doc.objects
+        .values()
+        .filter_map(|o| o.as_stream().ok())
+        .filter(|s| s.dict.get(b"Subtype").and_then(|t| t.as_name()).is_ok_and(|n| n == b"Image"))
+        // A PNG's alpha channel is a second image (the first one's soft mask): count the drawn ones.
+        .filter(|s| {
+            s.dict.get(b"SMask").is_ok()
+                || !s.dict.get(b"ColorSpace").and_then(|c| c.as_name()).is_ok_and(|n| n == b"DeviceGray")
+        })
+        .map(|s| {
+            let n = |k: &[u8]| s.dict.get(k).and_then(|v| v.as_i64()).unwrap_or_default();
+            (n(b"Width"), n(b"Height"))
+        })
+        .collect()
+}
+
+fn render_invoice(brand: &Brand) -> Rendered {
+    let (b, inst) = booking(input());
+    let movements = [charge(&b)];
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    let summary = LedgerSummary::compute(&b, &movements, &inst, today).unwrap();
+    let input = RenderInput { booking: &b, movements: &movements, summary: &summary, brand };
+    render(&plan(&b, &movements)[0], &input).unwrap()
 }
 
 fn render_all(b: &Booking, inst: &[Instalment], movements: &[Movement]) -> Vec<(DocumentSpec, Rendered)> {
@@ -173,4 +205,44 @@ fn colours_and_file_names() {
     assert_eq!(file_name("AE-10001", "invoice", 2), "AE-10001-invoice-v2.pdf");
     assert_eq!(DocType::parse("voucher"), Some(DocType::Voucher));
     assert_eq!(DocType::parse("../x"), None);
+}
+
+#[test]
+fn the_logo_is_drawn_instead_of_the_monogram_and_the_text_stays_extractable() {
+    let plain = render_invoice(&brand());
+    assert!(pdf_images(&plain.pdf).is_empty());
+    assert!(pdf_text(&plain.pdf).contains("AE Alpine Escapes"), "the monogram, then the brand name");
+
+    for (bytes, format, size) in [(LOGO_PNG, LogoFormat::Png, (120, 80)), (LOGO_JPEG, LogoFormat::Jpeg, (64, 40))] {
+        let logo = Logo::new(bytes.to_vec()).unwrap();
+        assert_eq!(logo.format(), format);
+        let branded = render_invoice(&Brand { logo: Some(logo), ..brand() });
+        assert_eq!(pdf_images(&branded.pdf), [size], "{format:?}: one image XObject, the logo");
+        let text = pdf_text(&branded.pdf);
+        for needle in ["Alpine Escapes", "Invoice", "AE-10001", "£3,080.50", "Alpine Escapes Ltd"] {
+            assert!(text.contains(needle), "{format:?} invoice lacks {needle:?}:\n{text}");
+        }
+        assert!(!text.contains("AE Alpine") && text.contains("Alpine Escapes Invoice"), "no monogram:\n{text}");
+        assert_ne!(branded.sha256, plain.sha256);
+        assert_eq!(
+            render_invoice(&Brand { logo: Some(Logo::new(bytes.to_vec()).unwrap()), ..brand() }).sha256,
+            branded.sha256
+        );
+    }
+}
+
+#[test]
+fn logos_that_are_too_big_or_not_images_are_refused() {
+    assert_eq!(Logo::new(b"GIF89a....".to_vec()), Err(LogoError::UnknownFormat));
+    assert_eq!(Logo::new(Vec::new()), Err(LogoError::UnknownFormat));
+    let mut big = LOGO_PNG.to_vec();
+    big.resize(MAX_LOGO_BYTES + 1, 0);
+    assert_eq!(Logo::new(big), Err(LogoError::TooLarge(MAX_LOGO_BYTES + 1)));
+    // A PNG signature with a truncated body, a JPEG cut after its headers: the writer cannot decode them.
+    assert!(matches!(Logo::new(LOGO_PNG[..40].to_vec()), Err(LogoError::Undecodable(_))));
+    assert!(matches!(Logo::new(LOGO_JPEG[..LOGO_JPEG.len() / 2].to_vec()), Err(LogoError::Undecodable(_))));
+    // A PNG header claiming 100000×100000 pixels is refused before any pixel is decoded.
+    let mut huge = LOGO_PNG.to_vec();
+    huge[16..24].copy_from_slice(&[0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0]);
+    assert!(Logo::new(huge).is_err());
 }

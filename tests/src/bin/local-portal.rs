@@ -172,9 +172,16 @@ async fn local_documents(
     let sqs = aws_sdk_sqs::Client::new(&env.sdk);
     let url = sqs.create_queue().queue_name("portal-documents").send().await.expect("create the documents queue");
     let queue = portal_store::documents::DocumentQueue { client: sqs, url: url.queue_url.unwrap_or_default() };
+    // The demo brand's logo in the bucket, as Terraform uploads a brand's `logo_file` (the others: monogram).
+    let logo = include_bytes!("../../../shared/documents/fixtures/alpine-escapes-logo.png");
+    let put = env.s3.put_object().bucket(&env.bucket).key("brands/alpine-escapes/logo.png");
+    if let Err(e) = put.content_type("image/png").body(logo.to_vec().into()).send().await {
+        eprintln!("warning: the demo logo was not uploaded ({e}); documents show the monogram");
+    }
     let brands = document_worker::Brands::parse(
         Some(
-            r##"{"alpine-escapes": {"name": "Alpine Escapes", "primary_colour": "#0a7c59"},
+            r##"{"alpine-escapes": {"name": "Alpine Escapes", "primary_colour": "#0a7c59",
+                                    "logo_key": "brands/alpine-escapes/logo.png"},
                  "sakura-tours": {"name": "Sakura Tours", "primary_colour": "#b5316a"},
                  "gulf-journeys": {"name": "Gulf Journeys", "primary_colour": "#8a5a00"}}"##,
         ),

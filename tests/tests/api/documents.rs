@@ -422,3 +422,98 @@ async fn concurrent_and_repeated_regenerations_write_each_version_once() {
         f.env.s3.list_objects_v2().bucket(&f.env.bucket).prefix("bookings/AE-10001/invoice/").send().await.unwrap();
     assert_eq!(objects.contents().len(), 2, "one object per version");
 }
+
+static LOGO: &[u8] = include_bytes!("../../../shared/documents/fixtures/alpine-escapes-logo.png");
+static LOGO_ALT: &[u8] = include_bytes!("../../../shared/documents/fixtures/logo-alt.png");
+
+/// `(width, height)` in pixels of every image the PDF draws (a PNG's alpha channel, its soft mask, not counted).
+fn pdf_images(pdf: &[u8]) -> Vec<(i64, i64)> {
+    let doc = lopdf::Document::load_mem(pdf).unwrap();
+    let masks: Vec<lopdf::ObjectId> =
+        doc.objects.values().filter_map(|o| o.as_stream().ok()?.dict.get(b"SMask").ok()?.as_reference().ok()).collect();
+    doc.objects
+        .iter()
+        .filter(|(id, _)| !masks.contains(id))
+        .filter_map(|(_, o)| o.as_stream().ok())
+        .filter(|s| s.dict.get(b"Subtype").and_then(|t| t.as_name()).is_ok_and(|n| n == b"Image"))
+        .map(|s| {
+            let n = |k: &[u8]| s.dict.get(k).and_then(|v| v.as_i64()).unwrap_or_default();
+            (n(b"Width"), n(b"Height"))
+        })
+        .collect()
+}
+
+impl Fx {
+    /// A new worker container: brands with `logo_key` for alpine-escapes, an empty logo cache.
+    fn new_container(&mut self, logo_key: &str) {
+        let json = format!(
+            r##"{{"alpine-escapes": {{"name": "Alpine Escapes", "primary_colour": "#0b6e4f", "logo_key": "{logo_key}"}}}}"##
+        );
+        let brands =
+            document_worker::Brands::parse(Some(&json), Some("Alpine Escapes Ltd | 1 Market Street, Bristol")).unwrap();
+        self.generator.brands = brands;
+    }
+
+    async fn put_logo(&self, key: &str, bytes: &[u8]) {
+        let body = aws_sdk_s3::primitives::ByteStream::from(bytes.to_vec());
+        self.env.s3.put_object().bucket(&self.env.bucket).key(key).body(body).send().await.unwrap();
+    }
+
+    /// The latest invoice: its version, image sizes and text.
+    async fn invoice(&self, cookie: &str) -> (u64, Vec<(i64, i64)>, String) {
+        let u = body_json(&self.url("AE-10001", "invoice", None, cookie).await);
+        let (bytes, _) = fetch(u["url"].as_str().unwrap()).await;
+        (u["version"].as_u64().unwrap(), pdf_images(&bytes), pdf_extract::extract_text_from_mem(&bytes).unwrap())
+    }
+}
+
+#[tokio::test]
+async fn the_brand_logo_comes_from_the_bucket_and_a_missing_or_broken_one_leaves_the_monogram() {
+    let mut f = fx().await;
+    let key = "brands/alpine-escapes/logo.png";
+    // The brand names a logo that is not in the bucket: every document is still generated, with the monogram.
+    f.new_container(key);
+    f.upsert("AE-10001", &seed::gbp_booking(Utc::now().date_naive())).await;
+    assert_eq!(f.run_worker().await, 1);
+    let lead = f.sign_in("AE-10001", "T1", true, Utc::now().timestamp()).await;
+    let (v, images, text) = f.invoice(&lead).await;
+    assert_eq!((v, images), (1, vec![]));
+    assert!(text.contains("AE Alpine Escapes") && text.contains("£3,080.50"), "{text}");
+
+    // The logo uploaded (a failure was not cached): the next regeneration draws it, a new version of each.
+    f.put_logo(key, LOGO).await;
+    assert_eq!(f.regenerate("AE-10001", None).await.status(), 202);
+    f.run_worker().await;
+    let (v, images, text) = f.invoice(&lead).await;
+    assert_eq!((v, images), (2, vec![(120, 80)]), "the invoice draws the logo");
+    assert!(!text.contains("AE Alpine") && text.contains("Alpine Escapes") && text.contains("£3,080.50"), "{text}");
+    let list = body_json(&f.list("AE-10001", &lead).await);
+    assert_eq!(versions(&list, "itinerary"), [1, 2]);
+
+    // Kept for the container: gone from the bucket, the same logo is drawn and nothing changes.
+    f.env.s3.delete_object().bucket(&f.env.bucket).key(key).send().await.unwrap();
+    assert_eq!(f.regenerate("AE-10001", None).await.status(), 202);
+    f.run_worker().await;
+    assert_eq!(body_json(&f.list("AE-10001", &lead).await), list, "same bytes: no version");
+
+    // Other logo bytes, seen by a new container: a new version with the new image.
+    f.put_logo(key, LOGO_ALT).await;
+    f.new_container(key);
+    assert_eq!(f.regenerate("AE-10001", Some(json!({"types": ["invoice"]}))).await.status(), 202);
+    f.run_worker().await;
+    assert_eq!(f.invoice(&lead).await.1, [(48, 48)]);
+    assert_eq!(versions(&body_json(&f.list("AE-10001", &lead).await), "invoice"), [1, 2, 3]);
+
+    // Bytes that are no image, and an image over 512 KiB: warned about, the monogram again, no failed message.
+    let mut big = LOGO.to_vec();
+    big.resize(512 * 1024 + 1, 0);
+    for (n, bad) in [b"<html>not an image</html>".to_vec(), big].into_iter().enumerate() {
+        f.put_logo(key, &bad).await;
+        f.new_container(key);
+        assert_eq!(f.regenerate("AE-10001", Some(json!({"types": ["invoice"]}))).await.status(), 202);
+        assert_eq!(f.run_worker().await, 1);
+        let (v, images, text) = f.invoice(&lead).await;
+        assert_eq!((v, images), (4, vec![]), "case {n}: the monogram (v4 once, then unchanged)");
+        assert!(text.contains("AE Alpine Escapes"), "{text}");
+    }
+}
