@@ -87,10 +87,17 @@ pub enum LogoFormat {
 
 /// A brand logo: PNG or JPEG bytes that [`Logo::new`] has checked decode (cheap to clone: the bytes are
 /// shared).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Logo {
     bytes: std::sync::Arc<Vec<u8>>,
     format: LogoFormat,
+}
+
+/// The format and size, not the bytes (a logged brand stays one line).
+impl std::fmt::Debug for Logo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Logo").field("format", &self.format).field("bytes", &self.bytes.len()).finish()
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -216,6 +216,7 @@ fn the_logo_is_drawn_instead_of_the_monogram_and_the_text_stays_extractable() {
     for (bytes, format, size) in [(LOGO_PNG, LogoFormat::Png, (120, 80)), (LOGO_JPEG, LogoFormat::Jpeg, (64, 40))] {
         let logo = Logo::new(bytes.to_vec()).unwrap();
         assert_eq!(logo.format(), format);
+        assert_eq!(format!("{logo:?}"), format!("Logo {{ format: {format:?}, bytes: {} }}", bytes.len()));
         let branded = render_invoice(&Brand { logo: Some(logo), ..brand() });
         assert_eq!(pdf_images(&branded.pdf), [size], "{format:?}: one image XObject, the logo");
         let text = pdf_text(&branded.pdf);
