@@ -234,6 +234,22 @@ impl Fx {
             .collect()
     }
 
+    /// Every outbox event of this test validates against the finance export schema.
+    async fn assert_events_match_schema(&self) {
+        let schema: Value = serde_json::from_str(include_str!("../../../docs/finance-events.schema.json")).unwrap();
+        let v = jsonschema::validator_for(&schema).unwrap();
+        let mut n = 0;
+        for i in self.env.all_items().await {
+            if i.get("entity").and_then(|e| e.as_s().ok()).is_some_and(|e| e == "outbox_event") {
+                let item: Value = portal_store::store::from_item(i).unwrap();
+                let errors: Vec<String> = v.iter_errors(&item["event"]).map(|e| e.to_string()).collect();
+                assert!(errors.is_empty(), "{errors:?}: {}", item["event"]);
+                n += 1;
+            }
+        }
+        assert!(n > 0);
+    }
+
     fn mails(&self, to: &str) -> Vec<Value> {
         self.env
             .emails_to(to)
@@ -309,6 +325,7 @@ async fn approve_all_then_the_runner_charges_each_instalment_once_on_its_due_dat
     assert_eq!(f.outbox_types().await.iter().filter(|t| *t == "instalment.charged").count(), 2);
     // A receipt per charge to the approver.
     assert_eq!(f.mails("ada@example.com").len(), 2);
+    f.assert_events_match_schema().await;
 }
 
 #[tokio::test]
@@ -378,6 +395,7 @@ async fn a_declined_card_is_retried_on_the_backoff_then_emails_a_pay_link() {
     let actions: Vec<&str> =
         o["pending_actions"].as_array().unwrap().iter().filter_map(|a| a["type"].as_str()).collect();
     assert!(actions.contains(&"instalment_payment_failed"), "{actions:?}");
+    f.assert_events_match_schema().await;
 }
 
 #[tokio::test]
@@ -614,6 +632,7 @@ async fn a_traveller_cannot_commit_or_withdraw_anothers_card() {
     assert_problem(&f.withdraw(&t2, "INS1").await, 403, "forbidden");
     assert_eq!(f.status("INS1").await, InstalmentStatus::Approved);
     assert_eq!(f.withdraw(&lead, "INS1").await.status(), 200);
+    f.assert_events_match_schema().await;
 }
 
 #[tokio::test]
