@@ -434,6 +434,27 @@ pub async fn notify(
     amount: Money,
     card: Option<&PaymentMethodItem>,
 ) -> bool {
+    let mailer = Mailer { ses: &state.ses, brands: &state.brands, portal_url: &state.portal_url };
+    send_collection_failed(&mailer, c, failed, amount, card).await
+}
+
+/// What sending the collection-failure email needs (the runner's, or the webhook function's for a decline only
+/// the gateway's webhook reported).
+pub struct Mailer<'a> {
+    pub ses: &'a aws_sdk_sesv2::Client,
+    pub brands: &'a auth::Brands,
+    /// `https://…` without a trailing slash.
+    pub portal_url: &'a str,
+}
+
+/// Send the branded collection-failure email to the approver (else the lead). Best effort: `false` when not sent.
+pub async fn send_collection_failed(
+    state: &Mailer<'_>,
+    c: &BookingCollection,
+    failed: &Instalment,
+    amount: Money,
+    card: Option<&PaymentMethodItem>,
+) -> bool {
     use aws_sdk_sesv2::types::{Body as SesBody, Content, Destination, EmailContent, Message};
     let b = &c.booking;
     let payer = failed

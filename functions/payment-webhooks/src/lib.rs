@@ -55,6 +55,9 @@ pub struct State {
     /// Retries of declined off-session instalment charges (the runner's policy: `RETRY_MAX_ATTEMPTS`,
     /// `RETRY_BACKOFF`).
     pub retry_policy: RetryPolicy,
+    /// Where the collection-failure email's pay-by-hand link points (`PORTAL_URL`); `None`: no such email from
+    /// here (the runner sends it for the declines it sees, which with Stripe is every off-session decline).
+    pub portal_url: Option<String>,
 }
 
 impl State {
@@ -68,6 +71,7 @@ impl State {
             clock: Arc::new(Utc::now),
             documents: None,
             retry_policy: RetryPolicy::default(),
+            portal_url: None,
         }
     }
 
@@ -97,7 +101,8 @@ impl State {
         )
         .map_err(|problem| ConfigError { variable: "RETRY_BACKOFF", problem })?;
         let state = State::new(store, aws_sdk_sesv2::Client::new(&sdk), &secret, brands);
-        Ok(State { documents, retry_policy, ..state })
+        let portal_url = config::optional("PORTAL_URL").map(|u| u.trim().trim_end_matches('/').to_string());
+        Ok(State { documents, retry_policy, portal_url, ..state })
     }
 }
 
@@ -164,6 +169,9 @@ async fn route(state: &State, req: Request) -> Result<Response<Body>, ApiError> 
             tracing::info!(event_id = %env.id, event_type = %env.event_type, reference = %reference, outcome = outcome.label, "webhook recorded");
             if let Some(r) = outcome.receipt {
                 send_receipt(state, &r).await;
+            }
+            if outcome.label == "failure_recorded" {
+                email_instalment_decline(state, &env, &reference).await;
             }
             if matches!(outcome.label, "recorded" | "refund_recorded" | "dispute_recorded") {
                 queue_documents(state, &reference).await;
@@ -587,6 +595,23 @@ fn plan(
         GatewayEvent::Other => label = "ignored",
     }
     Ok((r, Outcome { label, receipt }))
+}
+
+/// A declined instalment charge this webhook recorded (the runner did not see it): the customer's email with the
+/// pay-by-hand link, best effort after the commit.
+async fn email_instalment_decline(state: &State, env: &Envelope, reference: &str) {
+    let (GatewayEvent::PaymentFailed(p), Some(url)) = (&env.event, state.portal_url.as_deref()) else { return };
+    let Some(charge) = p.metadata.as_ref().map(|m| m.checkout_id.clone()).filter(|k| k.starts_with("ichg_")) else {
+        return;
+    };
+    let Ok(Some(c)) = state.store.load_booking(reference).await else { return };
+    let Some(failed) = instalment_charged(&c, Some(&charge)) else { return };
+    let card = failed.approval.as_ref().and_then(|a| {
+        portal_store::payments::saved_methods(&c).into_iter().find(|m| m.payment_method_id == a.payment_method_id)
+    });
+    let amount = money(p.amount_minor, &p.currency, c.booking.currency).unwrap_or(failed.amount);
+    let mailer = instalment_runner::Mailer { ses: &state.ses, brands: &state.brands, portal_url: url };
+    instalment_runner::send_collection_failed(&mailer, &c, failed, amount, card.as_ref()).await;
 }
 
 /// The instalment an off-session charge is for: the runner's charge id travels as the payment's `checkout_id`.

@@ -67,7 +67,8 @@ async fn fx() -> Fx {
         brands.clone(),
         "https://portal.example",
     );
-    let hooks = payment_webhooks::State::new(env.store(), env.ses.clone(), SECRET, brands);
+    let mut hooks = payment_webhooks::State::new(env.store(), env.ses.clone(), SECRET, brands);
+    hooks.portal_url = Some("https://portal.example".into());
     Fx { env, brand, sandbox, api, runner, hooks }
 }
 
@@ -714,10 +715,15 @@ async fn a_decline_reported_only_by_the_webhook_is_recorded_once_and_retried() {
     assert_eq!((i.status, i.attempts), (InstalmentStatus::Failed, 1));
     assert!(i.next_attempt_at.is_some(), "a retry is planned");
     assert_eq!(count(&c, MovementKind::PaymentFailed), 1);
+    // The customer is told, with the pay-by-hand link (the webhook function's PORTAL_URL).
+    let mails = f.mails("ada@example.com");
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(mails[0].to_string().contains("https://portal.example/bookings/AE-10001?pay=INS1"));
     // Redelivered: nothing new.
     let r = f.hook(&deliveries[0].body, &deliveries[0].signature).await;
     assert_eq!(body_json(&r)["outcome"], "duplicate");
     assert_eq!(count(&f.booking().await, MovementKind::PaymentFailed), 1);
+    assert_eq!(f.mails("ada@example.com").len(), 1);
 }
 
 type Seen = Arc<std::sync::Mutex<Vec<(String, HashMap<String, String>, String)>>>;
