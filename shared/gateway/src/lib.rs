@@ -40,7 +40,7 @@ pub struct PaymentMetadata {
     pub traveller_id: Option<String>,
 }
 
-/// A card saved for later off-session charges (next issue: approved instalments).
+/// A card saved for later off-session charges (approved instalments, charged by the instalment runner).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SavedCard {
     pub customer_id: String,
