@@ -144,6 +144,11 @@ locals {
         EMAIL_SENDER        = var.brands["default"].sender
         BRANDS_JSON         = local.brands_json
         DOCUMENTS_QUEUE_URL = aws_sqs_queue.documents.url
+        # A decline the webhook reports for an instalment charge: the retry plan (same policy as the runner)
+        # and the pay-by-hand link in the email.
+        PORTAL_URL         = var.portal_url
+        RETRY_MAX_ATTEMPTS = tostring(var.instalment_retry.max_attempts)
+        RETRY_BACKOFF      = var.instalment_retry.backoff
       }
       secrets              = { STRIPE_WEBHOOK_SECRET = "stripe_webhook_secret" }
       reserved_concurrency = null
@@ -215,8 +220,8 @@ locals {
         BRANDS_JSON        = local.brands_json
         PORTAL_URL         = var.portal_url
         GATEWAY_TIMEOUT_MS = "8000"
-        RETRY_MAX_ATTEMPTS = "3"
-        RETRY_BACKOFF      = "2d,3d"
+        RETRY_MAX_ATTEMPTS = tostring(var.instalment_retry.max_attempts)
+        RETRY_BACKOFF      = var.instalment_retry.backoff
         RUN_BATCH          = "100"
       }
       secrets = { STRIPE_SECRET_KEY = "stripe_secret_key" }

@@ -177,3 +177,17 @@ variable "alarm_email" {
     error_message = "alarm_email is an email address or empty."
   }
 }
+
+variable "instalment_retry" {
+  description = "Declined off-session instalment charges: attempts in all (RETRY_MAX_ATTEMPTS) and the waits between them (RETRY_BACKOFF, e.g. \"2d,3d\": again after 2 days, then 3 more), for the runner and the webhook alike."
+  type = object({
+    max_attempts = number
+    backoff      = string
+  })
+  default = { max_attempts = 3, backoff = "2d,3d" }
+
+  validation {
+    condition     = var.instalment_retry.max_attempts >= 1 && var.instalment_retry.max_attempts <= 10 && can(regex("^([0-9]+[dhm])(,[0-9]+[dhm])*$", var.instalment_retry.backoff))
+    error_message = "instalment_retry: max_attempts 1-10; backoff a comma-separated list of waits like 2d,3d (d, h or m)."
+  }
+}

@@ -4,7 +4,7 @@
 
 use crate::booking::BookingStatus;
 use crate::error::DomainError;
-use crate::ledger::LedgerSummary;
+use crate::ledger::{InstalmentView, LedgerSummary};
 use crate::money::Money;
 use crate::schedule::InstalmentStatus;
 
@@ -74,12 +74,26 @@ pub fn price(
     if status == BookingStatus::Cancelled {
         return Err(conflict("the booking is cancelled; nothing can be paid"));
     }
-    let outstanding = summary.outstanding;
-    if !outstanding.is_positive() {
+    if !summary.outstanding.is_positive() {
         return Err(conflict("nothing is outstanding on this booking"));
     }
-    let open: Vec<String> =
-        summary.instalments.iter().filter(|v| v.remaining.is_positive()).map(|v| v.instalment.id.clone()).collect();
+    // Instalments being charged off-session to an approved card right now: that money is on its way, so no
+    // target may ask for it a second time (the webhook settles them either way).
+    let collecting =
+        |v: &&InstalmentView| v.instalment.status == InstalmentStatus::Processing && v.remaining.is_positive();
+    let being_collected =
+        Money::sum(summary.currency, summary.instalments.iter().filter(collecting).map(|v| v.remaining))
+            .map_err(|e| DomainError::money("amount", e))?;
+    let outstanding = summary.outstanding.checked_sub(being_collected).map_err(|e| DomainError::money("amount", e))?;
+    if !outstanding.is_positive() {
+        return Err(conflict("the rest of the balance is being collected from the approved card; wait for its result"));
+    }
+    let open: Vec<String> = summary
+        .instalments
+        .iter()
+        .filter(|v| v.remaining.is_positive() && !collecting(v))
+        .map(|v| v.instalment.id.clone())
+        .collect();
     let priced = match target {
         PayTarget::Balance => Priced { amount: outstanding, instalment_ids: open, traveller_id: None },
         PayTarget::DueNow => {
@@ -91,16 +105,23 @@ pub fn price(
                     .unwrap_or_default();
                 return Err(conflict(format!("nothing is due now{next}")));
             }
-            let due: Vec<String> = summary
+            let due_views: Vec<&InstalmentView> = summary
                 .instalments
                 .iter()
                 .filter(|v| {
                     v.remaining.is_positive()
                         && summary.next_due.as_ref().is_none_or(|n| v.instalment.due_date < n.date)
                 })
-                .map(|v| v.instalment.id.clone())
                 .collect();
-            Priced { amount: summary.due_now, instalment_ids: due, traveller_id: None }
+            let collecting_due =
+                Money::sum(summary.currency, due_views.iter().copied().filter(collecting).map(|v| v.remaining))
+                    .map_err(|e| DomainError::money("amount", e))?;
+            let amount = summary.due_now.checked_sub(collecting_due).map_err(|e| DomainError::money("amount", e))?;
+            if !amount.is_positive() {
+                return Err(conflict("what is due now is being collected from the approved card; wait for its result"));
+            }
+            let due = due_views.iter().filter(|v| !collecting(v)).map(|v| v.instalment.id.clone()).collect();
+            Priced { amount: amount.min(outstanding), instalment_ids: due, traveller_id: None }
         }
         PayTarget::Instalments(ids) => {
             if ids.is_empty() {
@@ -301,6 +322,26 @@ mod tests {
         // The share's outstanding as shown (1540.25 less T2's part of the deposit): what settles it.
         assert_eq!((s.amount, s.traveller_id.as_deref()), (gbp(129025), Some("T2")));
         assert_eq!(p(PayTarget::Custom(gbp(150)), LEAD).unwrap().amount, gbp(150));
+    }
+
+    #[test]
+    fn an_instalment_being_collected_is_not_charged_again_by_another_target() {
+        let mut s = summary();
+        s.instalments[1].instalment.status = InstalmentStatus::Processing; // INS1, 1000.00, due now
+        let pay = |t: PayTarget| price(BookingStatus::Confirmed, &s, &t, LEAD, gbp(100));
+        let b = pay(PayTarget::Balance).unwrap();
+        assert_eq!((b.amount, b.instalment_ids), (gbp(158050), vec!["BAL".to_string()]));
+        assert!(matches!(pay(PayTarget::DueNow), Err(PriceError::Domain(DomainError::Conflict(_)))));
+        assert!(matches!(
+            pay(PayTarget::Instalments(vec!["INS1".into()])),
+            Err(PriceError::Domain(DomainError::Conflict(_)))
+        ));
+        assert!(matches!(pay(PayTarget::Custom(gbp(158051))), Err(PriceError::Domain(DomainError::Invalid { .. }))));
+        assert_eq!(pay(PayTarget::Custom(gbp(158050))).unwrap().amount, gbp(158050));
+        // Everything left is being collected: nothing to pay by hand.
+        s.instalments[2].instalment.status = InstalmentStatus::Processing;
+        let pay = |t: PayTarget| price(BookingStatus::Confirmed, &s, &t, LEAD, gbp(100));
+        assert!(matches!(pay(PayTarget::Balance), Err(PriceError::Domain(DomainError::Conflict(_)))));
     }
 
     #[test]

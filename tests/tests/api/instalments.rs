@@ -861,3 +861,34 @@ async fn stripe_client_sends_exact_set_up_and_off_session_requests() {
         matches!(e, portal_gateway::GatewayError::Rejected { status: 402, ref code, .. } if code == "card_declined")
     );
 }
+
+#[tokio::test]
+async fn checkout_never_asks_again_for_an_instalment_being_collected() {
+    let f = fx().await;
+    let token = f.with_saved_card().await;
+    assert_eq!(f.approve_all(&token).await.status(), 200);
+    let due = f.run(later(30)).await;
+    assert_eq!(due.charged, 1, "{due:?}");
+    assert_eq!(f.status("INS1").await, InstalmentStatus::Processing);
+
+    // While INS1 is on its way from the approved card, paying the balance by hand covers only the rest.
+    let checkout = ::checkout::State::new(f.env.store(), sessions(), f.sandbox.clone());
+    let pay = |body: Value| {
+        ApiRequest::new("POST", &format!("/bookings/{REF}/payments"))
+            .route("/bookings/{reference}/payments")
+            .path_param("reference", REF)
+            .bearer(&token)
+            .header("idempotency-key", &key())
+            .json(&body)
+            .build()
+    };
+    let r = ::checkout::handle(&checkout, pay(json!({"pay": "balance", "method": "card"}))).await.unwrap();
+    assert_eq!(r.status(), 201, "{}", body_json(&r));
+    assert_eq!(body_json(&r)["amount"]["amount"], "1580.50");
+    assert_eq!(body_json(&r)["instalment_ids"], json!(["BAL"]));
+    let r =
+        ::checkout::handle(&checkout, pay(json!({"pay": "instalments", "instalment_ids": ["INS1"], "method": "card"})))
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 409, "{}", body_json(&r));
+}
