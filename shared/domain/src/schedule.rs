@@ -160,6 +160,31 @@ pub fn merge_schedule(
     Ok(change)
 }
 
+/// The instalments to write when a booking is cancelled: `put` (what the push already changes) plus every
+/// stored instalment, with each one still open (scheduled, approved, failed) cancelled and its approval and
+/// retry dropped. Processing and paid instalments are left as they are (money has moved or is moving).
+pub fn cancel_open(existing: &[Instalment], mut put: Vec<Instalment>) -> Vec<Instalment> {
+    fn cancel(i: &mut Instalment) {
+        if matches!(i.status, InstalmentStatus::Scheduled | InstalmentStatus::Approved | InstalmentStatus::Failed) {
+            i.status = InstalmentStatus::Cancelled;
+            i.approval = None;
+            i.next_attempt_at = None;
+        }
+    }
+    put.iter_mut().for_each(cancel);
+    for e in existing {
+        if put.iter().any(|p| p.id == e.id) {
+            continue;
+        }
+        let mut c = e.clone();
+        cancel(&mut c);
+        if c != *e {
+            put.push(c);
+        }
+    }
+    put
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Approval and off-session collection (see docs/scheduled-payments.md)
 //

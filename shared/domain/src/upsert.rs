@@ -7,12 +7,12 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::booking::{Booking, ValidatedBooking};
+use crate::booking::{Booking, BookingStatus, ValidatedBooking};
 use crate::error::DomainError;
 use crate::events::{LedgerEvent, derived_id};
 use crate::ledger::{Actor, Movement, MovementKind, Totals};
 use crate::money::Money;
-use crate::schedule::{Instalment, merge_schedule};
+use crate::schedule::{Instalment, cancel_open, merge_schedule};
 
 /// The stored state an upsert is planned against.
 pub struct Existing<'a> {
@@ -110,6 +110,14 @@ pub fn plan_upsert(
         }
     };
 
+    // A cancelled booking collects nothing more: its open instalments are cancelled with their approvals (and
+    // so leave the runner's due index); one being collected right now is settled by its webhook.
+    let instalments = if booking.status == BookingStatus::Cancelled {
+        cancel_open(existing.as_ref().map_or(&[][..], |e| e.instalments), instalments)
+    } else {
+        instalments
+    };
+
     for p in payments_received {
         let key = format!("operator-payment:{reference}:{}", p.external_reference);
         if known_movements.iter().any(|m| m.idempotency_key == key) {
@@ -198,6 +206,30 @@ mod tests {
             Existing { booking: &second.booking, version: 2, instalments: &first.instalments, movements: &all };
         let third = plan_upsert(Some(existing), validated(v), Actor::operator("op"), now()).unwrap();
         assert!(third.movements.is_empty(), "same price and same payment: nothing new");
+    }
+
+    #[test]
+    fn cancelling_the_booking_cancels_its_open_instalments_and_their_approvals() {
+        use crate::schedule::{Approval, InstalmentStatus};
+        let first = plan_upsert(None, validated(sample_input()), Actor::operator("op"), now()).unwrap();
+        let mut stored = first.instalments.clone();
+        stored[0].status = InstalmentStatus::Paid;
+        stored[1].status = InstalmentStatus::Approved;
+        stored[1].approval = Some(Approval {
+            approved_at: now(),
+            approved_by: "T1".into(),
+            payment_method_id: "pm_1".into(),
+            client_ip: None,
+        });
+        let mut v = sample_input();
+        v["status"] = "cancelled".into();
+        let existing =
+            Existing { booking: &first.booking, version: 1, instalments: &stored, movements: &first.movements };
+        let plan = plan_upsert(Some(existing), validated(v), Actor::operator("op"), now()).unwrap();
+        let ids: Vec<(&str, InstalmentStatus)> = plan.instalments.iter().map(|i| (i.id.as_str(), i.status)).collect();
+        assert_eq!(ids.len(), stored.len() - 1, "the paid one is not rewritten: {ids:?}");
+        assert!(plan.instalments.iter().all(|i| i.status == InstalmentStatus::Cancelled && i.approval.is_none()));
+        assert!(plan.instalments.iter().all(|i| i.due_at().is_none()), "nothing left in the runner's index");
     }
 
     #[test]
