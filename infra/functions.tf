@@ -149,8 +149,13 @@ locals {
         PORTAL_URL         = var.portal_url
         RETRY_MAX_ATTEMPTS = tostring(var.instalment_retry.max_attempts)
         RETRY_BACKOFF      = var.instalment_retry.backoff
+        GATEWAY_TIMEOUT_MS = "5000"
       }
-      secrets              = { STRIPE_WEBHOOK_SECRET = "stripe_webhook_secret" }
+      # The API key reads what Stripe's events name only by id (a charge's fee and card, a set-up card).
+      secrets = {
+        STRIPE_WEBHOOK_SECRET = "stripe_webhook_secret"
+        STRIPE_SECRET_KEY     = "stripe_secret_key"
+      }
       reserved_concurrency = null
       schedule             = null
       schedule_input       = null

@@ -26,7 +26,7 @@ use portal_domain::schedule::{self, Instalment, RetryPolicy};
 use portal_domain::upsert::movement_id;
 use portal_gateway::event::{self, Envelope, GatewayEvent, PaymentInfo};
 use portal_gateway::signature::{self, SignatureError};
-use portal_gateway::{Method, from_gateway_minor};
+use portal_gateway::{Method, PaymentGateway, from_gateway_minor};
 use portal_http::config::{self, ConfigError};
 use portal_http::request::body_bytes;
 use portal_http::{ApiError, MAX_BODY_BYTES, header, json, respond};
@@ -58,6 +58,9 @@ pub struct State {
     /// Where the collection-failure email's pay-by-hand link points (`PORTAL_URL`); `None`: no such email from
     /// here (the runner sends it for the declines it sees, which with Stripe is every off-session decline).
     pub portal_url: Option<String>,
+    /// Reads what an event names only by id (Stripe: the charge's fee and card, a set-up card's brand and last
+    /// four) before recording; `None`: record what the event carries (the sandbox sends everything expanded).
+    pub gateway: Option<Arc<dyn PaymentGateway>>,
 }
 
 impl State {
@@ -72,7 +75,13 @@ impl State {
             documents: None,
             retry_policy: RetryPolicy::default(),
             portal_url: None,
+            gateway: None,
         }
+    }
+
+    pub fn with_gateway(mut self, gateway: Arc<dyn PaymentGateway>) -> State {
+        self.gateway = Some(gateway);
+        self
     }
 
     pub fn with_documents(mut self, queue: portal_store::documents::DocumentQueue) -> State {
@@ -86,7 +95,8 @@ impl State {
     }
 
     /// `TABLE_NAME`, `STRIPE_WEBHOOK_SECRET`, `EMAIL_SENDER`, optional `BRANDS_JSON`, `DOCUMENTS_QUEUE_URL`,
-    /// `RETRY_MAX_ATTEMPTS` and `RETRY_BACKOFF` (the instalment runner's retry policy).
+    /// `RETRY_MAX_ATTEMPTS` and `RETRY_BACKOFF` (the instalment runner's retry policy), `PORTAL_URL`, and
+    /// `STRIPE_SECRET_KEY` (+ `STRIPE_API_BASE`, `GATEWAY_TIMEOUT_MS`) to read fees and cards Stripe sends as ids.
     pub async fn from_env() -> Result<State, ConfigError> {
         let table = config::required("TABLE_NAME")?;
         let secret = config::required("STRIPE_WEBHOOK_SECRET")?;
@@ -102,7 +112,18 @@ impl State {
         .map_err(|problem| ConfigError { variable: "RETRY_BACKOFF", problem })?;
         let state = State::new(store, aws_sdk_sesv2::Client::new(&sdk), &secret, brands);
         let portal_url = config::optional("PORTAL_URL").map(|u| u.trim().trim_end_matches('/').to_string());
-        Ok(State { documents, retry_policy, portal_url, ..state })
+        let gateway: Option<Arc<dyn PaymentGateway>> = match config::optional("STRIPE_SECRET_KEY") {
+            None => None,
+            Some(key) => {
+                let base =
+                    config::optional("STRIPE_API_BASE").unwrap_or_else(|| portal_gateway::stripe::STRIPE_API.into());
+                let timeout = Duration::from_millis(config::number("GATEWAY_TIMEOUT_MS", 5000, 500, 25_000)?);
+                let stripe = portal_gateway::stripe::StripeGateway::new(&base, &key, timeout)
+                    .map_err(|e| ConfigError { variable: "STRIPE_API_BASE", problem: e.to_string() })?;
+                Some(Arc::new(stripe))
+            }
+        };
+        Ok(State { documents, retry_policy, portal_url, gateway, ..state })
     }
 }
 
@@ -164,6 +185,7 @@ async fn route(state: &State, req: Request) -> Result<Response<Body>, ApiError> 
             Claim::Won(c) => c,
             Claim::Taken(existing) => return duplicate(state, &env.id, existing).await,
         };
+    let env = with_details(state, env).await;
     match record_with_retries(state, &env, &reference, checkout_id.as_deref(), &claim, now).await {
         Ok(outcome) => {
             tracing::info!(event_id = %env.id, event_type = %env.event_type, reference = %reference, outcome = outcome.label, "webhook recorded");
@@ -183,6 +205,37 @@ async fn route(state: &State, req: Request) -> Result<Response<Body>, ApiError> 
             Err(e)
         }
     }
+}
+
+/// Fill in what the event names only by id, from the gateway: a succeeded payment's fee, settlement reference
+/// and card (`latest_charge` unexpanded), a set-up card's brand and last four (`payment_method` unexpanded).
+/// Best effort: if the gateway cannot answer, the event is recorded with what it carries (logged), because
+/// holding a payment back for its fee would be worse.
+async fn with_details(state: &State, mut env: Envelope) -> Envelope {
+    let Some(gateway) = &state.gateway else { return env };
+    match &mut env.event {
+        GatewayEvent::PaymentSucceeded(p) if p.fee_minor.is_none() || p.card.is_none() => {
+            let Some(charge_id) = p.charge_id.clone() else { return env };
+            match gateway.charge_details(&charge_id).await {
+                Ok(Some(d)) => {
+                    p.fee_minor = p.fee_minor.or(d.fee_minor);
+                    p.settlement_reference = p.settlement_reference.take().or(d.settlement_reference);
+                    p.card = p.card.take().or(d.card);
+                    p.method = p.method.or(d.method);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(event_id = %env.id, error = %e, "charge details not read; recorded without fee")
+                }
+            }
+        }
+        GatewayEvent::SetupSucceeded(s) if s.card.is_none() => match gateway.card_details(&s.payment_method_id).await {
+            Ok(card) => s.card = card,
+            Err(e) => tracing::warn!(event_id = %env.id, error = %e, "card details not read; saved without brand"),
+        },
+        _ => {}
+    }
+    env
 }
 
 /// Ask the document worker to regenerate what a new money movement changes (invoice, receipts). Best effort

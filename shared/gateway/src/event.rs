@@ -2,7 +2,8 @@
 //!
 //! Stripe sends `latest_charge`, `balance_transaction` and `payment_method` as ids unless expanded; the
 //! sandbox sends them expanded. Both forms parse: card brand/last four, the fee and the settlement reference
-//! are recorded when the event carries them (see `docs/payments.md` for the Stripe `charge.updated` gap).
+//! are recorded when the event carries them, else fetched by id through the port (`charge_details`,
+//! `card_details`) before the event is recorded.
 
 use serde_json::Value;
 
@@ -39,6 +40,15 @@ pub struct PaymentInfo {
     pub fee_minor: Option<i64>,
     pub settlement_reference: Option<String>,
     pub failure: Option<String>,
+}
+
+/// The settled details of a charge (see [`charge_details`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChargeDetails {
+    pub method: Option<Method>,
+    pub card: Option<CardInfo>,
+    pub fee_minor: Option<i64>,
+    pub settlement_reference: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,18 +148,12 @@ fn payment(pi: &Value) -> Result<PaymentInfo, EventError> {
         Some(a) => a,
         None => req_i(pi, "amount")?,
     };
-    let charge = pi.get("latest_charge").filter(|c| c.is_object());
-    let details = charge.and_then(|c| c.get("payment_method_details"));
-    let method = details.and_then(|d| d.get("type")).and_then(Value::as_str).and_then(method_of).or_else(|| {
+    let charge = pi.get("latest_charge").filter(|c| c.is_object()).map(charge_details).unwrap_or_default();
+    let method = charge.method.or_else(|| {
         let types = pi.get("payment_method_types").and_then(Value::as_array)?;
         let only: Vec<_> = types.iter().filter_map(Value::as_str).collect();
         (only.len() == 1).then(|| method_of(only[0])).flatten()
     });
-    let card = details.and_then(|d| d.get("card")).and_then(|c| {
-        let last4 = s(c, "last4").filter(|l| l.len() == 4 && l.bytes().all(|b| b.is_ascii_digit()))?;
-        Some(CardInfo { brand: s(c, "brand").unwrap_or_else(|| "card".into()), last4 })
-    });
-    let bt = charge.and_then(|c| c.get("balance_transaction")).filter(|b| b.is_object());
     let failure = pi
         .get("last_payment_error")
         .filter(|e| e.is_object())
@@ -163,12 +167,33 @@ fn payment(pi: &Value) -> Result<PaymentInfo, EventError> {
         customer_id: id_or_object(pi, "customer"),
         payment_method_id: id_or_object(pi, "payment_method"),
         setup_future_usage: s(pi, "setup_future_usage"),
-        card,
+        card: charge.card,
         charge_id: id_or_object(pi, "latest_charge"),
-        fee_minor: bt.and_then(|b| b.get("fee")).and_then(Value::as_i64).filter(|f| *f >= 0),
-        settlement_reference: bt.and_then(|b| s(b, "id")),
+        fee_minor: charge.fee_minor,
+        settlement_reference: charge.settlement_reference,
         failure,
     })
+}
+
+/// What a charge object says about the money: how it was paid, the card (brand and last four only), and once
+/// its balance transaction is expanded, the fee and the settlement reference. Used for a `latest_charge` the
+/// event carries expanded, and for a charge fetched by id (Stripe sends ids in webhooks).
+pub fn charge_details(charge: &Value) -> ChargeDetails {
+    let details = charge.get("payment_method_details");
+    let bt = charge.get("balance_transaction").filter(|b| b.is_object());
+    ChargeDetails {
+        method: details.and_then(|d| d.get("type")).and_then(Value::as_str).and_then(method_of),
+        card: details.and_then(|d| d.get("card")).and_then(card_of),
+        fee_minor: bt.and_then(|b| b.get("fee")).and_then(Value::as_i64).filter(|f| *f >= 0),
+        settlement_reference: bt.and_then(|b| s(b, "id")),
+    }
+}
+
+/// Brand and last four of a `card` object (of a charge's payment method details or of a payment method).
+pub fn card_of(card: &Value) -> Option<CardInfo> {
+    let last4 = s(card, "last4").filter(|l| l.len() == 4 && l.bytes().all(|b| b.is_ascii_digit()))?;
+    let brand = s(card, "brand").filter(|b| b.len() <= 32).unwrap_or_else(|| "card".into());
+    Some(CardInfo { brand, last4 })
 }
 
 /// Parse a verified webhook body.
@@ -220,10 +245,7 @@ pub fn parse(body: &[u8]) -> Result<Envelope, EventError> {
         },
         "setup_intent.succeeded" => {
             let m = object.get("metadata").ok_or_else(|| EventError("no metadata on the setup intent".into()))?;
-            let card = object.get("payment_method").and_then(|pm| pm.get("card")).and_then(|c| {
-                let last4 = s(c, "last4").filter(|l| l.len() == 4 && l.bytes().all(|b| b.is_ascii_digit()))?;
-                Some(CardInfo { brand: s(c, "brand").unwrap_or_else(|| "card".into()), last4 })
-            });
+            let card = object.get("payment_method").and_then(|pm| pm.get("card")).and_then(card_of);
             GatewayEvent::SetupSucceeded(SetupInfo {
                 setup_intent_id: req_s(object, "id")?,
                 booking_reference: req_s(m, "booking_reference")?,

@@ -121,6 +121,21 @@ pub trait PaymentGateway: Send + Sync {
     fn create_payment<'a>(&'a self, req: &'a CreatePayment) -> BoxFuture<'a, Result<CreatedPayment, GatewayError>>;
     /// Start saving a card for off-session charges (idempotent on the key).
     fn create_setup<'a>(&'a self, req: &'a CreateSetup) -> BoxFuture<'a, Result<CreatedSetup, GatewayError>>;
+    /// A charge's fee, settlement reference and card, for a webhook that named the charge only by id (Stripe
+    /// does). `Ok(None)`: this gateway always sends them expanded (the sandbox).
+    fn charge_details<'a>(
+        &'a self,
+        _charge_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<event::ChargeDetails>, GatewayError>> {
+        Box::pin(async { Ok(None) })
+    }
+    /// A saved payment method's card (brand and last four), for a webhook that named it only by id.
+    fn card_details<'a>(
+        &'a self,
+        _payment_method_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<event::CardInfo>, GatewayError>> {
+        Box::pin(async { Ok(None) })
+    }
 }
 
 impl GatewayError {

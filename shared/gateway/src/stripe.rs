@@ -102,14 +102,24 @@ impl StripeGateway {
     }
 
     async fn post(&self, path: &str, idempotency_key: &str, form: &[(String, String)]) -> Result<Value, GatewayError> {
-        let resp = self
+        let req = self
             .http
             .post(format!("{}{path}", self.api_base))
-            .header("authorization", format!("Bearer {}", self.secret_key))
             .header("idempotency-key", idempotency_key)
-            .header("stripe-version", STRIPE_VERSION)
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(form_encode(form))
+            .body(form_encode(form));
+        self.execute(req).await
+    }
+
+    /// `GET path` (with its query, e.g. `expand[]=...`): reads, safe to repeat, so no idempotency key.
+    async fn get(&self, path_and_query: &str) -> Result<Value, GatewayError> {
+        self.execute(self.http.get(format!("{}{path_and_query}", self.api_base))).await
+    }
+
+    async fn execute(&self, req: reqwest::RequestBuilder) -> Result<Value, GatewayError> {
+        let resp = req
+            .header("authorization", format!("Bearer {}", self.secret_key))
+            .header("stripe-version", STRIPE_VERSION)
             .send()
             .await
             .map_err(
@@ -132,6 +142,15 @@ impl StripeGateway {
                 })
             }
         }
+    }
+}
+
+/// A Stripe object id as it may appear in a URL path: `ch_...`, `pm_...` (letters, digits, `_`).
+fn path_id(id: &str) -> Result<&str, GatewayError> {
+    if !id.is_empty() && id.len() <= 255 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        Ok(id)
+    } else {
+        Err(GatewayError::Protocol("not a Stripe object id".into()))
     }
 }
 
@@ -189,6 +208,28 @@ impl PaymentGateway for StripeGateway {
                 setup_url: None,
                 customer_id: customer,
             })
+        })
+    }
+
+    fn charge_details<'a>(
+        &'a self,
+        charge_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<crate::event::ChargeDetails>, GatewayError>> {
+        Box::pin(async move {
+            let id = path_id(charge_id)?;
+            let charge = self.get(&format!("/v1/charges/{id}?expand%5B%5D=balance_transaction")).await?;
+            Ok(Some(crate::event::charge_details(&charge)))
+        })
+    }
+
+    fn card_details<'a>(
+        &'a self,
+        payment_method_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<crate::event::CardInfo>, GatewayError>> {
+        Box::pin(async move {
+            let id = path_id(payment_method_id)?;
+            let pm = self.get(&format!("/v1/payment_methods/{id}")).await?;
+            Ok(pm.get("card").and_then(crate::event::card_of))
         })
     }
 }

@@ -744,11 +744,12 @@ async fn stripe_double() -> (String, Double) {
                     async move {
                         let (parts, body) = req.into_parts();
                         let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                        let headers = parts
+                        let mut headers: HashMap<String, String> = parts
                             .headers
                             .iter()
                             .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
                             .collect();
+                        headers.insert("x-query".into(), parts.uri.query().unwrap_or("").to_string());
                         let path = parts.uri.path().to_string();
                         st.seen.lock().unwrap().push((
                             parts.method.to_string(),
@@ -768,6 +769,20 @@ async fn stripe_double() -> (String, Double) {
                                 json!({"error": {"type": "card_error", "code": "amount_too_small", "message": "Amount must be at least £0.30 gbp"}}),
                             ),
                             (_, "/v1/customers") => (200, json!({"id": "cus_double", "object": "customer"})),
+                            (_, "/v1/charges/ch_double") => (
+                                200,
+                                json!({"id": "ch_double", "object": "charge", "amount": 100000, "currency": "gbp",
+                                "payment_intent": "pi_ids", "status": "succeeded",
+                                "payment_method_details": {"type": "card", "card": {"brand": "mastercard", "last4": "4444",
+                                    "exp_month": 12, "exp_year": 2030}},
+                                "balance_transaction": {"id": "txn_double", "object": "balance_transaction",
+                                    "amount": 100000, "fee": 1520, "net": 98480, "currency": "gbp"}}),
+                            ),
+                            (_, "/v1/payment_methods/pm_double") => (
+                                200,
+                                json!({"id": "pm_double", "object": "payment_method", "type": "card",
+                                "card": {"brand": "amex", "last4": "0005", "exp_month": 1, "exp_year": 2031}}),
+                            ),
                             (_, "/v1/payment_intents") => (
                                 200,
                                 json!({"id": "pi_double", "object": "payment_intent",
@@ -918,4 +933,65 @@ async fn sample_events_are_real_requests() {
         let r = payment_webhooks::handle(&hooks, req).await.unwrap();
         assert_eq!(r.status(), 200, "{name}: {}", body_json(&r));
     }
+}
+
+#[tokio::test]
+async fn stripe_events_naming_the_charge_by_id_get_fee_and_card_from_the_gateway() {
+    let f = fx().await;
+    f.seed("AE-10001", &seed::gbp_booking(today())).await;
+    let (base, double) = stripe_double().await;
+    let stripe = portal_gateway::stripe::StripeGateway::new(&base, "sk_test_123", Duration::from_millis(800)).unwrap();
+    let hooks = payment_webhooks::State::new(f.env.store(), f.env.ses.clone(), SECRET, brands(&f.env.sender, &f.brand))
+        .with_gateway(Arc::new(stripe));
+    // Stripe's real shape: `latest_charge` and `payment_method` are ids, so the fee and card are not in the event.
+    let event = |id: &str, pi: &str| {
+        json!({"id": id, "object": "event", "type": "payment_intent.succeeded", "created": now(),
+            "data": {"object": {"id": pi, "object": "payment_intent", "amount": 50000, "amount_received": 50000,
+                "currency": "gbp", "status": "succeeded", "customer": "cus_double", "payment_method": "pm_double",
+                "payment_method_types": ["card"], "latest_charge": "ch_double",
+                "metadata": {"booking_reference": "AE-10001", "checkout_id": format!("chk_{pi}"),
+                    "movement_id": format!("mov_{pi}")}}}})
+    };
+    let (raw, sig) = signed(&event("evt_ids_only", "pi_ids"));
+    let r = payment_webhooks::handle(&hooks, webhook_request(&raw, Some(&sig)).build()).await.unwrap();
+    assert_eq!(body_json(&r)["outcome"], "recorded", "{}", body_json(&r));
+    let c = f.booking("AE-10001").await;
+    let m = c.movements.iter().find(|m| m.external_reference.as_deref() == Some("pi_ids")).unwrap();
+    assert_eq!(m.acquirer_fee.map(|x| x.to_decimal_string()), Some("15.20".into()));
+    assert!(m.description.as_deref().unwrap().contains("mastercard •••• 4444"), "{:?}", m.description);
+    let ev = f
+        .entities("outbox_event")
+        .await
+        .into_iter()
+        .map(|i| portal_store::store::from_item::<Value>(i).unwrap())
+        .find(|e| e["event"]["movement_id"] == json!(m.id))
+        .unwrap();
+    assert_eq!(ev["event"]["gateway"]["settlement_id"], "txn_double");
+    let seen = double.seen.lock().unwrap().clone();
+    let get = seen.iter().find(|s| s.0 == "GET" && s.1 == "/v1/charges/ch_double").expect("the charge was read");
+    assert_eq!(get.2["x-query"], "expand%5B%5D=balance_transaction");
+    assert_eq!(get.2["authorization"], "Bearer sk_test_123");
+    assert!(!get.2.contains_key("idempotency-key"), "a read carries no idempotency key");
+
+    // A card saved through a SetupIntent: Stripe names the payment method by id; its brand and last four are
+    // read before the card is stored.
+    let setup = json!({"id": "evt_setup_ids", "object": "event", "type": "setup_intent.succeeded", "created": now(),
+        "data": {"object": {"id": "seti_ids", "object": "setup_intent", "status": "succeeded", "usage": "off_session",
+            "customer": "cus_double", "payment_method": "pm_double", "payment_method_types": ["card"],
+            "metadata": {"booking_reference": "AE-10001", "setup_id": "set_ids", "traveller_id": "T1"}}}});
+    let (raw, sig) = signed(&setup);
+    let r = payment_webhooks::handle(&hooks, webhook_request(&raw, Some(&sig)).build()).await.unwrap();
+    assert_eq!(r.status(), 200, "{}", body_json(&r));
+    let saved = portal_store::payments::saved_methods(&f.booking("AE-10001").await);
+    let card = saved.iter().find(|p| p.payment_method_id == "pm_double").expect("the set-up card is saved");
+    assert_eq!((card.brand.as_str(), card.last4.as_str()), ("amex", "0005"));
+
+    // The gateway cannot answer: the payment is still recorded (without its fee) rather than held back.
+    *double.mode.lock().unwrap() = "500";
+    let (raw, sig) = signed(&event("evt_ids_only_2", "pi_ids_2"));
+    let r = payment_webhooks::handle(&hooks, webhook_request(&raw, Some(&sig)).build()).await.unwrap();
+    assert_eq!(body_json(&r)["outcome"], "recorded", "{}", body_json(&r));
+    let c = f.booking("AE-10001").await;
+    let m = c.movements.iter().find(|m| m.external_reference.as_deref() == Some("pi_ids_2")).unwrap();
+    assert_eq!(m.acquirer_fee, None);
 }
