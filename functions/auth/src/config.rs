@@ -13,112 +13,15 @@
 //! | `RATE_WINDOW_SECONDS`, `RATE_PER_REFERENCE`, `RATE_PER_EMAIL`, `RATE_PER_CLIENT`, `RATE_SIGN_IN_PER_CLIENT` | rate limits |
 //! | `OPERATOR_AUTH`, `OPERATOR_KEY` | operator authentication (see `portal_http::operator`) |
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use base64::Engine;
 use portal_http::config::{self, ConfigError};
-use serde::Deserialize;
 
 use crate::tokens::TokenKey;
 
-/// How a brand's emails and pages look and who sends them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Brand {
-    pub name: String,
-    /// `#rrggbb`, checked: it goes into CSS.
-    pub primary_colour: String,
-    pub sender: String,
-    /// `https://…`, checked: it goes into an attribute.
-    pub logo_url: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Brands {
-    pub default: Brand,
-    pub by_id: HashMap<String, Brand>,
-}
-
-impl Brands {
-    pub fn get(&self, id: &str) -> &Brand {
-        self.by_id.get(id).unwrap_or(&self.default)
-    }
-
-    /// A single default brand.
-    pub fn single(name: &str, primary_colour: &str, sender: &str) -> Result<Brands, ConfigError> {
-        let b =
-            Brand { name: name.into(), primary_colour: primary_colour.into(), sender: sender.into(), logo_url: None };
-        check_brand("default", &b)?;
-        Ok(Brands { default: b, by_id: HashMap::new() })
-    }
-
-    /// `BRANDS_JSON` as described in the module docs; `default_sender` fills brands that name no sender.
-    pub fn parse(json: Option<&str>, default_sender: &str) -> Result<Brands, ConfigError> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Raw {
-            name: String,
-            primary_colour: String,
-            #[serde(default)]
-            sender: Option<String>,
-            #[serde(default)]
-            logo_url: Option<String>,
-            /// The document worker's (an S3 key of the PDF logo); accepted here so one `BRANDS_JSON` serves both.
-            #[serde(default, rename = "logo_key")]
-            _logo_key: Option<String>,
-        }
-        let err = |problem: String| ConfigError { variable: "BRANDS_JSON", problem };
-        let raw: HashMap<String, Raw> = match json {
-            None => HashMap::new(),
-            Some(j) => serde_json::from_str(j).map_err(|e| err(format!("not a map of brands: {e}")))?,
-        };
-        let mut by_id = HashMap::new();
-        let mut default = Brand {
-            name: "Your tour portal".into(),
-            primary_colour: "#1f4e79".into(),
-            sender: default_sender.into(),
-            logo_url: None,
-        };
-        for (id, r) in raw {
-            let b = Brand {
-                name: r.name.trim().to_string(),
-                primary_colour: r.primary_colour,
-                sender: r.sender.unwrap_or_else(|| default_sender.to_string()),
-                logo_url: r.logo_url,
-            };
-            check_brand(&id, &b)?;
-            if id == "default" {
-                default = b;
-            } else {
-                by_id.insert(id, b);
-            }
-        }
-        check_brand("default", &default)?;
-        Ok(Brands { default, by_id })
-    }
-}
-
-fn check_brand(id: &str, b: &Brand) -> Result<(), ConfigError> {
-    let err = |problem: String| ConfigError { variable: "BRANDS_JSON", problem: format!("brand `{id}`: {problem}") };
-    let n = b.name.chars().count();
-    if n == 0 || n > 80 || b.name.chars().any(char::is_control) {
-        return Err(err("name must be 1-80 characters without control characters".into()));
-    }
-    let c = b.primary_colour.as_bytes();
-    if c.len() != 7 || c[0] != b'#' || !c[1..].iter().all(u8::is_ascii_hexdigit) {
-        return Err(err("primary_colour must be #rrggbb".into()));
-    }
-    portal_domain::booking::check_email("sender", &b.sender)
-        .map_err(|_| err("sender is not an email address".into()))?;
-    if let Some(u) = &b.logo_url
-        && (!u.starts_with("https://")
-            || u.len() > 500
-            || u.chars().any(|c| c.is_control() || c.is_whitespace() || "\"'<>\\`".contains(c)))
-    {
-        return Err(err("logo_url must be a plain https:// URL".into()));
-    }
-    Ok(())
-}
+/// Brands (`BRANDS_JSON`) are `portal_mail`'s: the receipt and instalment emails read the same configuration.
+pub use portal_mail::{Brand, Brands};
 
 /// Fixed-window rate limits (hits per window).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,7 +66,8 @@ impl AuthConfig {
         let token_key = TokenKey::new(&secret)
             .ok_or(ConfigError { variable: "TOKEN_HASH_KEY", problem: "is shorter than 32 bytes".into() })?;
         let sender = config::required("EMAIL_SENDER")?;
-        let brands = Brands::parse(config::optional("BRANDS_JSON").as_deref(), sender.trim())?;
+        let brands = Brands::parse(config::optional("BRANDS_JSON").as_deref(), sender.trim())
+            .map_err(|e| ConfigError { variable: portal_mail::BrandsError::VARIABLE, problem: e.problem })?;
         let d = RateLimits::default();
         let limits = RateLimits {
             window_seconds: config::number("RATE_WINDOW_SECONDS", d.window_seconds as u64, 60, 86_400)? as i64,
@@ -222,31 +126,6 @@ impl AuthConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn brands_are_checked() {
-        let b = Brands::parse(
-            Some(r##"{"alpine-escapes": {"name": "Alpine Escapes", "primary_colour": "#0a7c59"}}"##),
-            "portal@tours.example",
-        )
-        .unwrap();
-        assert_eq!(b.get("alpine-escapes").name, "Alpine Escapes");
-        assert_eq!(b.get("alpine-escapes").sender, "portal@tours.example");
-        assert_eq!(b.get("unknown").name, "Your tour portal");
-        let with_key = r##"{"x": {"name": "X", "primary_colour": "#000000", "logo_key": "brands/x/logo.png"}}"##;
-        assert_eq!(Brands::parse(Some(with_key), "portal@tours.example").unwrap().get("x").name, "X");
-        for bad in [
-            r##"{"x": {"name": "X", "primary_colour": "red;}body{display:none"}}"##,
-            r##"{"x": {"name": "X\r\nBcc: a@b.c", "primary_colour": "#000000"}}"##,
-            r##"{"x": {"name": "X", "primary_colour": "#000000", "sender": "a@b.c\r\nBcc: evil@x.y"}}"##,
-            r##"{"x": {"name": "X", "primary_colour": "#000000", "logo_url": "javascript:alert(1)"}}"##,
-            r##"{"x": {"name": "X", "primary_colour": "#000000", "logo_url": "https://a.b/\"onload=x"}}"##,
-            r##"{"x": {"name": "X", "primary_colour": "#000000", "extra": 1}}"##,
-            "[]",
-        ] {
-            assert!(Brands::parse(Some(bad), "portal@tours.example").is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn portal_url_and_ttl() {

@@ -1,5 +1,6 @@
 //! The sign-in email: HTML and plain text, branded, in the booking's locale. Pure.
 //!
+//! The layout, escaping and sending are `portal_mail`'s: this module holds the localized strings and the blocks.
 //! Every piece of customer or operator data (names, references) is HTML-escaped in the HTML part; nothing
 //! from a booking goes into a header (the subject carries only the brand name from config and the booking
 //! reference, which is `A-Z0-9-` by construction). The expiry time is formatted for the locale with CLDR
@@ -7,15 +8,11 @@
 
 use chrono::{DateTime, Utc};
 use portal_domain::locale::{Locale, format_datetime_utc};
+use portal_mail::{Email, fill};
 
 use crate::config::Brand;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rendered {
-    pub subject: String,
-    pub html: String,
-    pub text: String,
-}
+pub use portal_mail::{Rendered, escape_html, from_address};
 
 /// What goes into one sign-in email.
 #[derive(Debug, Clone)]
@@ -89,124 +86,25 @@ fn strings(locale: Locale) -> Strings {
     }
 }
 
-/// Escape text for HTML element content and quoted attribute values.
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if c.is_control() && c != '\n' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// One line of header-safe text: control characters (CR, LF...) become spaces.
-fn header_safe(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
-}
-
-/// Replace `{key}` placeholders in one pass (a value containing `{name}` is not expanded again).
-fn fill(template: &str, vars: &[(&str, &str)]) -> String {
-    let mut out = String::with_capacity(template.len() + 64);
-    let mut rest = template;
-    while let Some(i) = rest.find('{') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        match vars.iter().find(|(k, _)| after.starts_with(k) && after[k.len()..].starts_with('}')) {
-            Some((k, v)) => {
-                out.push_str(v);
-                rest = &after[k.len() + 1..];
-            }
-            None => {
-                out.push('{');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+/// The sign-in email for [`portal_mail::send_email`].
+pub fn email<'a>(e: &LinkEmail<'a>) -> Email<'a> {
+    let s = strings(e.locale);
+    let time = format_datetime_utc(e.expires_at, e.locale);
+    let vars = [("brand", e.brand.name.as_str()), ("reference", e.reference), ("name", e.first_name), ("time", &time)];
+    let t = |template: &str| fill(template, &vars);
+    // Names never reach a header: the subject has the brand (config) and the reference only.
+    let subject = fill(s.subject, &[("brand", &e.brand.name), ("reference", e.reference)]);
+    Email::new(e.brand, e.locale, &subject)
+        .paragraph(t(s.greeting))
+        .paragraph(t(s.intro))
+        .button(t(s.button), e.link)
+        .code(t(s.code), e.code)
+        .paragraph(t(s.expiry))
+        .small_print(t(s.ignore))
 }
 
 pub fn render(e: &LinkEmail<'_>) -> Rendered {
-    let s = strings(e.locale);
-    let time = format_datetime_utc(e.expires_at, e.locale);
-    let plain = |t: &str| {
-        fill(t, &[("brand", &e.brand.name), ("reference", e.reference), ("name", e.first_name), ("time", &time)])
-    };
-    let html = |t: &str| {
-        fill(
-            &escape_html(t),
-            &[
-                ("brand", &escape_html(&e.brand.name)),
-                ("reference", &escape_html(e.reference)),
-                ("name", &escape_html(e.first_name)),
-                ("time", &escape_html(&time)),
-            ],
-        )
-    };
-    let subject = header_safe(&fill(s.subject, &[("brand", &e.brand.name), ("reference", e.reference)]));
-    let text = format!(
-        "{}\n\n{}\n\n{}\n{}\n\n{}\n{}\n\n{}\n\n{}\n{}\n",
-        plain(s.greeting),
-        plain(s.intro),
-        plain(s.button),
-        e.link,
-        plain(s.code),
-        e.code,
-        plain(s.expiry),
-        plain(s.ignore),
-        e.brand.name,
-    );
-    let colour = escape_html(&e.brand.primary_colour);
-    let logo = e
-        .brand
-        .logo_url
-        .as_deref()
-        .map(|u| {
-            format!(
-                "<img src=\"{}\" alt=\"{}\" height=\"40\" style=\"display:block;margin-bottom:16px\">",
-                escape_html(u),
-                escape_html(&e.brand.name)
-            )
-        })
-        .unwrap_or_default();
-    let html_body = format!(
-        "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{title}</title></head>\
-<body style=\"margin:0;padding:24px;background:#f4f4f5;font-family:Arial,Helvetica,sans-serif;color:#18181b\">\
-<div style=\"max-width:560px;margin:0 auto;background:#ffffff;border-top:6px solid {colour};padding:24px\">{logo}\
-<p style=\"font-size:18px;font-weight:bold;color:{colour};margin:0 0 16px\">{brand}</p>\
-<p>{greeting}</p><p>{intro}</p>\
-<p style=\"margin:24px 0\"><a href=\"{link}\" style=\"background:{colour};color:#ffffff;padding:12px 20px;text-decoration:none;border-radius:4px;display:inline-block\">{button}</a></p>\
-<p>{code_label}</p><p style=\"font-size:28px;letter-spacing:6px;font-family:monospace;margin:8px 0 24px\">{code}</p>\
-<p>{expiry}</p><p style=\"color:#52525b;font-size:13px\">{ignore}</p></div></body></html>\n",
-        lang = e.locale.tag(),
-        title = escape_html(&subject),
-        colour = colour,
-        logo = logo,
-        brand = escape_html(&e.brand.name),
-        greeting = html(s.greeting),
-        intro = html(s.intro),
-        link = escape_html(e.link),
-        button = html(s.button),
-        code_label = html(s.code),
-        code = escape_html(e.code),
-        expiry = html(s.expiry),
-        ignore = html(s.ignore),
-    );
-    Rendered { subject, html: html_body, text }
-}
-
-/// `From:` for a brand: `"Name" <sender>` when the name is plain printable ASCII without quotes, else the
-/// bare address (config is checked at start-up, this is belt and braces).
-pub fn from_address(brand: &Brand) -> String {
-    let plain = brand.name.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
-    if plain { format!("\"{}\" <{}>", brand.name, brand.sender) } else { brand.sender.clone() }
+    email(e).render()
 }
 
 #[cfg(test)]
@@ -277,5 +175,16 @@ mod tests {
     fn escaping_and_filling() {
         assert_eq!(escape_html("a&b<c>\"d'"), "a&amp;b&lt;c&gt;&quot;d&#39;");
         assert_eq!(fill("{a} {b} {c", &[("a", "{b}"), ("b", "x")]), "{b} x {c");
+    }
+
+    #[test]
+    fn logo_and_placeholders_in_names() {
+        let mut b = brand();
+        let r = render(&email(&b, Locale::EnGb, "{time} {brand}"));
+        assert!(r.html.contains("Hello {time} {brand},") && r.text.contains("Hello {time} {brand},"), "{}", r.text);
+        assert!(!r.html.contains("<img"));
+        b.logo_url = Some("https://cdn.example/alpine.png".into());
+        let r = render(&email(&b, Locale::JaJp, "Ada"));
+        assert!(r.html.contains("<img src=\"https://cdn.example/alpine.png\" alt=\"Alpine Escapes\""), "{}", r.html);
     }
 }

@@ -245,9 +245,8 @@ async fn send_link_email(
     to: &str,
     issued: &Issued,
 ) -> Result<(), ApiError> {
-    use aws_sdk_sesv2::types::{Body as SesBody, Content, Destination, EmailContent, Message};
     let brand = state.config.brands.get(&booking.brand);
-    let rendered = email::render(&email::LinkEmail {
+    let mail = email::email(&email::LinkEmail {
         brand,
         locale: Locale::parse(&booking.locale).unwrap_or(Locale::EnGb),
         first_name: &traveller.first_name,
@@ -256,28 +255,7 @@ async fn send_link_email(
         code: &issued.code,
         expires_at: issued.expires_at,
     });
-    let content = |s: &str| {
-        Content::builder()
-            .data(s)
-            .charset("UTF-8")
-            .build()
-            .map_err(|e| ApiError::internal(format!("email content: {e}")))
-    };
-    let message = Message::builder()
-        .subject(content(&rendered.subject)?)
-        .body(SesBody::builder().html(content(&rendered.html)?).text(content(&rendered.text)?).build())
-        .build();
-    state
-        .ses
-        .send_email()
-        .from_email_address(email::from_address(brand))
-        .destination(Destination::builder().to_addresses(to).build())
-        .content(EmailContent::builder().simple(message).build())
-        .send()
-        .await
-        .map_err(|e| {
-            ApiError::Unavailable(format!("SES SendEmail: {}", aws_sdk_sesv2::error::DisplayErrorContext(e)))
-        })?;
+    portal_mail::send_email(&state.ses, brand, to, &mail, None).await.map_err(ApiError::Unavailable)?;
     tracing::info!(reference = %booking.reference, to = %mask_email(to), "sign-in email sent");
     Ok(())
 }

@@ -108,13 +108,8 @@ pub fn is_code_shaped(s: &str) -> bool {
     s.len() == CODE_DIGITS && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// `ada@example.com` → `a***@example.com`, for logs.
-pub fn mask_email(email: &str) -> String {
-    match email.split_once('@') {
-        Some((local, domain)) => format!("{}***@{domain}", local.chars().next().unwrap_or('*')),
-        None => "***".into(),
-    }
-}
+/// `ada@example.com` → `a***@example.com`, for logs (`portal_mail`'s, shared with the other emails).
+pub use portal_mail::mask_email;
 
 #[cfg(test)]
 mod tests {

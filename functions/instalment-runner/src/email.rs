@@ -1,12 +1,12 @@
 //! The "we could not collect your instalment" email: branded, localized (English and German; other locales
 //! fall back to English), the amount, what happens next (another attempt on a date, or nothing more
 //! automatically) and a link to pay by hand in the portal. Never card numbers: brand and last four at most.
+//! The layout, escaping and sending are `portal_mail`'s: this module holds the localized strings and the blocks.
 
-use auth::Brand;
-use auth::email::{escape_html, from_address};
 use chrono::{DateTime, Utc};
 use portal_domain::locale::{Locale, format_date, format_money};
 use portal_domain::money::Money;
+use portal_mail::{Brand, Email, Rendered, fill};
 
 #[derive(Debug, Clone)]
 pub struct CollectionFailed<'a> {
@@ -19,14 +19,6 @@ pub struct CollectionFailed<'a> {
     /// `Some`: we try again then; `None`: no more automatic attempts.
     pub next_attempt: Option<DateTime<Utc>>,
     pub pay_url: &'a str,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rendered {
-    pub from: String,
-    pub subject: String,
-    pub html: String,
-    pub text: String,
 }
 
 struct Strings {
@@ -59,45 +51,35 @@ fn strings(locale: Locale) -> Strings {
     }
 }
 
-pub fn render(m: &CollectionFailed<'_>) -> Rendered {
+/// The collection-failure email for [`portal_mail::send_email`].
+pub fn email<'a>(m: &CollectionFailed<'a>) -> Email<'a> {
     let s = strings(m.locale);
-    let brand = m.brand.name.as_str();
     let card = match m.card {
         Some((b, last4)) => format!("{b} •••• {last4}"),
         None => "your saved card".into(),
     };
-    let fill = |t: &str| {
-        t.replace("{brand}", brand)
-            .replace("{reference}", m.reference)
-            .replace("{name}", m.first_name)
-            .replace("{amount}", &format_money(m.amount, m.locale))
-            .replace("{card}", &card)
-            .replace("{date}", &m.next_attempt.map(|d| format_date(d.date_naive(), m.locale)).unwrap_or_default())
-    };
-    let subject: String = fill(s.subject).chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    let greeting = fill(s.greeting);
-    let intro = fill(s.intro);
-    let next = fill(if m.next_attempt.is_some() { s.retry } else { s.final_ });
-    let text = format!("{greeting}\n\n{intro}\n\n{next}\n{}\n\n{brand}\n", m.pay_url);
-    let colour = escape_html(&m.brand.primary_colour);
-    let html = format!(
-        "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-<body style=\"margin:0;padding:24px;background:#f4f4f5;font-family:Arial,Helvetica,sans-serif;color:#18181b\">\
-<div style=\"max-width:560px;margin:0 auto;background:#ffffff;border-top:6px solid {colour};padding:24px\">\
-<p style=\"font-size:18px;font-weight:bold;color:{colour};margin:0 0 16px\">{brand}</p>\
-<p>{greeting}</p><p>{intro}</p><p>{next}</p>\
-<p><a href=\"{url}\" style=\"display:inline-block;background:{colour};color:#ffffff;padding:12px 20px;text-decoration:none\">{button}</a></p>\
-<p style=\"font-size:13px;color:#52525b\">{url}</p></div></body></html>\n",
-        lang = m.locale.tag(),
-        title = escape_html(&subject),
-        brand = escape_html(brand),
-        greeting = escape_html(&greeting),
-        intro = escape_html(&intro),
-        next = escape_html(&next),
-        url = escape_html(m.pay_url),
-        button = escape_html(s.button),
-    );
-    Rendered { from: from_address(m.brand), subject, html, text }
+    let amount = format_money(m.amount, m.locale);
+    let date = m.next_attempt.map(|d| format_date(d.date_naive(), m.locale)).unwrap_or_default();
+    let vars = [
+        ("brand", m.brand.name.as_str()),
+        ("reference", m.reference),
+        ("name", m.first_name),
+        ("amount", &amount),
+        ("card", &card),
+        ("date", &date),
+    ];
+    let t = |template: &str| fill(template, &vars);
+    // The subject's template names no `{name}`: customer data never reaches a header.
+    Email::new(m.brand, m.locale, &t(s.subject))
+        .paragraph(t(s.greeting))
+        .paragraph(t(s.intro))
+        .paragraph(t(if m.next_attempt.is_some() { s.retry } else { s.final_ }))
+        .button(s.button, m.pay_url)
+        .small_print(m.pay_url)
+}
+
+pub fn render(m: &CollectionFailed<'_>) -> Rendered {
+    email(m).render()
 }
 
 #[cfg(test)]
@@ -132,5 +114,29 @@ mod tests {
         assert!(render(&m).text.contains("will not try again"));
         m.locale = Locale::DeDe;
         assert!(render(&m).subject.contains("fehlgeschlagen"));
+    }
+
+    #[test]
+    fn logo_and_placeholders_in_names() {
+        let b = Brand {
+            name: "Alpine Escapes".into(),
+            primary_colour: "#0a7c59".into(),
+            sender: "p@tours.example".into(),
+            logo_url: Some("https://cdn.example/alpine.png".into()),
+        };
+        let r = render(&CollectionFailed {
+            brand: &b,
+            locale: Locale::EnGb,
+            first_name: "{amount} {card} {date}",
+            reference: "AE-10001",
+            amount: Money::from_minor(100_000, Currency::Gbp).unwrap(),
+            card: None,
+            next_attempt: None,
+            pay_url: "https://portal.example/bookings/AE-10001?pay=INS1",
+        });
+        assert!(r.html.contains("<img src=\"https://cdn.example/alpine.png\""), "{}", r.html);
+        assert!(r.text.contains("Hello {amount} {card} {date},"), "{}", r.text);
+        assert!(r.html.contains("Hello {amount} {card} {date},"));
+        assert!(r.text.contains("£1,000.00") && r.text.contains("your saved card"));
     }
 }

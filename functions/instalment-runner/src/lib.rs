@@ -41,7 +41,7 @@ pub struct State {
     pub store: Store,
     pub ses: aws_sdk_sesv2::Client,
     pub gateway: Arc<dyn PaymentGateway>,
-    pub brands: auth::Brands,
+    pub brands: portal_mail::Brands,
     pub policy: RetryPolicy,
     /// Where customers pay by hand: `<portal_url>/bookings/<REF>?pay=<instalment id>`.
     pub portal_url: String,
@@ -55,7 +55,7 @@ impl State {
         store: Store,
         ses: aws_sdk_sesv2::Client,
         gateway: Arc<dyn PaymentGateway>,
-        brands: auth::Brands,
+        brands: portal_mail::Brands,
         portal_url: &str,
     ) -> State {
         State {
@@ -81,7 +81,8 @@ impl State {
         let stripe = portal_gateway::stripe::StripeGateway::new(&base, &key, timeout)
             .map_err(|e| ConfigError { variable: "STRIPE_API_BASE", problem: e.to_string() })?;
         let sender = config::required("EMAIL_SENDER")?;
-        let brands = auth::Brands::parse(config::optional("BRANDS_JSON").as_deref(), sender.trim())?;
+        let brands = portal_mail::Brands::parse(config::optional("BRANDS_JSON").as_deref(), sender.trim())
+            .map_err(|e| ConfigError { variable: portal_mail::BrandsError::VARIABLE, problem: e.problem })?;
         let portal_url = config::required("PORTAL_URL")?;
         let policy = RetryPolicy::parse(
             &config::optional("RETRY_MAX_ATTEMPTS").unwrap_or_else(|| "3".into()),
@@ -442,7 +443,7 @@ pub async fn notify(
 /// the gateway's webhook reported).
 pub struct Mailer<'a> {
     pub ses: &'a aws_sdk_sesv2::Client,
-    pub brands: &'a auth::Brands,
+    pub brands: &'a portal_mail::Brands,
     /// `https://…` without a trailing slash.
     pub portal_url: &'a str,
 }
@@ -455,7 +456,6 @@ pub async fn send_collection_failed(
     amount: Money,
     card: Option<&PaymentMethodItem>,
 ) -> bool {
-    use aws_sdk_sesv2::types::{Body as SesBody, Content, Destination, EmailContent, Message};
     let b = &c.booking;
     let payer = failed
         .approval
@@ -468,8 +468,9 @@ pub async fn send_collection_failed(
         return false;
     };
     let url = format!("{}/bookings/{}?pay={}", state.portal_url, b.reference, failed.id);
-    let rendered = email::render(&email::CollectionFailed {
-        brand: state.brands.get(&b.brand),
+    let brand = state.brands.get(&b.brand);
+    let mail = email::email(&email::CollectionFailed {
+        brand,
         locale: Locale::parse(&b.locale).unwrap_or(Locale::EnGb),
         first_name: &t.first_name,
         reference: b.reference.as_str(),
@@ -478,28 +479,14 @@ pub async fn send_collection_failed(
         next_attempt: failed.next_attempt_at,
         pay_url: &url,
     });
-    let content = |s: &str| Content::builder().data(s).charset("UTF-8").build();
-    let (Ok(subject), Ok(html), Ok(text)) =
-        (content(&rendered.subject), content(&rendered.html), content(&rendered.text))
-    else {
-        return false;
-    };
-    let message = Message::builder().subject(subject).body(SesBody::builder().html(html).text(text).build()).build();
-    let sent = state
-        .ses
-        .send_email()
-        .from_email_address(rendered.from)
-        .destination(Destination::builder().to_addresses(&to).build())
-        .content(EmailContent::builder().simple(message).build())
-        .send()
-        .await;
+    let sent = portal_mail::send_email(state.ses, brand, &to, &mail, None).await;
     match sent {
-        Ok(_) => {
-            tracing::info!(reference = %b.reference, instalment = %failed.id, to = %auth::tokens::mask_email(&to), "collection failure email sent");
+        Ok(()) => {
+            tracing::info!(reference = %b.reference, instalment = %failed.id, to = %portal_mail::mask_email(&to), "collection failure email sent");
             true
         }
         Err(e) => {
-            tracing::error!(reference = %b.reference, error = %aws_sdk_sesv2::error::DisplayErrorContext(e), "collection failure email not sent");
+            tracing::error!(reference = %b.reference, error = %e, "collection failure email not sent");
             false
         }
     }

@@ -48,7 +48,7 @@ pub struct State {
     pub ses: aws_sdk_sesv2::Client,
     pub webhook_secret: String,
     pub tolerance_seconds: i64,
-    pub brands: auth::Brands,
+    pub brands: portal_mail::Brands,
     pub clock: Clock,
     /// Where document regeneration requests go (`DOCUMENTS_QUEUE_URL`); `None`: not queued.
     pub documents: Option<portal_store::documents::DocumentQueue>,
@@ -64,7 +64,7 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(store: Store, ses: aws_sdk_sesv2::Client, webhook_secret: &str, brands: auth::Brands) -> State {
+    pub fn new(store: Store, ses: aws_sdk_sesv2::Client, webhook_secret: &str, brands: portal_mail::Brands) -> State {
         State {
             store,
             ses,
@@ -101,7 +101,8 @@ impl State {
         let table = config::required("TABLE_NAME")?;
         let secret = config::required("STRIPE_WEBHOOK_SECRET")?;
         let sender = config::required("EMAIL_SENDER")?;
-        let brands = auth::Brands::parse(config::optional("BRANDS_JSON").as_deref(), sender.trim())?;
+        let brands = portal_mail::Brands::parse(config::optional("BRANDS_JSON").as_deref(), sender.trim())
+            .map_err(|e| ConfigError { variable: portal_mail::BrandsError::VARIABLE, problem: e.problem })?;
         let sdk = portal_store::aws::sdk_config().await;
         let store = Store::new(portal_store::aws::dynamodb_client(&sdk, None), table);
         let documents = portal_store::documents::DocumentQueue::from_env(&sdk);
@@ -737,7 +738,6 @@ fn saved_card(
 
 /// Best effort: the payment is recorded whatever happens to the email (a failure is logged for a person).
 async fn send_receipt(state: &State, job: &ReceiptJob) {
-    use aws_sdk_sesv2::types::{Body as SesBody, Content, Destination, EmailContent, Message};
     let b = &job.booking;
     let traveller = job
         .payer_traveller_id
@@ -750,7 +750,7 @@ async fn send_receipt(state: &State, job: &ReceiptJob) {
         return;
     };
     let brand = state.brands.get(&b.brand);
-    let rendered = receipt::render(&receipt::Receipt {
+    let mail = receipt::email(&receipt::Receipt {
         brand,
         locale: Locale::parse(&b.locale).unwrap_or(Locale::EnGb),
         first_name: &t.first_name,
@@ -761,25 +761,9 @@ async fn send_receipt(state: &State, job: &ReceiptJob) {
         remaining: job.summary.outstanding,
         next_due: job.summary.next_due.as_ref().map(|n| (n.date, n.amount)),
     });
-    let content = |s: &str| Content::builder().data(s).charset("UTF-8").build();
-    let (Ok(subject), Ok(html), Ok(text)) =
-        (content(&rendered.subject), content(&rendered.html), content(&rendered.text))
-    else {
-        return;
-    };
-    let message = Message::builder().subject(subject).body(SesBody::builder().html(html).text(text).build()).build();
-    let sent = state
-        .ses
-        .send_email()
-        .from_email_address(rendered.from)
-        .destination(Destination::builder().to_addresses(&to).build())
-        .content(EmailContent::builder().simple(message).build())
-        .send()
-        .await;
+    let sent = portal_mail::send_email(&state.ses, brand, &to, &mail, None).await;
     match sent {
-        Ok(_) => tracing::info!(reference = %b.reference, to = %auth::tokens::mask_email(&to), "receipt sent"),
-        Err(e) => {
-            tracing::error!(reference = %b.reference, error = %aws_sdk_sesv2::error::DisplayErrorContext(e), "receipt not sent")
-        }
+        Ok(()) => tracing::info!(reference = %b.reference, to = %portal_mail::mask_email(&to), "receipt sent"),
+        Err(e) => tracing::error!(reference = %b.reference, error = %e, "receipt not sent"),
     }
 }

@@ -1,11 +1,11 @@
 //! The payment receipt email: branded, localized, amount and method (card brand and last four at most),
-//! what remains and the next due date.
+//! what remains and the next due date. The layout, escaping and sending are `portal_mail`'s: this module holds
+//! the localized strings and the blocks.
 
-use auth::Brand;
-use auth::email::{escape_html, from_address};
 use chrono::{DateTime, NaiveDate, Utc};
 use portal_domain::locale::{Locale, format_date, format_datetime_utc, format_money};
 use portal_domain::money::Money;
+use portal_mail::{Brand, Email, Rendered, fill};
 
 #[derive(Debug, Clone)]
 pub struct Receipt<'a> {
@@ -19,14 +19,6 @@ pub struct Receipt<'a> {
     pub paid_at: DateTime<Utc>,
     pub remaining: Money,
     pub next_due: Option<(NaiveDate, Money)>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rendered {
-    pub from: String,
-    pub subject: String,
-    pub html: String,
-    pub text: String,
 }
 
 struct Strings {
@@ -113,22 +105,16 @@ fn strings(locale: Locale) -> Strings {
     }
 }
 
-fn fill(t: &str, brand: &str, reference: &str, name: &str) -> String {
-    t.replace("{brand}", brand).replace("{reference}", reference).replace("{name}", name)
-}
-
 fn title_case(s: &str) -> String {
     let mut c = s.chars();
     c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
 
-pub fn render(r: &Receipt<'_>) -> Rendered {
+/// The receipt for [`portal_mail::send_email`].
+pub fn email<'a>(r: &Receipt<'a>) -> Email<'a> {
     let s = strings(r.locale);
-    let brand = r.brand.name.as_str();
-    let subject: String = fill(s.subject, brand, r.reference, r.first_name)
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let vars = [("brand", r.brand.name.as_str()), ("reference", r.reference), ("name", r.first_name)];
+    let t = |template: &str| fill(template, &vars);
     let method = match r.card {
         Some((b, last4)) => format!("{} •••• {last4}", title_case(b)),
         None => s.bank.to_string(),
@@ -147,39 +133,16 @@ pub fn render(r: &Receipt<'_>) -> Rendered {
     } else {
         format!("{} {}", s.paid_in_full, s.thanks)
     };
-    let greeting = fill(s.greeting, brand, r.reference, r.first_name);
-    let intro = fill(s.intro, brand, r.reference, r.first_name);
-    let mut text = format!("{greeting}\n\n{intro}\n\n");
-    for (k, v) in &rows {
-        text.push_str(&format!("{k}: {v}\n"));
-    }
-    text.push_str(&format!("\n{closing}\n\n{brand}\n"));
-    let colour = escape_html(&r.brand.primary_colour);
-    let table: String = rows
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "<tr><td style=\"padding:6px 12px 6px 0;color:#52525b\">{}</td><td style=\"padding:6px 0;font-weight:bold\">{}</td></tr>",
-                escape_html(k),
-                escape_html(v)
-            )
-        })
-        .collect();
-    let html = format!(
-        "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-<body style=\"margin:0;padding:24px;background:#f4f4f5;font-family:Arial,Helvetica,sans-serif;color:#18181b\">\
-<div style=\"max-width:560px;margin:0 auto;background:#ffffff;border-top:6px solid {colour};padding:24px\">\
-<p style=\"font-size:18px;font-weight:bold;color:{colour};margin:0 0 16px\">{brand}</p>\
-<p>{greeting}</p><p>{intro}</p><table style=\"border-collapse:collapse;margin:16px 0\">{table}</table>\
-<p>{closing}</p></div></body></html>\n",
-        lang = r.locale.tag(),
-        title = escape_html(&subject),
-        brand = escape_html(brand),
-        greeting = escape_html(&greeting),
-        intro = escape_html(&intro),
-        closing = escape_html(&closing),
-    );
-    Rendered { from: from_address(r.brand), subject, html, text }
+    // The subject's template names no `{name}`: customer data never reaches a header.
+    Email::new(r.brand, r.locale, &t(s.subject))
+        .paragraph(t(s.greeting))
+        .paragraph(t(s.intro))
+        .table(rows)
+        .paragraph(closing)
+}
+
+pub fn render(r: &Receipt<'_>) -> Rendered {
+    email(r).render()
 }
 
 #[cfg(test)]
@@ -219,5 +182,25 @@ mod tests {
             assert!(r.html.contains("&lt;script&gt;") && !r.html.contains("<script>"));
             assert!(r.text.contains("580"), "{}", r.text);
         }
+    }
+
+    #[test]
+    fn logo_and_placeholders_in_names() {
+        let mut b = brand();
+        b.logo_url = Some("https://cdn.example/alpine.png".into());
+        let r = render(&Receipt {
+            brand: &b,
+            locale: Locale::EnGb,
+            first_name: "{reference} {brand}",
+            reference: "AE-10001",
+            amount: Money::from_minor(100000, Currency::Gbp).unwrap(),
+            card: None,
+            paid_at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+            remaining: Money::from_minor(0, Currency::Gbp).unwrap(),
+            next_due: None,
+        });
+        assert!(r.html.contains("<img src=\"https://cdn.example/alpine.png\""), "{}", r.html);
+        assert!(r.text.contains("Hello {reference} {brand},") && r.html.contains("Hello {reference} {brand},"));
+        assert!(r.text.contains("Pay by Bank") && r.text.contains("paid in full"), "{}", r.text);
     }
 }

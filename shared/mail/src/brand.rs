@@ -1,0 +1,160 @@
+//! Brands: how a brand's emails and pages look and who sends them, from `BRANDS_JSON`, checked once at start-up.
+//!
+//! `BRANDS_JSON` is `{"<brand id>": {"name", "primary_colour": "#rrggbb", "sender"?, "logo_url"?, "logo_key"?}}`;
+//! the key `default` covers every other brand id. `logo_key` is the document worker's (an S3 key of the PDF logo):
+//! accepted and ignored here, so one `BRANDS_JSON` serves both.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::Deserialize;
+
+/// How a brand's emails and pages look and who sends them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Brand {
+    pub name: String,
+    /// `#rrggbb`, checked: it goes into CSS.
+    pub primary_colour: String,
+    pub sender: String,
+    /// `https://…`, checked: it goes into an attribute.
+    pub logo_url: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Brands {
+    pub default: Brand,
+    pub by_id: HashMap<String, Brand>,
+}
+
+/// A `BRANDS_JSON` problem. Callers report it as a configuration error of [`BrandsError::VARIABLE`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrandsError {
+    pub problem: String,
+}
+
+impl BrandsError {
+    pub const VARIABLE: &'static str = "BRANDS_JSON";
+}
+
+impl fmt::Display for BrandsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "configuration {}: {}", Self::VARIABLE, self.problem)
+    }
+}
+
+impl std::error::Error for BrandsError {}
+
+impl Brands {
+    pub fn get(&self, id: &str) -> &Brand {
+        self.by_id.get(id).unwrap_or(&self.default)
+    }
+
+    /// A single default brand.
+    pub fn single(name: &str, primary_colour: &str, sender: &str) -> Result<Brands, BrandsError> {
+        let b =
+            Brand { name: name.into(), primary_colour: primary_colour.into(), sender: sender.into(), logo_url: None };
+        check_brand("default", &b)?;
+        Ok(Brands { default: b, by_id: HashMap::new() })
+    }
+
+    /// `BRANDS_JSON` as described in the module docs; `default_sender` fills brands that name no sender.
+    pub fn parse(json: Option<&str>, default_sender: &str) -> Result<Brands, BrandsError> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Raw {
+            name: String,
+            primary_colour: String,
+            #[serde(default)]
+            sender: Option<String>,
+            #[serde(default)]
+            logo_url: Option<String>,
+            /// The document worker's (an S3 key of the PDF logo); accepted here so one `BRANDS_JSON` serves both.
+            #[serde(default, rename = "logo_key")]
+            _logo_key: Option<String>,
+        }
+        let raw: HashMap<String, Raw> = match json {
+            None => HashMap::new(),
+            Some(j) => {
+                serde_json::from_str(j).map_err(|e| BrandsError { problem: format!("not a map of brands: {e}") })?
+            }
+        };
+        let mut by_id = HashMap::new();
+        let mut default = Brand {
+            name: "Your tour portal".into(),
+            primary_colour: "#1f4e79".into(),
+            sender: default_sender.into(),
+            logo_url: None,
+        };
+        for (id, r) in raw {
+            let b = Brand {
+                name: r.name.trim().to_string(),
+                primary_colour: r.primary_colour,
+                sender: r.sender.unwrap_or_else(|| default_sender.to_string()),
+                logo_url: r.logo_url,
+            };
+            check_brand(&id, &b)?;
+            if id == "default" {
+                default = b;
+            } else {
+                by_id.insert(id, b);
+            }
+        }
+        check_brand("default", &default)?;
+        Ok(Brands { default, by_id })
+    }
+}
+
+/// A brand's name goes into headers and pages, its colour into CSS, its logo URL into an attribute: check them.
+pub fn check_brand(id: &str, b: &Brand) -> Result<(), BrandsError> {
+    let err = |problem: &str| BrandsError { problem: format!("brand `{id}`: {problem}") };
+    let n = b.name.chars().count();
+    if n == 0 || n > 80 || b.name.chars().any(char::is_control) {
+        return Err(err("name must be 1-80 characters without control characters"));
+    }
+    let c = b.primary_colour.as_bytes();
+    if c.len() != 7 || c[0] != b'#' || !c[1..].iter().all(u8::is_ascii_hexdigit) {
+        return Err(err("primary_colour must be #rrggbb"));
+    }
+    portal_domain::booking::check_email("sender", &b.sender).map_err(|_| err("sender is not an email address"))?;
+    if let Some(u) = &b.logo_url
+        && (!u.starts_with("https://")
+            || u.len() > 500
+            || u.chars().any(|c| c.is_control() || c.is_whitespace() || "\"'<>\\`".contains(c)))
+    {
+        return Err(err("logo_url must be a plain https:// URL"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn brands_are_checked() {
+        let b = Brands::parse(
+            Some(r##"{"alpine-escapes": {"name": "Alpine Escapes", "primary_colour": "#0a7c59"}}"##),
+            "portal@tours.example",
+        )
+        .unwrap();
+        assert_eq!(b.get("alpine-escapes").name, "Alpine Escapes");
+        assert_eq!(b.get("alpine-escapes").sender, "portal@tours.example");
+        assert_eq!(b.get("unknown").name, "Your tour portal");
+        let with_key = r##"{"x": {"name": "X", "primary_colour": "#000000", "logo_key": "brands/x/logo.png"}}"##;
+        assert_eq!(Brands::parse(Some(with_key), "portal@tours.example").unwrap().get("x").name, "X");
+        for bad in [
+            r##"{"x": {"name": "X", "primary_colour": "red;}body{display:none"}}"##,
+            r##"{"x": {"name": "X\r\nBcc: a@b.c", "primary_colour": "#000000"}}"##,
+            r##"{"x": {"name": "X", "primary_colour": "#000000", "sender": "a@b.c\r\nBcc: evil@x.y"}}"##,
+            r##"{"x": {"name": "X", "primary_colour": "#000000", "logo_url": "javascript:alert(1)"}}"##,
+            r##"{"x": {"name": "X", "primary_colour": "#000000", "logo_url": "https://a.b/\"onload=x"}}"##,
+            r##"{"x": {"name": "X", "primary_colour": "#000000", "extra": 1}}"##,
+            "[]",
+        ] {
+            let e = Brands::parse(Some(bad), "portal@tours.example").unwrap_err();
+            assert!(e.to_string().starts_with("configuration BRANDS_JSON: "), "{bad}: {e}");
+        }
+        assert!(Brands::single("B", "#000000", "a@b.co").is_ok());
+        assert!(Brands::single("B", "#00000", "a@b.co").is_err());
+    }
+}
