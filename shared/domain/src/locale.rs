@@ -24,9 +24,11 @@
 //!
 //! Only the ` UTC` suffix and the ISO 8601 / ISO-code fallbacks for inputs ICU4X refuses are ours.
 //!
-//! Every formatter is built per call from the compiled data (about 2 µs for build plus format in a release
-//! build, measured; formatting alone is about 0.2 µs). The formatters are not `Send`/`Sync` without ICU4X's
-//! `sync` feature, and 2 µs does not justify a cache.
+//! Building a formatter from the compiled data (locale fallback, data look-ups) costs about ten times the
+//! formatting itself, and a booking overview formats dozens of amounts and dates: building one per call was
+//! about half of the overview's instructions (docs/performance.md). So each thread keeps the formatters it has
+//! built, per locale (and currency): at most 6 date, 6 date-time and 6 × 12 money formatters. They are not
+//! `Send`/`Sync` without ICU4X's `sync` feature, hence thread-local.
 //!
 //! # Cost (measured 2026-11-25 on this project's 2-core machine, rustc 1.95, scratch crates under /tmp)
 //!
@@ -50,6 +52,9 @@
 //! `yoke` …, already come in through `url` → `idna` in the AWS SDK), so the workspace pays less than the
 //! scratch numbers: the first `cargo test -p portal-domain` after adding them took 20 s. Run time: building
 //! the formatter and formatting takes about 2 µs per call in a release build.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use fixed_decimal::Decimal;
@@ -311,17 +316,32 @@ pub fn format_money(money: Money, locale: Locale) -> String {
     // The exponent is 0, 2 or 3: no truncation in the cast.
     amount.multiply_pow10(-(currency.exponent() as i16));
 
-    let prefs = CurrencyFormatterPreferences::from(&locale.icu_locale());
-    let formatter = currency
-        .code()
-        .parse::<CurrencyType>()
-        .ok()
-        .and_then(|code| CurrencyFormatter::try_new_symbol(prefs, code, Default::default()).ok());
-    match formatter {
-        Some(formatter) => formatter.format_fixed_decimal(&amount).to_string(),
-        // Cannot happen with compiled data and ISO codes (the tests build every pair); still, never panic.
-        None => format!("{}\u{a0}{}", currency.code(), money.to_decimal_string()),
-    }
+    let formatted = MONEY_FORMATTERS.with_borrow_mut(|cache| {
+        let formatter = cache.entry((locale, currency.code())).or_insert_with(|| {
+            let prefs = CurrencyFormatterPreferences::from(&locale.icu_locale());
+            currency
+                .code()
+                .parse::<CurrencyType>()
+                .ok()
+                .and_then(|code| CurrencyFormatter::try_new_symbol(prefs, code, Default::default()).ok())
+                .map(|f| Box::new(move |amount: &Decimal| f.format_fixed_decimal(amount).to_string()) as MoneyFormat)
+        });
+        formatter.as_ref().map(|f| f(&amount))
+    });
+    // `None` cannot happen with compiled data and ISO codes (the tests build every pair); still, never panic.
+    formatted.unwrap_or_else(|| format!("{}\u{a0}{}", currency.code(), money.to_decimal_string()))
+}
+
+/// A built currency formatter (its decimal-formatter type parameter is ICU4X's business).
+type MoneyFormat = Box<dyn Fn(&Decimal) -> String>;
+
+thread_local! {
+    static MONEY_FORMATTERS: RefCell<HashMap<(Locale, &'static str), Option<MoneyFormat>>> =
+        RefCell::new(HashMap::new());
+    static DATE_FORMATTERS: RefCell<HashMap<Locale, Option<FixedCalendarDateTimeFormatter<Gregorian, YMD>>>> =
+        RefCell::new(HashMap::new());
+    static DATETIME_FORMATTERS: RefCell<HashMap<Locale, Option<FixedCalendarDateTimeFormatter<Gregorian, YMDT>>>> =
+        RefCell::new(HashMap::new());
 }
 
 /// Format a date for display in `locale` with CLDR's long date: `3 March 2027` (en-GB), `March 3, 2027`
@@ -330,9 +350,13 @@ pub fn format_money(money: Money, locale: Locale) -> String {
 /// Dates ICU4X's Gregorian calendar does not take (years far outside any booking) are shown as ISO 8601.
 pub fn format_date(date: NaiveDate, locale: Locale) -> String {
     let formatted = gregorian(date).and_then(|date| {
-        let prefs = DateTimeFormatterPreferences::from(&locale.icu_locale());
-        let formatter = FixedCalendarDateTimeFormatter::<Gregorian, _>::try_new(prefs, YMD::long()).ok()?;
-        Some(formatter.format(&date).to_string())
+        DATE_FORMATTERS.with_borrow_mut(|cache| {
+            let formatter = cache.entry(locale).or_insert_with(|| {
+                let prefs = DateTimeFormatterPreferences::from(&locale.icu_locale());
+                FixedCalendarDateTimeFormatter::<Gregorian, _>::try_new(prefs, YMD::long()).ok()
+            });
+            formatter.as_ref().map(|f| f.format(&date).to_string())
+        })
     });
     formatted.unwrap_or_else(|| date.format("%Y-%m-%d").to_string())
 }
@@ -346,11 +370,15 @@ pub fn format_datetime_utc(dt: DateTime<Utc>, locale: Locale) -> String {
         let hour = u8::try_from(naive.hour()).ok()?;
         let minute = u8::try_from(naive.minute()).ok()?;
         let time = IcuTime::try_new(hour, minute, 0, 0).ok()?;
-        let mut prefs = DateTimeFormatterPreferences::from(&locale.icu_locale());
-        prefs.hour_cycle = Some(HourCycle::H23);
-        let fields = YMDT::long().with_time_precision(TimePrecision::Minute);
-        let formatter = FixedCalendarDateTimeFormatter::<Gregorian, _>::try_new(prefs, fields).ok()?;
-        Some(formatter.format(&IcuDateTime { date, time }).to_string())
+        DATETIME_FORMATTERS.with_borrow_mut(|cache| {
+            let formatter = cache.entry(locale).or_insert_with(|| {
+                let mut prefs = DateTimeFormatterPreferences::from(&locale.icu_locale());
+                prefs.hour_cycle = Some(HourCycle::H23);
+                let fields = YMDT::long().with_time_precision(TimePrecision::Minute);
+                FixedCalendarDateTimeFormatter::<Gregorian, _>::try_new(prefs, fields).ok()
+            });
+            formatter.as_ref().map(|f| f.format(&IcuDateTime { date, time }).to_string())
+        })
     });
     let body = formatted.unwrap_or_else(|| naive.format("%Y-%m-%d %H:%M").to_string());
     format!("{body} UTC")

@@ -5,6 +5,7 @@
 //! Why not `async-stripe`: its generated API surface takes minutes to build on a 2-core machine for two
 //! endpoints; these ~200 lines are tested against a local HTTP double that checks the exact requests.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -78,6 +79,21 @@ pub fn payment_intent_form(
     Ok(f)
 }
 
+/// TLS for the gateway client: rustls on aws-lc (the SDK's crypto) trusting the Mozilla roots compiled into
+/// `webpki-roots`. reqwest's default (rustls-platform-verifier) parses the OS CA bundle when the client is
+/// built, about half of a cold start (docs/performance.md); the compiled-in roots cost nothing to load.
+fn tls_config() -> rustls::ClientConfig {
+    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let mut config =
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("aws-lc supports the default TLS versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config
+}
+
 /// The form fields of `POST /v1/setup_intents`: a card saved for off-session use on `customer`.
 pub fn setup_intent_form(req: &CreateSetup, customer_id: &str) -> Vec<(String, String)> {
     let p = |k: &str, v: &str| (k.to_string(), v.to_string());
@@ -94,6 +110,7 @@ pub fn setup_intent_form(req: &CreateSetup, customer_id: &str) -> Vec<(String, S
 impl StripeGateway {
     pub fn new(api_base: &str, secret_key: &str, timeout: Duration) -> Result<StripeGateway, GatewayError> {
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls_config())
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(3)))
             .build()

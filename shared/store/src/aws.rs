@@ -11,10 +11,44 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
+/// The Amazon Trust Services root CAs: every AWS service endpoint's certificate chains to one of them.
+const AMAZON_TRUST_ROOTS: &[u8] = include_bytes!("amazon-trust-roots.pem");
+
 /// Load the shared SDK configuration from the environment (region, credentials, and `AWS_ENDPOINT_URL` when
 /// pointed at a local emulator).
+///
+/// Cold start is most of a Lambda's latency budget, so this avoids the two costly defaults (see
+/// docs/performance.md):
+/// - TLS trusts the five Amazon Trust Services roots instead of parsing the OS CA bundle (~140 certificates,
+///   84 % of a stock SDK start-up). `AWS_TLS_NATIVE_ROOTS=true` trusts the OS bundle as well, for an HTTPS
+///   endpoint that is not AWS (a proxy or an emulator with its own CA).
+/// - In Lambda the region and the credentials are environment variables: read them directly instead of
+///   building the default chains (profile files, SSO, web identity, ECS and IMDS clients) to find the same values.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client());
+    if let Some(region) = env_value("AWS_REGION").or_else(|| env_value("AWS_DEFAULT_REGION")) {
+        loader = loader.region(aws_config::Region::new(region));
+    }
+    if env_value("AWS_ACCESS_KEY_ID").is_some() && env_value("AWS_SECRET_ACCESS_KEY").is_some() {
+        loader = loader.credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new());
+    }
+    loader.load().await
+}
+
+fn env_value(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The SDK's HTTP client (hyper + rustls on aws-lc, as the SDK's default) with the Amazon roots as its trust
+/// store. Connectors are still built lazily, once per timeout setting, and pooled.
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+    let native = env_value("AWS_TLS_NATIVE_ROOTS").is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+    let trust = TrustStore::empty().with_native_roots(native).with_pem_certificate(AMAZON_TRUST_ROOTS);
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(TlsContext::builder().with_trust_store(trust).build().expect("valid TLS context"))
+        .build_https()
 }
 
 /// A DynamoDB client from the shared configuration, with optional interceptors (call counting in tests and
