@@ -437,7 +437,7 @@ async fn finish(api: &RuntimeApi, child: &mut tokio::process::Child, timeout: Du
     }
 }
 
-#[derive(Default, serde::Serialize)]
+#[derive(Default, Clone, serde::Serialize)]
 struct Stats {
     n: usize,
     median: f64,
@@ -483,7 +483,7 @@ fn callgrind_total(path: &Path) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-#[derive(Default, serde::Serialize)]
+#[derive(Default, Clone, serde::Serialize)]
 struct Row {
     name: String,
     bin: String,
@@ -768,19 +768,43 @@ async fn main() {
         let row = measure(&mut world, &a, f, &logs).await;
         eprintln!("  {:<18} {:>6.1} s", f.bin, t.elapsed().as_secs_f64());
         rows.push(row);
+        // Written after every function: a long run that is stopped still leaves what it measured.
+        write_report(&a, &judged(&rows, a.quick), &load_before);
     }
+    let rows = judged(&rows, a.quick);
+    let failures: usize = write_report(&a, &rows, &load_before);
+    if failures > 0 {
+        for r in rows.iter().filter(|r| r.failed_requests > 0) {
+            eprintln!(
+                "{}: {} failed requests, first: {}",
+                r.bin,
+                r.failed_requests,
+                r.first_failure.as_deref().unwrap_or("")
+            );
+        }
+        std::process::exit(1);
+    }
+}
+
+fn judged(rows: &[Row], quick: bool) -> Vec<Row> {
+    let mut rows = rows.to_vec();
     let floor_idx = rows.iter().position(|r| r.bin == "hello");
     let floor = floor_idx.map(|i| std::mem::take(&mut rows[i]));
     for r in rows.iter_mut() {
-        judge(r, floor.as_ref(), !a.quick);
+        judge(r, floor.as_ref(), !quick);
     }
     if let (Some(i), Some(fl)) = (floor_idx, floor) {
         rows[i] = fl;
     }
+    rows
+}
+
+/// Print the table, write the JSON and Markdown reports; the number of failed requests.
+fn write_report(a: &Args, rows: &[Row], load_before: &str) -> usize {
     let failures: usize = rows.iter().map(|r| r.failed_requests).sum();
     let table = format!(
         "{}\n{} mode, binaries from `{}`, {} starts, {} requests ({} under callgrind); load average before {}, after {} ({} CPUs).\n",
-        markdown(&rows),
+        markdown(rows),
         if a.quick { "Quick" } else { "Full" },
         a.bin_dir.display(),
         a.starts,
@@ -812,15 +836,5 @@ async fn main() {
         std::fs::write(md, &table).expect("write the Markdown table");
         eprintln!("wrote {}", md.display());
     }
-    if failures > 0 {
-        for r in rows.iter().filter(|r| r.failed_requests > 0) {
-            eprintln!(
-                "{}: {} failed requests, first: {}",
-                r.bin,
-                r.failed_requests,
-                r.first_failure.as_deref().unwrap_or("")
-            );
-        }
-        std::process::exit(1);
-    }
+    failures
 }
