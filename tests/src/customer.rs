@@ -41,8 +41,19 @@ pub async fn seed_booking(env: &TestEnv, reference: &str, body: &Value) {
 
 /// A live session for `traveller` on `reference`: the session item and a token signed with [`sessions`].
 pub async fn sign_in(env: &TestEnv, reference: &str, traveller: &str, email: &str, is_lead: bool) -> String {
+    sign_in_at(env, reference, traveller, email, is_lead, Utc::now().timestamp()).await
+}
+
+/// [`sign_in`] as of `now` (Unix seconds), for tests that move the clock.
+pub async fn sign_in_at(
+    env: &TestEnv,
+    reference: &str,
+    traveller: &str,
+    email: &str,
+    is_lead: bool,
+    now: i64,
+) -> String {
     let sid = uuid::Uuid::new_v4().simple().to_string();
-    let now = Utc::now().timestamp();
     let item = SessionItem::new(&sid, reference, traveller, email, is_lead, "link", now, now + 43_200);
     let item = portal_store::store::to_item(&item).expect("a session item");
     env.ddb.put_item().table_name(&env.table).set_item(Some(item)).send().await.expect("write the session");

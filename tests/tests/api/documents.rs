@@ -1,24 +1,16 @@
 //! Documents against moto: generation after an upsert (through the SQS queue and the worker), versioning by
 //! content hash, presigned downloads of exact bytes, PDF text, and every bad input.
 
-use std::collections::HashMap;
-
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{Duration, Utc};
 use lambda_http::{Body, Response};
-use portal_domain::ids::BookingReference;
 use portal_http::operator::OperatorAuth;
-use portal_http::session::{COOKIE_NAME, Session, SessionConfig};
+use portal_http::session::COOKIE_NAME;
 use portal_store::documents::DocumentQueue;
+use portal_tests::customer::{OPERATOR_KEY, sessions, sign_in_at};
 use portal_tests::{ApiRequest, TestEnv, body_json, seed};
 use serde_json::{Value, json};
 
-const KEY: &str = "test-operator-key-0123456789abcdef0123456789";
-
-fn sessions() -> SessionConfig {
-    SessionConfig::new(vec![("k1".into(), vec![42u8; 32])], "tour-portal", "tour-portal-customer", 1800, 43_200)
-        .unwrap()
-}
+const KEY: &str = OPERATOR_KEY;
 
 struct Fx {
     env: TestEnv,
@@ -107,31 +99,8 @@ impl Fx {
     }
 
     async fn sign_in(&self, reference: &str, traveller: &str, is_lead: bool, at: i64) -> String {
-        let sid = uuid::Uuid::new_v4().simple().to_string();
-        let s = |v: &str| AttributeValue::S(v.to_string());
-        let item = HashMap::from([
-            ("pk".to_string(), s(&format!("B#{reference}"))),
-            ("sk".to_string(), s(&format!("SESSION#{sid}"))),
-            ("entity".to_string(), s("session")),
-            ("sid".to_string(), s(&sid)),
-            ("reference".to_string(), s(reference)),
-            ("traveller_id".to_string(), s(traveller)),
-            ("email".to_string(), s("x@example.com")),
-            ("is_lead".to_string(), AttributeValue::Bool(is_lead)),
-            ("via".to_string(), s("link")),
-            ("auth_time".to_string(), AttributeValue::N(at.to_string())),
-            ("expires_at".to_string(), AttributeValue::N((at + 43_200).to_string())),
-        ]);
-        self.env.ddb.put_item().table_name(&self.env.table).set_item(Some(item)).send().await.unwrap();
-        let session = Session {
-            sid,
-            reference: BookingReference::parse(reference).unwrap(),
-            traveller_id: traveller.into(),
-            email: "x@example.com".into(),
-            is_lead,
-            auth_time: at,
-        };
-        format!("{COOKIE_NAME}={}", sessions().issue(&session, at).unwrap())
+        let token = sign_in_at(&self.env, reference, traveller, "x@example.com", is_lead, at).await;
+        format!("{COOKIE_NAME}={token}")
     }
 
     async fn send(&self, req: ApiRequest) -> Response<Body> {

@@ -6,32 +6,19 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, Utc};
 use lambda_http::{Body, Response};
-use portal_domain::ids::BookingReference;
 use portal_domain::ledger::{LedgerSummary, MovementKind};
 use portal_domain::schedule::InstalmentStatus;
 use portal_gateway::GatewayError;
 use portal_gateway::sandbox::{Action, SandboxGateway};
-use portal_http::operator::OperatorAuth;
-use portal_http::session::{Session, SessionConfig};
 use portal_store::BookingCollection;
+use portal_tests::customer::{assert_problem, seed_booking, sessions, sign_in, today};
 use portal_tests::{ApiRequest, TestEnv, body_json, seed};
 use serde_json::{Value, json};
 
-const OPERATOR_KEY: &str = "test-operator-key-0123456789abcdef0123456789";
 const SECRET: &str = "whsec_test_secret";
 const REF: &str = "AE-10001";
-
-fn sessions() -> SessionConfig {
-    SessionConfig::new(vec![("k1".into(), vec![42u8; 32])], "tour-portal", "tour-portal-customer", 1800, 43_200)
-        .unwrap()
-}
-
-fn today() -> NaiveDate {
-    Utc::now().date_naive()
-}
 
 fn key() -> String {
     uuid::Uuid::new_v4().to_string()
@@ -72,52 +59,13 @@ async fn fx() -> Fx {
     Fx { env, brand, sandbox, api, runner, hooks }
 }
 
-fn assert_problem(r: &Response<Body>, status: u16, kind: &str) {
-    assert_eq!(r.status(), status, "{}", body_json(r));
-    assert_eq!(r.headers()["content-type"], "application/problem+json");
-    assert_eq!(body_json(r)["type"], format!("/problems/{kind}"), "{}", body_json(r));
-}
-
 impl Fx {
     async fn seed(&self, reference: &str, body: &Value) {
-        let ops = operator_bookings::State { store: self.env.store(), auth: OperatorAuth::key(OPERATOR_KEY).unwrap() };
-        let req = ApiRequest::new("PUT", &format!("/operator/bookings/{reference}"))
-            .route("/operator/bookings/{reference}")
-            .path_param("reference", reference)
-            .bearer(OPERATOR_KEY)
-            .json(body)
-            .build();
-        let r = operator_bookings::handle(&ops, req).await.unwrap_or_else(|e| match e {});
-        assert!(r.status().as_u16() < 300, "seeding {reference}: {}", body_json(&r));
+        seed_booking(&self.env, reference, body).await;
     }
 
     async fn sign_in(&self, reference: &str, traveller: &str, email: &str, is_lead: bool) -> String {
-        let sid = uuid::Uuid::new_v4().simple().to_string();
-        let now = Utc::now().timestamp();
-        let s = |v: &str| AttributeValue::S(v.to_string());
-        let item = HashMap::from([
-            ("pk".to_string(), s(&format!("B#{reference}"))),
-            ("sk".to_string(), s(&format!("SESSION#{sid}"))),
-            ("entity".to_string(), s("session")),
-            ("sid".to_string(), s(&sid)),
-            ("reference".to_string(), s(reference)),
-            ("traveller_id".to_string(), s(traveller)),
-            ("email".to_string(), s(email)),
-            ("is_lead".to_string(), AttributeValue::Bool(is_lead)),
-            ("via".to_string(), s("link")),
-            ("auth_time".to_string(), AttributeValue::N(now.to_string())),
-            ("expires_at".to_string(), AttributeValue::N((now + 43_200).to_string())),
-        ]);
-        self.env.ddb.put_item().table_name(&self.env.table).set_item(Some(item)).send().await.unwrap();
-        let session = Session {
-            sid,
-            reference: BookingReference::parse(reference).unwrap(),
-            traveller_id: traveller.into(),
-            email: email.into(),
-            is_lead,
-            auth_time: now,
-        };
-        sessions().issue(&session, now).unwrap()
+        sign_in(&self.env, reference, traveller, email, is_lead).await
     }
 
     async fn call(
