@@ -94,10 +94,7 @@ impl State {
         let table = config::required("TABLE_NAME")?;
         let sessions = SessionConfig::from_env()?;
         let key = config::required("STRIPE_SECRET_KEY")?;
-        let base = config::optional("STRIPE_API_BASE").unwrap_or_else(|| portal_gateway::stripe::STRIPE_API.into());
-        let timeout = Duration::from_millis(config::number("GATEWAY_TIMEOUT_MS", 8000, 500, 25_000)?);
-        let stripe = portal_gateway::stripe::StripeGateway::new(&base, &key, timeout)
-            .map_err(|e| ConfigError { variable: "STRIPE_API_BASE", problem: e.to_string() })?;
+        let stripe = portal_gateway::stripe::StripeGateway::from_env(&key, 8000)?;
         let minimums = Minimums::parse(config::optional("MIN_PAYMENT_JSON").as_deref())?;
         let sdk = portal_store::aws::sdk_config().await;
         let store = Store::new(portal_store::aws::dynamodb_client(&sdk, None), table);
@@ -182,20 +179,8 @@ struct CheckoutResponse {
     expires_at: DateTime<Utc>,
 }
 
-fn problem(status: u16, slug: &'static str, title: &'static str, detail: impl Into<String>) -> ApiError {
-    ApiError::Client {
-        status,
-        slug,
-        title,
-        detail: detail.into(),
-        field: None,
-        retry_after: None,
-        www_authenticate: false,
-    }
-}
-
 fn card_data_refused() -> ApiError {
-    problem(
+    ApiError::client(
         422,
         "card-data-refused",
         "Card data refused",
@@ -223,18 +208,14 @@ fn map_price_error(e: PriceError) -> ApiError {
 
 fn gateway_error(e: &GatewayError) -> ApiError {
     match e {
-        GatewayError::Timeout => ApiError::Client {
-            status: 503,
-            slug: "gateway-unavailable",
-            title: "Payment provider unavailable",
-            detail:
-                "the payment provider did not answer in time; nothing was charged. Retry with the same Idempotency-Key"
-                    .into(),
-            field: None,
-            retry_after: Some(2),
-            www_authenticate: false,
-        },
-        _ => problem(
+        GatewayError::Timeout => ApiError::client(
+            503,
+            "gateway-unavailable",
+            "Payment provider unavailable",
+            "the payment provider did not answer in time; nothing was charged. Retry with the same Idempotency-Key",
+        )
+        .with_retry_after(2),
+        _ => ApiError::client(
             502,
             "gateway-error",
             "Payment provider error",
@@ -335,7 +316,7 @@ async fn replay(
 ) -> Result<Response<Body>, ApiError> {
     for _ in 0..40 {
         if item.request_hash.as_deref() != Some(hash) {
-            return Err(problem(
+            return Err(ApiError::client(
                 422,
                 "idempotency-key-reused",
                 "Idempotency key reused",
@@ -351,15 +332,13 @@ async fn replay(
             None => break, // the first request failed and gave the key back
         }
     }
-    Err(ApiError::Client {
-        status: 409,
-        slug: "request-in-progress",
-        title: "Request in progress",
-        detail: "a request with this Idempotency-Key is still being processed; retry shortly with the same key".into(),
-        field: None,
-        retry_after: Some(1),
-        www_authenticate: false,
-    })
+    Err(ApiError::client(
+        409,
+        "request-in-progress",
+        "Request in progress",
+        "a request with this Idempotency-Key is still being processed; retry shortly with the same key",
+    )
+    .with_retry_after(1))
 }
 
 async fn route(state: &State, req: Request) -> Result<Response<Body>, ApiError> {

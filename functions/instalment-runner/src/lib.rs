@@ -76,10 +76,7 @@ impl State {
     pub async fn from_env() -> Result<State, ConfigError> {
         let table = config::required("TABLE_NAME")?;
         let key = config::required("STRIPE_SECRET_KEY")?;
-        let base = config::optional("STRIPE_API_BASE").unwrap_or_else(|| portal_gateway::stripe::STRIPE_API.into());
-        let timeout = Duration::from_millis(config::number("GATEWAY_TIMEOUT_MS", 8000, 500, 25_000)?);
-        let stripe = portal_gateway::stripe::StripeGateway::new(&base, &key, timeout)
-            .map_err(|e| ConfigError { variable: "STRIPE_API_BASE", problem: e.to_string() })?;
+        let stripe = portal_gateway::stripe::StripeGateway::from_env(&key, 8000)?;
         let sender = config::required("EMAIL_SENDER")?;
         let brands = portal_mail::Brands::parse(config::optional("BRANDS_JSON").as_deref(), sender.trim())
             .map_err(|e| ConfigError { variable: portal_mail::BrandsError::VARIABLE, problem: e.problem })?;

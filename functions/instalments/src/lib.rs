@@ -64,10 +64,7 @@ impl State {
         let table = config::required("TABLE_NAME")?;
         let sessions = SessionConfig::from_env()?;
         let key = config::required("STRIPE_SECRET_KEY")?;
-        let base = config::optional("STRIPE_API_BASE").unwrap_or_else(|| portal_gateway::stripe::STRIPE_API.into());
-        let timeout = Duration::from_millis(config::number("GATEWAY_TIMEOUT_MS", 8000, 500, 25_000)?);
-        let stripe = portal_gateway::stripe::StripeGateway::new(&base, &key, timeout)
-            .map_err(|e| ConfigError { variable: "STRIPE_API_BASE", problem: e.to_string() })?;
+        let stripe = portal_gateway::stripe::StripeGateway::from_env(&key, 8000)?;
         let sdk = portal_store::aws::sdk_config().await;
         let store = Store::new(portal_store::aws::dynamodb_client(&sdk, None), table);
         Ok(State::new(store, sessions, Arc::new(stripe)))
@@ -161,18 +158,6 @@ fn response(status: u16, body: String, replayed: bool) -> Result<Response<Body>,
     r.body(Body::Binary(body.into_bytes())).map_err(|e| ApiError::internal(format!("building response: {e}")))
 }
 
-fn problem(status: u16, slug: &'static str, title: &'static str, detail: impl Into<String>) -> ApiError {
-    ApiError::Client {
-        status,
-        slug,
-        title,
-        detail: detail.into(),
-        field: None,
-        retry_after: None,
-        www_authenticate: false,
-    }
-}
-
 /// 1-64 characters of `A-Za-z0-9_-`; anything else can never name an instalment (404, like an unknown id).
 fn instalment_id(req: &Request) -> Result<String, ApiError> {
     let id = portal_http::path_param(req, "id")?;
@@ -184,7 +169,12 @@ fn instalment_id(req: &Request) -> Result<String, ApiError> {
 }
 
 fn unknown_instalment(id: &str) -> ApiError {
-    problem(404, "instalment-not-found", "Instalment not found", format!("this booking has no instalment `{id}`"))
+    ApiError::client(
+        404,
+        "instalment-not-found",
+        "Instalment not found",
+        format!("this booking has no instalment `{id}`"),
+    )
 }
 
 fn idempotency_key(req: &Request) -> Result<String, ApiError> {
@@ -218,9 +208,8 @@ fn approval_input(req: &Request, route: Route) -> Result<ApprovalInput, ApiError
     }
     let input: ApprovalInput = json_body(req)?;
     if input.method == Some(Method::OpenBanking) {
-        return Err(
-            problem(422, "method-not-reusable", "Payment method not reusable", OPEN_BANKING_NOTE).with_field("method")
-        );
+        return Err(ApiError::client(422, "method-not-reusable", "Payment method not reusable", OPEN_BANKING_NOTE)
+            .with_field("method"));
     }
     if let Some(pm) = &input.payment_method_id
         && (pm.is_empty() || pm.len() > 255)
@@ -352,17 +341,17 @@ fn cards_out(c: &BookingCollection, session: &Session) -> CardsResponse {
 fn schedule_error(e: ScheduleError) -> ApiError {
     let d = e.to_string();
     match e {
-        ScheduleError::AlreadyPaid(_) => problem(409, "instalment-paid", "Instalment already paid", d),
-        ScheduleError::Processing(_) => problem(409, "instalment-processing", "Instalment being collected", d),
-        ScheduleError::Cancelled(_) => problem(409, "instalment-cancelled", "Instalment cancelled", d),
+        ScheduleError::AlreadyPaid(_) => ApiError::client(409, "instalment-paid", "Instalment already paid", d),
+        ScheduleError::Processing(_) => ApiError::client(409, "instalment-processing", "Instalment being collected", d),
+        ScheduleError::Cancelled(_) => ApiError::client(409, "instalment-cancelled", "Instalment cancelled", d),
         ScheduleError::NotApproved(_) | ScheduleError::NotDue(_) => {
-            problem(409, "instalment-not-approved", "Instalment not approved", d)
+            ApiError::client(409, "instalment-not-approved", "Instalment not approved", d)
         }
     }
 }
 
 fn payment_method_required(reference: &str) -> ApiError {
-    problem(
+    ApiError::client(
         409,
         "payment-method-required",
         "Payment method required",
@@ -423,7 +412,7 @@ fn plan(
         None => None,
     };
     if c.booking.status == BookingStatus::Cancelled {
-        return Err(problem(
+        return Err(ApiError::client(
             409,
             "booking-cancelled",
             "Booking cancelled",
@@ -571,7 +560,7 @@ async fn approval_route(
 
 fn replay(existing: &ClaimItem, hash: &str) -> Result<Response<Body>, ApiError> {
     if existing.request_hash.as_deref() != Some(hash) || !existing.is_done() {
-        return Err(problem(
+        return Err(ApiError::client(
             422,
             "idempotency-key-reused",
             "Idempotency key reused",
@@ -594,16 +583,14 @@ struct SetupResponse {
 
 fn gateway_error(e: &GatewayError) -> ApiError {
     match e {
-        GatewayError::Timeout => ApiError::Client {
-            status: 503,
-            slug: "gateway-unavailable",
-            title: "Payment provider unavailable",
-            detail: "the payment provider did not answer in time; retry with the same Idempotency-Key".into(),
-            field: None,
-            retry_after: Some(2),
-            www_authenticate: false,
-        },
-        _ => problem(
+        GatewayError::Timeout => ApiError::client(
+            503,
+            "gateway-unavailable",
+            "Payment provider unavailable",
+            "the payment provider did not answer in time; retry with the same Idempotency-Key",
+        )
+        .with_retry_after(2),
+        _ => ApiError::client(
             502,
             "gateway-error",
             "Payment provider error",
@@ -622,7 +609,7 @@ async fn setup_card(
     now: DateTime<Utc>,
 ) -> Result<(u16, String), ApiError> {
     if c.booking.status == BookingStatus::Cancelled {
-        return Err(problem(409, "booking-cancelled", "Booking cancelled", "this booking is cancelled"));
+        return Err(ApiError::client(409, "booking-cancelled", "Booking cancelled", "this booking is cancelled"));
     }
     let reference = c.booking.reference.as_str();
     let setup_id = derived_id("set", &format!("{reference}:{key}"));

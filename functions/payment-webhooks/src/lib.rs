@@ -115,14 +115,7 @@ impl State {
         let portal_url = config::optional("PORTAL_URL").map(|u| u.trim().trim_end_matches('/').to_string());
         let gateway: Option<Arc<dyn PaymentGateway>> = match config::optional("STRIPE_SECRET_KEY") {
             None => None,
-            Some(key) => {
-                let base =
-                    config::optional("STRIPE_API_BASE").unwrap_or_else(|| portal_gateway::stripe::STRIPE_API.into());
-                let timeout = Duration::from_millis(config::number("GATEWAY_TIMEOUT_MS", 5000, 500, 25_000)?);
-                let stripe = portal_gateway::stripe::StripeGateway::new(&base, &key, timeout)
-                    .map_err(|e| ConfigError { variable: "STRIPE_API_BASE", problem: e.to_string() })?;
-                Some(Arc::new(stripe))
-            }
+            Some(key) => Some(Arc::new(portal_gateway::stripe::StripeGateway::from_env(&key, 5000)?)),
         };
         Ok(State { documents, retry_policy, portal_url, gateway, ..state })
     }
@@ -144,15 +137,7 @@ fn ack(event_id: &str, outcome: &'static str) -> Result<Response<Body>, ApiError
 }
 
 fn bad_signature(e: SignatureError) -> ApiError {
-    ApiError::Client {
-        status: 400,
-        slug: "invalid-signature",
-        title: "Invalid webhook signature",
-        detail: e.to_string(),
-        field: None,
-        retry_after: None,
-        www_authenticate: false,
-    }
+    ApiError::client(400, "invalid-signature", "Invalid webhook signature", e.to_string())
 }
 
 async fn route(state: &State, req: Request) -> Result<Response<Body>, ApiError> {
@@ -292,15 +277,13 @@ async fn duplicate(state: &State, event_id: &str, mut existing: ClaimItem) -> Re
         }
     }
     // Still being recorded by another delivery (or it failed): the gateway retries later.
-    Err(ApiError::Client {
-        status: 409,
-        slug: "event-in-progress",
-        title: "Event in progress",
-        detail: "this event is being recorded by another delivery; retry later".into(),
-        field: None,
-        retry_after: Some(5),
-        www_authenticate: false,
-    })
+    Err(ApiError::client(
+        409,
+        "event-in-progress",
+        "Event in progress",
+        "this event is being recorded by another delivery; retry later",
+    )
+    .with_retry_after(5))
 }
 
 struct Outcome {

@@ -108,6 +108,17 @@ pub fn setup_intent_form(req: &CreateSetup, customer_id: &str) -> Vec<(String, S
 }
 
 impl StripeGateway {
+    /// The client every function that talks to Stripe builds once at cold start: `key` (the caller reads
+    /// `STRIPE_SECRET_KEY`, required or optional as it needs), optional `STRIPE_API_BASE` (a local double) and
+    /// `GATEWAY_TIMEOUT_MS` (500-25000, default `default_timeout_ms`).
+    pub fn from_env(key: &str, default_timeout_ms: u64) -> Result<StripeGateway, portal_http::config::ConfigError> {
+        use portal_http::config::{self, ConfigError};
+        let base = config::optional("STRIPE_API_BASE").unwrap_or_else(|| STRIPE_API.into());
+        let timeout = Duration::from_millis(config::number("GATEWAY_TIMEOUT_MS", default_timeout_ms, 500, 25_000)?);
+        StripeGateway::new(&base, key, timeout)
+            .map_err(|e| ConfigError { variable: "STRIPE_API_BASE", problem: e.to_string() })
+    }
+
     pub fn new(api_base: &str, secret_key: &str, timeout: Duration) -> Result<StripeGateway, GatewayError> {
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls_config())

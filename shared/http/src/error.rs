@@ -41,7 +41,8 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    fn client(status: u16, slug: &'static str, title: &'static str, detail: impl Into<String>) -> ApiError {
+    /// A caller's mistake with its own stable problem type (`/problems/<slug>`).
+    pub fn client(status: u16, slug: &'static str, title: &'static str, detail: impl Into<String>) -> ApiError {
         ApiError::Client {
             status,
             slug,
@@ -51,6 +52,14 @@ impl ApiError {
             retry_after: None,
             www_authenticate: false,
         }
+    }
+
+    /// `Retry-After: <seconds>` on a client problem.
+    pub fn with_retry_after(mut self, seconds: u64) -> ApiError {
+        if let ApiError::Client { retry_after, .. } = &mut self {
+            *retry_after = Some(seconds);
+        }
+        self
     }
 
     pub fn with_field(mut self, f: impl Into<String>) -> ApiError {
