@@ -28,16 +28,21 @@ fn query_param(query: &str, name: &str) -> Option<String> {
     query.split('&').filter_map(|p| p.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v.replace("%3A", ":"))
 }
 
+/// Hand one signed sandbox webhook to the webhook function in-process, as the gateway would POST it.
+pub async fn deliver_one(hooks: &payment_webhooks::State, d: Delivery) -> lambda_http::Response<lambda_http::Body> {
+    let req = ApiRequest::new("POST", "/webhooks/payments")
+        .route("/webhooks/payments")
+        .header("content-type", "application/json")
+        .header("stripe-signature", &d.signature)
+        .raw_body(d.body)
+        .build();
+    payment_webhooks::handle(hooks, req).await.unwrap_or_else(|e| match e {})
+}
+
 async fn deliver(hooks: &payment_webhooks::State, deliveries: Vec<Delivery>) -> Vec<String> {
     let mut out = Vec::new();
     for d in deliveries {
-        let req = ApiRequest::new("POST", "/webhooks/payments")
-            .route("/webhooks/payments")
-            .header("content-type", "application/json")
-            .header("stripe-signature", &d.signature)
-            .raw_body(d.body)
-            .build();
-        let r = payment_webhooks::handle(hooks, req).await.unwrap_or_else(|e| match e {});
+        let r = deliver_one(hooks, d).await;
         out.push(format!("{} {}", r.status().as_u16(), body_json(&r)["outcome"].as_str().unwrap_or("")));
     }
     out
