@@ -4,14 +4,11 @@
 //! scheme, every bad input, and the Stripe client's exact requests.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
 use lambda_http::{Body, Response};
 use portal_domain::ledger::{LedgerSummary, MovementKind};
 use portal_gateway::sandbox::{Action, Delivery, SandboxGateway};
@@ -20,6 +17,7 @@ use portal_http::session::COOKIE_NAME;
 use portal_store::BookingCollection;
 use portal_store::payments::ClaimItem;
 use portal_tests::customer::{assert_problem, seed_booking, sessions, sign_in, today};
+use portal_tests::stripe_double::stripe_double;
 use portal_tests::{ApiRequest, TestEnv, body_json, seed};
 use serde_json::{Value, json};
 
@@ -716,99 +714,6 @@ async fn split_payments_a_traveller_pays_their_share_the_lead_pays_any() {
     assert_eq!(body_json(&r)["amount"]["amount"], "1600.00");
     let r = f.pay("AE-50005", &grace, Some(&key()), &json!({"pay": "balance", "method": "card"})).await;
     assert_eq!(body_json(&r)["amount"]["amount"], "4800.00");
-}
-
-/// One request the double saw: method, path, headers, body.
-type Seen = (String, String, HashMap<String, String>, String);
-
-/// A local stand-in for `api.stripe.com`: records every request, answers like Stripe.
-#[derive(Clone, Default)]
-struct Double {
-    seen: Arc<Mutex<Vec<Seen>>>,
-    mode: Arc<Mutex<&'static str>>,
-}
-
-async fn stripe_double() -> (String, Double) {
-    let d = Double::default();
-    *d.mode.lock().unwrap() = "ok";
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let st = d.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
-            let st = st.clone();
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let st = st.clone();
-                    async move {
-                        let (parts, body) = req.into_parts();
-                        let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                        let mut headers: HashMap<String, String> = parts
-                            .headers
-                            .iter()
-                            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-                            .collect();
-                        headers.insert("x-query".into(), parts.uri.query().unwrap_or("").to_string());
-                        let path = parts.uri.path().to_string();
-                        st.seen.lock().unwrap().push((
-                            parts.method.to_string(),
-                            path.clone(),
-                            headers,
-                            String::from_utf8_lossy(&bytes).into(),
-                        ));
-                        let mode = *st.mode.lock().unwrap();
-                        let (status, body) = match (mode, path.as_str()) {
-                            ("slow", _) => {
-                                tokio::time::sleep(Duration::from_secs(3)).await;
-                                (200, json!({}))
-                            }
-                            ("500", _) => (500, json!({"error": {"type": "api_error", "message": "boom"}})),
-                            ("402", _) => (
-                                402,
-                                json!({"error": {"type": "card_error", "code": "amount_too_small", "message": "Amount must be at least £0.30 gbp"}}),
-                            ),
-                            (_, "/v1/customers") => (200, json!({"id": "cus_double", "object": "customer"})),
-                            (_, "/v1/charges/ch_double") => (
-                                200,
-                                json!({"id": "ch_double", "object": "charge", "amount": 100000, "currency": "gbp",
-                                "payment_intent": "pi_ids", "status": "succeeded",
-                                "payment_method_details": {"type": "card", "card": {"brand": "mastercard", "last4": "4444",
-                                    "exp_month": 12, "exp_year": 2030}},
-                                "balance_transaction": {"id": "txn_double", "object": "balance_transaction",
-                                    "amount": 100000, "fee": 1520, "net": 98480, "currency": "gbp"}}),
-                            ),
-                            (_, "/v1/payment_methods/pm_double") => (
-                                200,
-                                json!({"id": "pm_double", "object": "payment_method", "type": "card",
-                                "card": {"brand": "amex", "last4": "0005", "exp_month": 1, "exp_year": 2031}}),
-                            ),
-                            (_, "/v1/payment_intents") => (
-                                200,
-                                json!({"id": "pi_double", "object": "payment_intent",
-                                "amount": 100000, "currency": "gbp", "status": "requires_payment_method",
-                                "client_secret": "pi_double_secret_abc", "customer": "cus_double",
-                                "metadata": {"booking_reference": "AE-10001"}}),
-                            ),
-                            _ => (404, json!({"error": {"type": "invalid_request_error", "message": "no route"}})),
-                        };
-                        Ok::<_, Infallible>(
-                            hyper::Response::builder()
-                                .status(status)
-                                .header("content-type", "application/json")
-                                .header("request-id", "req_double")
-                                .body(Full::new(Bytes::from(body.to_string())))
-                                .unwrap(),
-                        )
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
-    (base, d)
 }
 
 #[tokio::test]

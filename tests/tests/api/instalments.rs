@@ -3,7 +3,6 @@
 //! concurrent runners, declines with retries and the branded email, timeouts retried with the same key,
 //! withdrawal before the due date, concurrent approve and withdraw, and every bad input.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -14,6 +13,7 @@ use portal_gateway::GatewayError;
 use portal_gateway::sandbox::{Action, SandboxGateway};
 use portal_store::BookingCollection;
 use portal_tests::customer::{assert_problem, seed_booking, sessions, sign_in, today};
+use portal_tests::stripe_double::stripe_double;
 use portal_tests::{ApiRequest, TestEnv, body_json, seed};
 use serde_json::{Value, json};
 
@@ -674,69 +674,10 @@ async fn a_decline_reported_only_by_the_webhook_is_recorded_once_and_retried() {
     assert_eq!(f.mails("ada@example.com").len(), 1);
 }
 
-type Seen = Arc<std::sync::Mutex<Vec<(String, HashMap<String, String>, String)>>>;
-
-/// A local Stripe double: records (path, headers, body); `decline` answers 402 card_declined to payment intents.
-async fn stripe_double(decline: bool) -> (String, Seen) {
-    use http_body_util::{BodyExt, Full};
-    use hyper::body::Bytes;
-    let seen: Seen = Arc::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let st = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
-            let st = st.clone();
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let st = st.clone();
-                    async move {
-                        let (parts, body) = req.into_parts();
-                        let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                        let headers = parts
-                            .headers
-                            .iter()
-                            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-                            .collect();
-                        let path = parts.uri.path().to_string();
-                        st.lock().unwrap().push((path.clone(), headers, String::from_utf8_lossy(&bytes).into()));
-                        let (status, body) = match path.as_str() {
-                            "/v1/customers" => (200, json!({"id": "cus_double", "object": "customer"})),
-                            "/v1/setup_intents" => (
-                                200,
-                                json!({"id": "seti_double", "object": "setup_intent", "client_secret": "seti_double_secret_x",
-                                    "status": "requires_payment_method", "customer": "cus_double"}),
-                            ),
-                            "/v1/payment_intents" if decline => (
-                                402,
-                                json!({"error": {"type": "card_error", "code": "card_declined", "decline_code": "insufficient_funds",
-                                    "message": "Your card has insufficient funds."}}),
-                            ),
-                            _ => (
-                                200,
-                                json!({"id": "pi_double", "object": "payment_intent", "client_secret": "pi_double_secret_x",
-                                    "status": "succeeded", "customer": "cus_1"}),
-                            ),
-                        };
-                        let mut r = hyper::Response::new(Full::new(Bytes::from(body.to_string())));
-                        *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
-                        Ok::<_, std::convert::Infallible>(r)
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
-    (base, seen)
-}
-
 #[tokio::test]
 async fn stripe_client_sends_exact_set_up_and_off_session_requests() {
     use portal_gateway::{CreatePayment, CreateSetup, Method, PaymentGateway, PaymentMetadata, SavedCard};
-    let (base, seen) = stripe_double(false).await;
+    let (base, double) = stripe_double().await;
     let stripe =
         portal_gateway::stripe::StripeGateway::new(&base, "sk_test_123", std::time::Duration::from_millis(800))
             .unwrap();
@@ -768,23 +709,23 @@ async fn stripe_client_sends_exact_set_up_and_off_session_requests() {
         off_session: Some(SavedCard { customer_id: "cus_1".into(), payment_method_id: "pm_1".into() }),
     };
     assert_eq!(stripe.create_payment(&charge).await.unwrap().status, "succeeded");
-    let seen = seen.lock().unwrap().clone();
-    let paths: Vec<&str> = seen.iter().map(|(p, _, _)| p.as_str()).collect();
+    let seen = double.seen.lock().unwrap().clone();
+    let paths: Vec<&str> = seen.iter().map(|(_, p, _, _)| p.as_str()).collect();
     assert_eq!(paths, vec!["/v1/customers", "/v1/setup_intents", "/v1/payment_intents"], "no customer for a charge");
-    for (_, h, _) in &seen {
+    for (_, _, h, _) in &seen {
         assert_eq!(h["authorization"], "Bearer sk_test_123");
         assert_eq!(h["stripe-version"], portal_gateway::stripe::STRIPE_VERSION);
         assert_eq!(h["content-type"], "application/x-www-form-urlencoded");
     }
-    assert_eq!(seen[0].1["idempotency-key"], "set_abc-customer");
-    assert!(seen[0].2.contains("email=ada%40example.com"));
-    assert_eq!(seen[1].1["idempotency-key"], "set_abc");
+    assert_eq!(seen[0].2["idempotency-key"], "set_abc-customer");
+    assert!(seen[0].3.contains("email=ada%40example.com"));
+    assert_eq!(seen[1].2["idempotency-key"], "set_abc");
     assert_eq!(
-        seen[1].2,
+        seen[1].3,
         "customer=cus_double&usage=off_session&payment_method_types%5B0%5D=card&metadata%5Bbooking_reference%5D=AE-10001\
 &metadata%5Bsetup_id%5D=set_abc&metadata%5Btraveller_id%5D=T1"
     );
-    assert_eq!(seen[2].1["idempotency-key"], "ichg_1");
+    assert_eq!(seen[2].2["idempotency-key"], "ichg_1");
     for part in [
         "amount=100000",
         "currency=gbp",
@@ -794,12 +735,13 @@ async fn stripe_client_sends_exact_set_up_and_off_session_requests() {
         "confirm=true",
         "metadata%5Bcheckout_id%5D=ichg_1",
     ] {
-        assert!(seen[2].2.split('&').any(|p| p == part), "{part} not in {}", seen[2].2);
+        assert!(seen[2].3.split('&').any(|p| p == part), "{part} not in {}", seen[2].3);
     }
-    assert!(!seen[2].2.contains("setup_future_usage"));
+    assert!(!seen[2].3.contains("setup_future_usage"));
 
     // A declined off-session confirmation (402) is a decline, not an outage.
-    let (base, _) = stripe_double(true).await;
+    let (base, double) = stripe_double().await;
+    *double.mode.lock().unwrap() = "decline";
     let stripe =
         portal_gateway::stripe::StripeGateway::new(&base, "sk_test_123", std::time::Duration::from_millis(800))
             .unwrap();
