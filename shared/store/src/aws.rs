@@ -24,7 +24,15 @@ const AMAZON_TRUST_ROOTS: &[u8] = include_bytes!("amazon-trust-roots.pem");
 ///   endpoint that is not AWS (a proxy or an emulator with its own CA).
 /// - In Lambda the region and the credentials are environment variables: read them directly instead of
 ///   building the default chains (profile files, SSO, web identity, ECS and IMDS clients) to find the same values.
+///
+/// Loaded once per process: the secrets loader, a function's config and its queue clients share one
+/// configuration (and one HTTP client with its connection pool) instead of each building their own.
 pub async fn sdk_config() -> aws_config::SdkConfig {
+    static SDK: tokio::sync::OnceCell<aws_config::SdkConfig> = tokio::sync::OnceCell::const_new();
+    SDK.get_or_init(load_sdk_config).await.clone()
+}
+
+async fn load_sdk_config() -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client());
     if let Some(region) = env_value("AWS_REGION").or_else(|| env_value("AWS_DEFAULT_REGION")) {
         loader = loader.region(aws_config::Region::new(region));
