@@ -31,6 +31,7 @@ pub struct TestEnv {
 /// path is the production one.
 pub async fn emulator_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(portal_store::aws::https_client())
         .endpoint_url(endpoint)
         .region(Region::new(REGION))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "emulator"))

@@ -13,3 +13,14 @@ pub mod stripe_double;
 
 pub use apigw::{ApiRequest, body_json};
 pub use env::TestEnv;
+
+/// An HTTP client for tests (moto's presigned URLs, the local gateway). reqwest is built without a TLS
+/// crypto provider of its own (the functions hand it rustls on ring, see portal-gateway), so tests install
+/// ring as rustls' process default first.
+pub fn http_client() -> reqwest::Client {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::new()
+}

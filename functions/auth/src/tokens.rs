@@ -1,13 +1,14 @@
 //! Link tokens, one-time codes and their keyed hashes. Pure apart from the CSPRNG.
 //!
-//! - A token is 32 bytes (256 bits) from aws-lc's CSPRNG, base64url without padding (43 characters).
+//! - A token is 32 bytes (256 bits) from ring's CSPRNG (the OS's getrandom), base64url without padding (43 characters).
 //! - A code is 6 decimal digits, drawn without modulo bias.
 //! - Only HMAC-SHA256 values under a server secret (`TOKEN_HASH_KEY`) are stored: a copy of the table gives
 //!   no working link or code, and without the secret no stored value can be turned back into one. Each hash
 //!   is domain-separated (`link`, `code`, `rate`) so one kind of value can never stand for another.
 
-use aws_lc_rs::hmac;
 use base64::Engine;
+use ring::hmac;
+use ring::rand::SecureRandom;
 use subtle::ConstantTimeEq;
 
 /// Bytes of entropy in a link token.
@@ -73,7 +74,7 @@ pub fn same_hash(a: &str, b: &str) -> bool {
 
 fn random_bytes<const N: usize>() -> Result<[u8; N], RandomUnavailable> {
     let mut b = [0u8; N];
-    aws_lc_rs::rand::fill(&mut b).map_err(|_| RandomUnavailable)?;
+    ring::rand::SystemRandom::new().fill(&mut b).map_err(|_| RandomUnavailable)?;
     Ok(b)
 }
 

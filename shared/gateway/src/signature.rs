@@ -5,7 +5,7 @@
 //! `v1` (secret rotation), compares in constant time and refuses timestamps more than the tolerance away from
 //! now, in either direction.
 
-use aws_lc_rs::hmac;
+use ring::hmac;
 
 /// Stripe's default tolerance.
 pub const DEFAULT_TOLERANCE_SECONDS: i64 = 300;

@@ -79,17 +79,16 @@ pub fn payment_intent_form(
     Ok(f)
 }
 
-/// TLS for the gateway client: rustls on aws-lc (the SDK's crypto) trusting the Mozilla roots compiled into
+/// TLS for the gateway client: rustls on ring (the SDK's crypto) trusting the Mozilla roots compiled into
 /// `webpki-roots`. reqwest's default (rustls-platform-verifier) parses the OS CA bundle when the client is
 /// built, about half of a cold start (docs/performance.md); the compiled-in roots cost nothing to load.
 fn tls_config() -> rustls::ClientConfig {
     let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    let mut config =
-        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("aws-lc supports the default TLS versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     config
 }

@@ -7,6 +7,7 @@
 pub mod config;
 pub mod customer;
 pub mod error;
+pub mod jwt;
 pub mod operator;
 pub mod request;
 pub mod session;
@@ -44,15 +45,24 @@ where
 }
 
 /// JSON logs to stdout for CloudWatch. Log lines carry ids and outcomes, never tokens, bodies or card data.
+///
+/// `RUST_LOG` is a level (`debug`) or `target=level` list (`info,aws_smithy_runtime=debug`), parsed by
+/// `filter::Targets` (no regex engine in the binary: `EnvFilter`'s span/field directives are unused here);
+/// missing or unparseable means `info`.
 pub fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
     let _ = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter)
         .with_current_span(false)
         .with_ansi(false)
         .without_time() // CloudWatch stamps every line
         .with_target(false)
+        .finish()
+        .with(filter)
         .try_init();
 }

@@ -136,6 +136,7 @@ impl SessionConfig {
 
     /// A signed token for `s`, valid for the idle timeout but never past the absolute lifetime.
     pub fn issue(&self, s: &Session, now: i64) -> Result<String, ApiError> {
+        crate::jwt::install();
         let key = &self.keys[0];
         let exp = (now + self.idle_seconds).min(s.auth_time + self.max_age_seconds);
         if exp <= now {
@@ -173,6 +174,7 @@ impl SessionConfig {
         if token.len() > 4096 {
             return Err("oversized token");
         }
+        crate::jwt::install();
         let header = jsonwebtoken::decode_header(token).map_err(|_| "undecodable header")?;
         if header.alg != Algorithm::HS256 {
             return Err("algorithm not allowed");

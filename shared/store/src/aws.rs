@@ -14,47 +14,59 @@ use aws_smithy_types::config_bag::ConfigBag;
 /// The Amazon Trust Services root CAs: every AWS service endpoint's certificate chains to one of them.
 const AMAZON_TRUST_ROOTS: &[u8] = include_bytes!("amazon-trust-roots.pem");
 
-/// Load the shared SDK configuration from the environment (region, credentials, and `AWS_ENDPOINT_URL` when
-/// pointed at a local emulator).
+/// The shared SDK configuration, from the environment: `AWS_REGION` (or `AWS_DEFAULT_REGION`), the
+/// credentials in `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`, and `AWS_ENDPOINT_URL`
+/// when pointed at a local emulator. Lambda always sets the first two for the function's role.
 ///
-/// Cold start is most of a Lambda's latency budget, so this avoids the two costly defaults (see
-/// docs/performance.md):
+/// Cold start and binary size are most of a Lambda's performance budget, so this avoids the SDK's costly
+/// defaults (see docs/performance.md):
+/// - It is built directly, not with `aws_config::defaults(..).load()`: the loader reads profile files and
+///   links the default credentials chain (STS, SSO, ECS, IMDS clients, ~0.5 MB of every binary) to find
+///   values Lambda puts in the environment. Retries, timeouts, the sleep and time sources are the service
+///   clients' own defaults for the behaviour version, as with the loader. A command run by a person
+///   (`reconcile`) takes its credentials from the environment too (`aws configure export-credentials
+///   --format env`).
 /// - TLS trusts the five Amazon Trust Services roots instead of parsing the OS CA bundle (~140 certificates,
 ///   84 % of a stock SDK start-up). `AWS_TLS_NATIVE_ROOTS=true` trusts the OS bundle as well, for an HTTPS
 ///   endpoint that is not AWS (a proxy or an emulator with its own CA).
-/// - In Lambda the region and the credentials are environment variables: read them directly instead of
-///   building the default chains (profile files, SSO, web identity, ECS and IMDS clients) to find the same values.
 ///
 /// Loaded once per process: the secrets loader, a function's config and its queue clients share one
 /// configuration (and one HTTP client with its connection pool) instead of each building their own.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    static SDK: tokio::sync::OnceCell<aws_config::SdkConfig> = tokio::sync::OnceCell::const_new();
-    SDK.get_or_init(load_sdk_config).await.clone()
+    static SDK: std::sync::OnceLock<aws_config::SdkConfig> = std::sync::OnceLock::new();
+    SDK.get_or_init(load_sdk_config).clone()
 }
 
-async fn load_sdk_config() -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client());
-    if let Some(region) = env_value("AWS_REGION").or_else(|| env_value("AWS_DEFAULT_REGION")) {
-        loader = loader.region(aws_config::Region::new(region));
+fn load_sdk_config() -> aws_config::SdkConfig {
+    use aws_config::environment::EnvironmentVariableCredentialsProvider;
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    let region = env_value("AWS_REGION").or_else(|| env_value("AWS_DEFAULT_REGION"));
+    if region.is_none() {
+        tracing::error!("AWS_REGION is not set: every AWS call will fail");
     }
-    if env_value("AWS_ACCESS_KEY_ID").is_some() && env_value("AWS_SECRET_ACCESS_KEY").is_some() {
-        loader = loader.credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new());
+    let mut b = aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(region.map(aws_config::Region::new))
+        .credentials_provider(SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()))
+        .http_client(https_client());
+    if let Some(url) = env_value("AWS_ENDPOINT_URL") {
+        b = b.endpoint_url(url);
     }
-    loader.load().await
+    b.build()
 }
 
 fn env_value(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-/// The SDK's HTTP client (hyper + rustls on aws-lc, as the SDK's default) with the Amazon roots as its trust
+/// The SDK's HTTP client (the SDK's own hyper + rustls client, on ring) with the Amazon roots as its trust
 /// store. Connectors are still built lazily, once per timeout setting, and pooled.
 pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
     let native = env_value("AWS_TLS_NATIVE_ROOTS").is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
     let trust = TrustStore::empty().with_native_roots(native).with_pem_certificate(AMAZON_TRUST_ROOTS);
     aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .tls_context(TlsContext::builder().with_trust_store(trust).build().expect("valid TLS context"))
         .build_https()
 }

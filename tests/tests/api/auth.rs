@@ -425,7 +425,7 @@ async fn prefetching_the_link_with_get_or_head_consumes_nothing() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(Arc::new(gw).serve(listener));
     let (token, _) = issue(&f.auth, A, None).await;
-    let http = reqwest::Client::new();
+    let http = portal_tests::http_client();
     // WHEN a mail scanner fetches the link (GET and HEAD, with the fragment and as a query string)
     for url in [format!("{base}/sign-in#token={token}"), format!("{base}/sign-in?token={token}")] {
         let r = http.get(&url).send().await.unwrap();
@@ -585,6 +585,7 @@ async fn forged_and_stale_session_tokens_are_refused() {
     let claims: Value =
         serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
     let sign = |alg: Algorithm, kid: Option<&str>, jku: Option<&str>, claims: &Value, key: &[u8]| {
+        portal_http::jwt::install();
         let mut h = Header::new(alg);
         h.kid = kid.map(str::to_string);
         h.jku = jku.map(str::to_string);

@@ -502,7 +502,7 @@ async fn through_the_local_http_gateway() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(std::sync::Arc::new(gw).serve(listener));
-    let client = reqwest::Client::new();
+    let client = portal_tests::http_client();
 
     f.env.counter.reset();
     let r = client

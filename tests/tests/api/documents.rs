@@ -157,7 +157,7 @@ fn versions(list: &Value, id: &str) -> Vec<u64> {
 }
 
 async fn fetch(url: &str) -> (Vec<u8>, String) {
-    let r = reqwest::get(url).await.unwrap();
+    let r = portal_tests::http_client().get(url).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let cd = r.headers().get("content-disposition").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
     (r.bytes().await.unwrap().to_vec(), cd)

@@ -274,7 +274,7 @@ async fn the_local_gateway_serves_the_openapi_routes() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(std::sync::Arc::new(gw).serve(listener));
-    let client = reqwest::Client::new();
+    let client = portal_tests::http_client();
     let url = format!("http://{addr}/operator/bookings/AE-10001");
     let r = client.put(&url).bearer_auth(KEY).json(&seed::gbp_booking(today())).send().await.unwrap();
     assert_eq!(r.status(), 201);
