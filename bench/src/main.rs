@@ -642,6 +642,13 @@ fn judge(row: &mut Row, floor: Option<&Row>, budgets: bool) {
     }
     let b = &mut row.budgets;
     let verdict = |ok: bool, got: String| format!("{} ({got})", if ok { "met" } else { "MISSED" });
+    // Not a budget: every figure of a row whose requests failed measures an error path, so say so first.
+    if row.failed_requests > 0 {
+        b.insert(
+            "every main-route request 2xx".into(),
+            format!("FAILED ({} failed: the figures of this row are not valid)", row.failed_requests),
+        );
+    }
     if row.bin != "hello" {
         b.insert(
             "start→ready ≤ 3 ms median".into(),

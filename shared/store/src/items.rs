@@ -36,6 +36,12 @@ pub struct BookingItem {
     pub version: u64,
     /// SHA-256 of the operator's validated push; an identical push changes nothing.
     pub fingerprint: String,
+    /// The operator's booking as one JSON string attribute, not a nested map: every read of a booking (the
+    /// overview's one `Query`, each money path) parsed ~100 nested attribute values through the SDK's
+    /// generic `AttributeValue` maps and then serde_dynamo, about a quarter of an overview request's
+    /// instructions (docs/performance.md); one string parsed by serde_json is a fraction of that. Nothing
+    /// queries or updates inside it (listings read the whole attribute).
+    #[serde(with = "json_string")]
     pub booking: Booking,
     pub aggregate: Aggregate,
     pub created_at: DateTime<Utc>,
@@ -172,5 +178,21 @@ impl Aggregate {
     ) -> Result<Aggregate, portal_domain::money::MoneyError> {
         let t = portal_domain::ledger::Totals::of(currency, movements)?;
         Ok(Aggregate { total_price: t.total_price()?, paid: t.paid()?, outstanding: t.balance()?.clamp_zero() })
+    }
+}
+
+/// `#[serde(with = "json_string")]`: a value stored as one string attribute holding its JSON.
+pub mod json_string {
+    use serde::de::{DeserializeOwned, Error as _};
+    use serde::ser::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&serde_json::to_string(value).map_err(S::Error::custom)?)
+    }
+
+    pub fn deserialize<'de, T: DeserializeOwned, D: Deserializer<'de>>(d: D) -> Result<T, D::Error> {
+        let raw = String::deserialize(d)?;
+        serde_json::from_str(&raw).map_err(D::Error::custom)
     }
 }

@@ -4,8 +4,9 @@
 //!
 //! `GET /bookings` (access pattern 3 in `docs/data-model.md`): one `GetItem` proves the session is live, one
 //! `Query` on `by_email` (KEYS_ONLY: the reference comes from `pk`) lists the bookings newest travel first,
-//! one `BatchGetItem` per 100 bookings reads only the listing fields of their `BOOKING` items (a projection:
-//! no travellers, itinerary or price lines leave the table).
+//! one `BatchGetItem` per 100 bookings reads the version, aggregate and booking attributes of their `BOOKING`
+//! items (the booking is one JSON string attribute, so the listing fields are parsed out of it here; the
+//! travellers, itinerary and price lines it also carries are dropped unread and never leave the function).
 
 use std::collections::HashMap;
 
@@ -52,6 +53,7 @@ pub struct BookingSummary {
 struct ListingItem {
     version: u64,
     aggregate: Aggregate,
+    #[serde(with = "crate::items::json_string")]
     booking: ListingBooking,
 }
 
@@ -200,20 +202,10 @@ impl Store {
         let request = |keys: Vec<Item>| {
             KeysAndAttributes::builder()
                 .set_keys(Some(keys))
-                .projection_expression(
-                    "#v, #agg, #b.#ref, #b.#brand, #b.#status, #b.#wl, #b.#cur, #b.#loc, #b.#ts, #b.#te",
-                )
+                .projection_expression("#v, #agg, #b")
                 .expression_attribute_names("#v", "version")
                 .expression_attribute_names("#agg", "aggregate")
                 .expression_attribute_names("#b", "booking")
-                .expression_attribute_names("#ref", "reference")
-                .expression_attribute_names("#brand", "brand")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_names("#wl", "waitlist_position")
-                .expression_attribute_names("#cur", "currency")
-                .expression_attribute_names("#loc", "locale")
-                .expression_attribute_names("#ts", "travel_start")
-                .expression_attribute_names("#te", "travel_end")
                 .consistent_read(true)
                 .build()
                 .map_err(StoreError::aws)
