@@ -38,10 +38,30 @@ const LEADS: [(&str, &str); 5] = [
     ("AE-50005", "grace@example.com"),
 ];
 
+/// Bookings the state-changing routes (checkout, webhooks, magic links) spread their requests over, round
+/// robin: 1,000 payments into one booking would measure a 1,000-item collection (every request loads the
+/// booking's collection), not a booking as customers have them. Copies of the GBP demo booking, lead
+/// `ada@example.com`, each with its own customer session.
+const POOL: usize = 40;
+
+fn pool_reference(k: usize) -> String {
+    format!("PB-{:05}", 70000 + k)
+}
+
 /// Everything a request builder may need.
 struct Ctx {
+    /// A session on AE-10001 (read-only routes).
     token: String,
+    /// `(reference, session token)` of each pool booking.
+    pool: Vec<(String, String)>,
     run: String,
+}
+
+impl Ctx {
+    fn pooled(&self, i: usize) -> (&str, &str) {
+        let (r, t) = &self.pool[i % self.pool.len()];
+        (r, t)
+    }
 }
 
 /// One benchmarked binary and its main route. Adding a function is one line here (and its request builder).
@@ -108,8 +128,10 @@ fn booking_overview(c: &Ctx, _: usize) -> Value {
         .event()
 }
 
-fn magic_link(_: &Ctx, i: usize) -> Value {
-    let (reference, email) = LEADS[i % LEADS.len()];
+fn magic_link(c: &Ctx, i: usize) -> Value {
+    // Each issued link adds a LINKREF item to its booking's collection: rotate over the pool as well.
+    let (reference, email) =
+        if i.is_multiple_of(2) { (c.pooled(i / 2).0, "ada@example.com") } else { LEADS[i % LEADS.len()] };
     ApiRequest::new("POST", "/auth/magic-links")
         .route("/auth/magic-links")
         .json(&json!({"booking_reference": reference, "email": email}))
@@ -127,11 +149,12 @@ fn operator_upsert(c: &Ctx, i: usize) -> Value {
         .event()
 }
 
-fn checkout_payment(c: &Ctx, _: usize) -> Value {
-    ApiRequest::new("POST", "/bookings/AE-10001/payments")
+fn checkout_payment(c: &Ctx, i: usize) -> Value {
+    let (reference, token) = c.pooled(i);
+    ApiRequest::new("POST", &format!("/bookings/{reference}/payments"))
         .route("/bookings/{reference}/payments")
-        .path_param("reference", "AE-10001")
-        .bearer(&c.token)
+        .path_param("reference", reference)
+        .bearer(token)
         .header("idempotency-key", &uuid::Uuid::new_v4().to_string())
         .json(&json!({"pay": "custom", "amount": {"amount": "25.00", "currency": "GBP"}, "method": "card"}))
         .event()
@@ -148,7 +171,7 @@ fn webhook_succeeded(c: &Ctx, i: usize) -> Value {
             "id": format!("pi_bench_{n}"), "object": "payment_intent", "amount": amount, "amount_received": amount,
             "currency": "gbp", "status": "succeeded", "customer": "cus_bench", "payment_method": "pm_bench",
             "payment_method_types": ["card"], "setup_future_usage": null,
-            "metadata": {"booking_reference": "AE-10001", "checkout_id": format!("chk_{:0>22}", n),
+            "metadata": {"booking_reference": c.pooled(i).0, "checkout_id": format!("chk_{:0>22}", n),
                          "movement_id": format!("mov_{:0>22}", n)},
             "latest_charge": {"id": format!("ch_bench_{n}"), "object": "charge", "amount": amount, "paid": true,
                 "status": "succeeded",
@@ -255,6 +278,37 @@ fn args() -> Args {
     a
 }
 
+/// A lead-traveller session on `reference` (Ada, T1, as in the GBP demo booking): the SESSION# item the auth
+/// function writes, and its signed token.
+async fn mint_session(te: &TestEnv, sessions: &SessionConfig, reference: &str) -> String {
+    let sid = uuid::Uuid::new_v4().simple().to_string();
+    let now = Utc::now().timestamp();
+    let s = |v: &str| AttributeValue::S(v.to_string());
+    let item = HashMap::from([
+        ("pk".to_string(), s(&format!("B#{reference}"))),
+        ("sk".to_string(), s(&format!("SESSION#{sid}"))),
+        ("entity".to_string(), s("session")),
+        ("sid".to_string(), s(&sid)),
+        ("reference".to_string(), s(reference)),
+        ("traveller_id".to_string(), s("T1")),
+        ("email".to_string(), s("ada@example.com")),
+        ("is_lead".to_string(), AttributeValue::Bool(true)),
+        ("via".to_string(), s("link")),
+        ("auth_time".to_string(), AttributeValue::N(now.to_string())),
+        ("expires_at".to_string(), AttributeValue::N((now + 43_200).to_string())),
+    ]);
+    te.ddb.put_item().table_name(&te.table).set_item(Some(item)).send().await.expect("session item");
+    let session = Session {
+        sid,
+        reference: BookingReference::parse(reference).expect("reference"),
+        traveller_id: "T1".into(),
+        email: "ada@example.com".into(),
+        is_lead: true,
+        auth_time: now,
+    };
+    sessions.issue(&session, now).expect("session token")
+}
+
 /// The emulator resources, seeded data, a customer session and a Stripe double: what the functions' shared
 /// environment points at.
 struct World {
@@ -277,9 +331,12 @@ async fn world() -> World {
         .expect("queue url");
     let ops = operator_bookings::State { store: te.store(), auth: OperatorAuth::key(OPERATOR_KEY).expect("key") };
     let today = Utc::now().date_naive();
-    let mut bookings = seed::demo_bookings(today);
-    bookings.push(("AE-90009", seed::gbp_booking(today)));
+    let mut bookings: Vec<(String, serde_json::Value)> =
+        seed::demo_bookings(today).into_iter().map(|(r, b)| (r.to_string(), b)).collect();
+    bookings.push(("AE-90009".into(), seed::gbp_booking(today)));
+    bookings.extend((0..POOL).map(|k| (pool_reference(k), seed::gbp_booking(today))));
     for (reference, body) in bookings {
+        let reference = reference.as_str();
         let req = ApiRequest::new("PUT", &format!("/operator/bookings/{reference}"))
             .route("/operator/bookings/{reference}")
             .path_param("reference", reference)
@@ -289,7 +346,7 @@ async fn world() -> World {
         let r = operator_bookings::handle(&ops, req).await.unwrap_or_else(|e| match e {});
         assert!(r.status().as_u16() < 300, "seeding {reference}: {}", body_json(&r));
     }
-    // A customer session: the SESSION# item the auth function writes, and its signed token.
+    // Customer sessions (mint_session) on AE-10001 and on every pool booking.
     let sessions = SessionConfig::new(
         vec![("k1".into(), SESSION_SECRET.to_vec())],
         "tour-portal",
@@ -298,32 +355,13 @@ async fn world() -> World {
         43_200,
     )
     .expect("session config");
-    let sid = uuid::Uuid::new_v4().simple().to_string();
-    let now = Utc::now().timestamp();
-    let s = |v: &str| AttributeValue::S(v.to_string());
-    let item = HashMap::from([
-        ("pk".to_string(), s("B#AE-10001")),
-        ("sk".to_string(), s(&format!("SESSION#{sid}"))),
-        ("entity".to_string(), s("session")),
-        ("sid".to_string(), s(&sid)),
-        ("reference".to_string(), s("AE-10001")),
-        ("traveller_id".to_string(), s("T1")),
-        ("email".to_string(), s("ada@example.com")),
-        ("is_lead".to_string(), AttributeValue::Bool(true)),
-        ("via".to_string(), s("link")),
-        ("auth_time".to_string(), AttributeValue::N(now.to_string())),
-        ("expires_at".to_string(), AttributeValue::N((now + 43_200).to_string())),
-    ]);
-    te.ddb.put_item().table_name(&te.table).set_item(Some(item)).send().await.expect("session item");
-    let session = Session {
-        sid,
-        reference: BookingReference::parse("AE-10001").expect("reference"),
-        traveller_id: "T1".into(),
-        email: "ada@example.com".into(),
-        is_lead: true,
-        auth_time: now,
-    };
-    let token = sessions.issue(&session, now).expect("session token");
+    let token = mint_session(&te, &sessions, "AE-10001").await;
+    let mut pool = Vec::with_capacity(POOL);
+    for k in 0..POOL {
+        let reference = pool_reference(k);
+        let token = mint_session(&te, &sessions, &reference).await;
+        pool.push((reference, token));
+    }
     let stripe = stripe_double().await;
     let proxy = CountingProxy::start(&te.moto.url).await;
     let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
@@ -361,7 +399,7 @@ async fn world() -> World {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    let ctx = Ctx { token, run: uuid::Uuid::new_v4().simple().to_string()[..6].to_string() };
+    let ctx = Ctx { token, pool, run: uuid::Uuid::new_v4().simple().to_string()[..6].to_string() };
     World { env, ctx, proxy, _test_env: te }
 }
 
