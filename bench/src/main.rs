@@ -13,20 +13,16 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use chrono::Utc;
-use portal_domain::ids::BookingReference;
-use portal_http::operator::OperatorAuth;
-use portal_http::session::{Session, SessionConfig};
-use portal_tests::{ApiRequest, TestEnv, body_json, seed};
+use portal_tests::customer::{SESSION_SECRET, seed_booking, sign_in};
+use portal_tests::{ApiRequest, TestEnv, seed};
 use serde_json::{Value, json};
 
 use runtime::{CountingProxy, Outcome, RuntimeApi};
 
 const OPERATOR_KEY: &str = "bench-operator-key-0123456789abcdef0123456789";
 const WEBHOOK_SECRET: &str = "whsec_bench_secret";
-const SESSION_SECRET: [u8; 32] = [42; 32];
 
 /// The demo bookings' lead travellers: the magic-link route rotates over them (rate limits are per reference
 /// and per email).
@@ -285,37 +281,6 @@ async fn reset_emulator() {
     assert!(r.status().is_success(), "moto reset answered {}", r.status());
 }
 
-/// A lead-traveller session on `reference` (Ada, T1, as in the GBP demo booking): the SESSION# item the auth
-/// function writes, and its signed token.
-async fn mint_session(te: &TestEnv, sessions: &SessionConfig, reference: &str) -> String {
-    let sid = uuid::Uuid::new_v4().simple().to_string();
-    let now = Utc::now().timestamp();
-    let s = |v: &str| AttributeValue::S(v.to_string());
-    let item = HashMap::from([
-        ("pk".to_string(), s(&format!("B#{reference}"))),
-        ("sk".to_string(), s(&format!("SESSION#{sid}"))),
-        ("entity".to_string(), s("session")),
-        ("sid".to_string(), s(&sid)),
-        ("reference".to_string(), s(reference)),
-        ("traveller_id".to_string(), s("T1")),
-        ("email".to_string(), s("ada@example.com")),
-        ("is_lead".to_string(), AttributeValue::Bool(true)),
-        ("via".to_string(), s("link")),
-        ("auth_time".to_string(), AttributeValue::N(now.to_string())),
-        ("expires_at".to_string(), AttributeValue::N((now + 43_200).to_string())),
-    ]);
-    te.ddb.put_item().table_name(&te.table).set_item(Some(item)).send().await.expect("session item");
-    let session = Session {
-        sid,
-        reference: BookingReference::parse(reference).expect("reference"),
-        traveller_id: "T1".into(),
-        email: "ada@example.com".into(),
-        is_lead: true,
-        auth_time: now,
-    };
-    sessions.issue(&session, now).expect("session token")
-}
-
 /// The emulator resources, seeded data, a customer session and a Stripe double: what the functions' shared
 /// environment points at.
 struct World {
@@ -336,37 +301,21 @@ async fn world() -> World {
         .expect("create the documents queue")
         .queue_url
         .expect("queue url");
-    let ops = operator_bookings::State { store: te.store(), auth: OperatorAuth::key(OPERATOR_KEY).expect("key") };
     let today = Utc::now().date_naive();
     let mut bookings: Vec<(String, serde_json::Value)> =
         seed::demo_bookings(today).into_iter().map(|(r, b)| (r.to_string(), b)).collect();
     bookings.push(("AE-90009".into(), seed::gbp_booking(today)));
     bookings.extend((0..POOL).map(|k| (pool_reference(k), seed::gbp_booking(today))));
-    for (reference, body) in bookings {
-        let reference = reference.as_str();
-        let req = ApiRequest::new("PUT", &format!("/operator/bookings/{reference}"))
-            .route("/operator/bookings/{reference}")
-            .path_param("reference", reference)
-            .bearer(OPERATOR_KEY)
-            .json(&body)
-            .build();
-        let r = operator_bookings::handle(&ops, req).await.unwrap_or_else(|e| match e {});
-        assert!(r.status().as_u16() < 300, "seeding {reference}: {}", body_json(&r));
+    for (reference, body) in &bookings {
+        seed_booking(&te, reference, body).await;
     }
-    // Customer sessions (mint_session) on AE-10001 and on every pool booking.
-    let sessions = SessionConfig::new(
-        vec![("k1".into(), SESSION_SECRET.to_vec())],
-        "tour-portal",
-        "tour-portal-customer",
-        1800,
-        43_200,
-    )
-    .expect("session config");
-    let token = mint_session(&te, &sessions, "AE-10001").await;
+    // Lead-traveller sessions (Ada, T1) on AE-10001 and on every pool booking: the SESSION# item the auth
+    // function writes and a token signed with the tests' session key, which the binaries get as SESSION_KEYS.
+    let token = sign_in(&te, "AE-10001", "T1", "ada@example.com", true).await;
     let mut pool = Vec::with_capacity(POOL);
     for k in 0..POOL {
         let reference = pool_reference(k);
-        let token = mint_session(&te, &sessions, &reference).await;
+        let token = sign_in(&te, &reference, "T1", "ada@example.com", true).await;
         pool.push((reference, token));
     }
     let stripe = stripe_double().await;

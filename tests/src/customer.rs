@@ -16,10 +16,19 @@ use crate::{ApiRequest, TestEnv, body_json};
 /// The operator key the tests' operator functions accept (`OPERATOR_AUTH=key`).
 pub const OPERATOR_KEY: &str = "test-operator-key-0123456789abcdef0123456789";
 
+/// The secret of key `k1` in [`sessions`] (the benchmark hands it to the function binaries as `SESSION_KEYS`).
+pub const SESSION_SECRET: [u8; 32] = [42; 32];
+
 /// The session keys every customer function under test verifies with (and [`sign_in`] signs with).
 pub fn sessions() -> SessionConfig {
-    SessionConfig::new(vec![("k1".into(), vec![42u8; 32])], "tour-portal", "tour-portal-customer", 1800, 43_200)
-        .expect("valid test session config")
+    SessionConfig::new(
+        vec![("k1".into(), SESSION_SECRET.to_vec())],
+        "tour-portal",
+        "tour-portal-customer",
+        1800,
+        43_200,
+    )
+    .expect("valid test session config")
 }
 
 pub fn today() -> NaiveDate {

@@ -1,7 +1,6 @@
 //! A test's (or the local portal's) own AWS resources on the emulator: a uniquely named table created from
 //! the shared definitions, a documents bucket, a verified SES sender, and SDK clients pointed at moto.
 
-use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
@@ -27,16 +26,11 @@ pub struct TestEnv {
     pub ses: aws_sdk_sesv2::Client,
 }
 
-/// SDK configuration for the emulator: endpoint, region and dummy static credentials; the rest of the code
-/// path is the production one.
+/// SDK configuration for the emulator: endpoint, region and dummy static credentials, put together by the
+/// production builder (`portal_store::aws::build_sdk_config`).
 pub async fn emulator_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(portal_store::aws::https_client())
-        .endpoint_url(endpoint)
-        .region(Region::new(REGION))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "emulator"))
-        .load()
-        .await
+    let credentials = Credentials::new("testing", "testing", None, None, "emulator");
+    portal_store::aws::build_sdk_config(Some(REGION.into()), credentials, Some(endpoint.into()))
 }
 
 impl TestEnv {

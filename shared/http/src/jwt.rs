@@ -18,7 +18,8 @@ static PROVIDER: CryptoProvider =
     CryptoProvider { signer_factory: signer, verifier_factory: verifier, key_utils: KeyUtils::new_unimplemented() };
 
 /// Install the provider (idempotent, cheap after the first call). Every `jsonwebtoken` call in this
-/// workspace runs after it: [`crate::session::SessionConfig`] calls it when built, tests before minting.
+/// workspace runs after it: [`crate::session::SessionConfig::new`] calls it (at cold start), tests that
+/// mint tokens with `jsonwebtoken` directly call it first.
 pub fn install() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {

@@ -48,12 +48,13 @@ where
 ///
 /// `RUST_LOG` is a level (`debug`) or `target=level` list (`info,aws_smithy_runtime=debug`), parsed by
 /// `filter::Targets` (no regex engine in the binary: `EnvFilter`'s span/field directives are unused here);
-/// missing or unparseable means `info`.
+/// missing, empty or unparseable means `info`.
 pub fn init_tracing() {
     use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::prelude::*;
     let filter = std::env::var("RUST_LOG")
         .ok()
+        .filter(|v| !v.trim().is_empty())
         .and_then(|v| v.parse::<Targets>().ok())
         .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
     let _ = tracing_subscriber::fmt()

@@ -109,6 +109,8 @@ impl SessionConfig {
         idle_seconds: i64,
         max_age_seconds: i64,
     ) -> Result<SessionConfig, ConfigError> {
+        // jsonwebtoken's crypto (ring HMAC), once per process: every token signed or verified goes through a config.
+        crate::jwt::install();
         if keys.is_empty() {
             return Err(ConfigError { variable: "SESSION_KEYS", problem: "at least one key is needed".into() });
         }
@@ -136,7 +138,6 @@ impl SessionConfig {
 
     /// A signed token for `s`, valid for the idle timeout but never past the absolute lifetime.
     pub fn issue(&self, s: &Session, now: i64) -> Result<String, ApiError> {
-        crate::jwt::install();
         let key = &self.keys[0];
         let exp = (now + self.idle_seconds).min(s.auth_time + self.max_age_seconds);
         if exp <= now {
@@ -174,7 +175,6 @@ impl SessionConfig {
         if token.len() > 4096 {
             return Err("oversized token");
         }
-        crate::jwt::install();
         let header = jsonwebtoken::decode_header(token).map_err(|_| "undecodable header")?;
         if header.alg != Algorithm::HS256 {
             return Err("algorithm not allowed");

@@ -38,18 +38,28 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 }
 
 fn load_sdk_config() -> aws_config::SdkConfig {
-    use aws_config::environment::EnvironmentVariableCredentialsProvider;
-    use aws_credential_types::provider::SharedCredentialsProvider;
     let region = env_value("AWS_REGION").or_else(|| env_value("AWS_DEFAULT_REGION"));
     if region.is_none() {
         tracing::error!("AWS_REGION is not set: every AWS call will fail");
     }
+    let credentials = aws_config::environment::EnvironmentVariableCredentialsProvider::new();
+    build_sdk_config(region, credentials, env_value("AWS_ENDPOINT_URL"))
+}
+
+/// The one way an [`aws_config::SdkConfig`] is put together, here and in the test harness (which passes the
+/// emulator's endpoint and static credentials): behaviour version, region, credentials, [`https_client`].
+pub fn build_sdk_config(
+    region: Option<String>,
+    credentials: impl aws_credential_types::provider::ProvideCredentials + 'static,
+    endpoint_url: Option<String>,
+) -> aws_config::SdkConfig {
+    use aws_credential_types::provider::SharedCredentialsProvider;
     let mut b = aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(region.map(aws_config::Region::new))
-        .credentials_provider(SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
         .http_client(https_client());
-    if let Some(url) = env_value("AWS_ENDPOINT_URL") {
+    if let Some(url) = endpoint_url {
         b = b.endpoint_url(url);
     }
     b.build()
