@@ -69,3 +69,16 @@ resource "aws_s3_object" "brand_logo" {
   server_side_encryption = "aws:kms"
   kms_key_id             = aws_kms_key.portal.arn
 }
+
+# The CJK fallback font of documents (shared/documents/fonts): 4 MB that few documents need, so it is not
+# built into the worker; the first such document in a container fetches it (key and SHA-256 fixed in
+# portal_documents::FALLBACK_FONT_KEY / FALLBACK_FONT_SHA256, so this must be the vendored file).
+resource "aws_s3_object" "fallback_font" {
+  bucket                 = aws_s3_bucket.portal["documents"].id
+  key                    = "fonts/DroidSansFallbackFull.ttf"
+  source                 = "${path.module}/../shared/documents/fonts/DroidSansFallbackFull.ttf"
+  source_hash            = filemd5("${path.module}/../shared/documents/fonts/DroidSansFallbackFull.ttf")
+  content_type           = "font/ttf"
+  server_side_encryption = "aws:kms"
+  kms_key_id             = aws_kms_key.portal.arn
+}

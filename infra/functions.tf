@@ -185,8 +185,9 @@ locals {
       permissions = [
         { actions = ["dynamodb:Query", "dynamodb:PutItem"], resources = ["{table}"] },
         { actions = ["s3:PutObject"], resources = ["{documents_bucket}/bookings/*"] },
-        # Brand logos (uploaded from each brand's logo_file, infra/documents.tf), fetched on first use.
-        { actions = ["s3:GetObject"], resources = ["{documents_bucket}/brands/*"] },
+        # Brand logos (uploaded from each brand's logo_file) and the CJK fallback font (infra/documents.tf),
+        # fetched on first use.
+        { actions = ["s3:GetObject"], resources = ["{documents_bucket}/brands/*", "{documents_bucket}/fonts/*"] },
       ]
     }
 

@@ -131,6 +131,16 @@ impl TestEnv {
             .send()
             .await
             .expect("create bucket on the emulator");
+        // What infra uploads with the bucket (infra/documents.tf): the worker's CJK fallback font.
+        let font = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/documents/fonts/DroidSansFallbackFull.ttf");
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(portal_documents::FALLBACK_FONT_KEY)
+            .body(std::fs::read(font).expect("the vendored fallback font").into())
+            .send()
+            .await
+            .expect("upload the fallback font to the emulator");
     }
 
     async fn verify_sender(&self) {

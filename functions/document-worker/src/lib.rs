@@ -13,12 +13,21 @@
 //! first regeneration, not at cold start, and kept for the life of the container. A logo that cannot be fetched
 //! or used is logged at warn and not kept (the next regeneration tries again); the documents then show the
 //! brand's monogram: a logo never fails a regeneration.
+//!
+//! The CJK fallback font is not built into the binary (4 MB, for the few documents with characters DejaVu
+//! Sans lacks): the first such document in a container fetches it from the documents bucket
+//! ([`portal_documents::FALLBACK_FONT_KEY`], uploaded by infra, checked by SHA-256) and keeps it. If it cannot be
+//! fetched, that booking's regeneration fails and its message is retried: a document is never drawn with
+//! missing glyphs.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
-use portal_documents::{Brand, DocType, Logo, MAX_LOGO_BYTES, Reason, RenderInput};
+use portal_documents::{
+    Brand, DocType, DocumentSpec, FallbackFont, Logo, MAX_FALLBACK_FONT_BYTES, MAX_LOGO_BYTES, Reason, RenderError,
+    RenderInput, Rendered,
+};
 use portal_domain::ledger::LedgerSummary;
 use portal_http::ApiError;
 use portal_http::config::{self, ConfigError};
@@ -170,6 +179,8 @@ pub struct Generator {
     pub s3: aws_sdk_s3::Client,
     pub bucket: String,
     pub brands: Brands,
+    /// The fallback font once fetched, shared by clones (one per container).
+    fallback_font: std::sync::Arc<std::sync::Mutex<Option<FallbackFont>>>,
 }
 
 /// What a regeneration did.
@@ -215,12 +226,67 @@ impl Generator {
             config::optional("BRANDS_JSON").as_deref(),
             config::optional("DOCUMENT_OPERATOR_DETAILS").as_deref(),
         )?;
-        Ok(Generator {
-            store: Store::new(portal_store::aws::dynamodb_client(sdk, None), table),
-            s3: aws_sdk_s3::Client::new(sdk),
+        Ok(Generator::new(
+            Store::new(portal_store::aws::dynamodb_client(sdk, None), table),
+            aws_sdk_s3::Client::new(sdk),
             bucket,
             brands,
-        })
+        ))
+    }
+
+    pub fn new(store: Store, s3: aws_sdk_s3::Client, bucket: String, brands: Brands) -> Generator {
+        Generator { store, s3, bucket, brands, fallback_font: Default::default() }
+    }
+
+    /// Renders one document; if it needs the fallback font and `font` is empty, fetches the font (kept in
+    /// `font` and for the container) and renders again.
+    async fn render(
+        &self,
+        spec: &DocumentSpec,
+        input: RenderInput<'_>,
+        font: &mut Option<FallbackFont>,
+    ) -> Result<Rendered, GenerateError> {
+        let rendered = match portal_documents::render(spec, &RenderInput { fallback_font: font.as_ref(), ..input }) {
+            Err(RenderError::FallbackFontNeeded) if font.is_none() => {
+                *font = Some(self.fallback_font().await?);
+                portal_documents::render(spec, &RenderInput { fallback_font: font.as_ref(), ..input })
+            }
+            other => other,
+        };
+        rendered.map_err(|e| GenerateError::Render(e.to_string()))
+    }
+
+    /// The fallback font: the container's copy, else fetched from the documents bucket and checked.
+    async fn fallback_font(&self) -> Result<FallbackFont, GenerateError> {
+        if let Some(font) = self.fallback_font.lock().ok().and_then(|f| f.clone()) {
+            return Ok(font);
+        }
+        let key = portal_documents::FALLBACK_FONT_KEY;
+        let fetched = async {
+            let out = self.s3.get_object().bucket(&self.bucket).key(key).send().await.map_err(|e| s3_error(&e))?;
+            if out.content_length().unwrap_or_default() > MAX_FALLBACK_FONT_BYTES as i64 {
+                return Err("larger than any font it could be".to_string());
+            }
+            let bytes = out.body.collect().await.map_err(|e| e.to_string())?.into_bytes();
+            if bytes.len() > MAX_FALLBACK_FONT_BYTES {
+                return Err("larger than any font it could be".to_string());
+            }
+            FallbackFont::new(bytes.to_vec()).map_err(|e| e.to_string())
+        }
+        .await;
+        match fetched {
+            Ok(font) => {
+                tracing::info!(key, bytes = font.bytes().len(), "fallback font loaded");
+                if let Ok(mut cached) = self.fallback_font.lock() {
+                    *cached = Some(font.clone());
+                }
+                Ok(font)
+            }
+            Err(e) => {
+                tracing::warn!(key, error = %e, "fallback font unavailable; the regeneration will be retried");
+                Err(GenerateError::S3(format!("fallback font {key}: {e}")))
+            }
+        }
     }
 
     /// The brand documents of brand `id` are drawn with, its logo included when it has one that can be used:
@@ -314,12 +380,19 @@ impl Generator {
         let summary = LedgerSummary::compute(&c.booking, &c.movements, &c.instalments, now.date_naive())
             .map_err(|e| GenerateError::Render(e.to_string()))?;
         let brand = self.brand(&c.booking.brand).await;
-        let input = RenderInput { booking: &c.booking, movements: &c.movements, summary: &summary, brand: &brand };
+        let input = RenderInput {
+            booking: &c.booking,
+            movements: &c.movements,
+            summary: &summary,
+            brand: &brand,
+            fallback_font: None,
+        };
+        let mut font = self.fallback_font.lock().ok().and_then(|f| f.clone());
         for spec in portal_documents::plan(&c.booking, &c.movements) {
             if !types.is_empty() && !types.contains(&spec.doc_type) {
                 continue;
             }
-            let rendered = portal_documents::render(&spec, &input).map_err(|e| GenerateError::Render(e.to_string()))?;
+            let rendered = self.render(&spec, input, &mut font).await?;
             let latest = existing.iter().filter(|d| d.document_id == spec.document_id).max_by_key(|d| d.version);
             if latest.is_some_and(|l| l.sha256 == rendered.sha256) {
                 out.unchanged += 1;

@@ -1,6 +1,7 @@
 //! A small flow layout on A4 pages: lines of text wrapped to the measured width of the real glyphs, pages
 //! added as the text flows, then drawn with krilla. Text is split into runs of one font (DejaVu Sans, or
-//! Droid Sans Fallback for the CJK characters DejaVu lacks) so every character has a glyph.
+//! Droid Sans Fallback for the CJK characters DejaVu lacks) so every character has a glyph. The fallback's
+//! bytes come from the caller; a layout that needed them without having them says so ([`Layout::needs_fallback`]).
 
 use krilla::Document;
 use krilla::color::rgb;
@@ -17,7 +18,6 @@ use skrifa::{FontRef, MetadataProvider};
 
 static REGULAR: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
 static BOLD: &[u8] = include_bytes!("../fonts/DejaVuSans-Bold.ttf");
-static FALLBACK: &[u8] = include_bytes!("../fonts/DroidSansFallbackFull.ttf");
 
 const WIDTH: f32 = 595.0;
 const HEIGHT: f32 = 842.0;
@@ -43,11 +43,19 @@ enum Face {
     Fallback,
 }
 
-fn face_bytes(f: Face) -> &'static [u8] {
-    match f {
-        Face::Regular => REGULAR,
-        Face::Bold => BOLD,
-        Face::Fallback => FALLBACK,
+/// The fonts a layout draws with: the built-in faces and, when the caller has it, the fallback.
+#[derive(Clone, Copy)]
+struct Faces<'a> {
+    fallback: Option<&'a [u8]>,
+}
+
+impl<'a> Faces<'a> {
+    fn bytes(self, f: Face) -> Option<&'a [u8]> {
+        match f {
+            Face::Regular => Some(REGULAR),
+            Face::Bold => Some(BOLD),
+            Face::Fallback => self.fallback,
+        }
     }
 }
 
@@ -84,7 +92,7 @@ pub(crate) fn probe(logo: &crate::Logo) -> Result<(u32, u32), String> {
 /// Runs of one face: `(face, text)`.
 fn runs(text: &str, bold: bool) -> Vec<(Face, String)> {
     let primary = if bold { Face::Bold } else { Face::Regular };
-    let main = FontRef::new(face_bytes(primary)).ok();
+    let main = FontRef::new(if bold { BOLD } else { REGULAR }).ok();
     let mut out: Vec<(Face, String)> = Vec::new();
     for ch in text.chars() {
         let ch = if ch.is_control() { ' ' } else { ch };
@@ -118,8 +126,9 @@ fn runs(text: &str, bold: bool) -> Vec<(Face, String)> {
     split
 }
 
-fn advance(face: Face, text: &str, size: f32) -> f32 {
-    let Ok(font) = FontRef::new(face_bytes(face)) else {
+/// The width of a run; without the face's bytes, an estimate (such a layout is never drawn).
+fn advance(faces: Faces<'_>, face: Face, text: &str, size: f32) -> f32 {
+    let Some(Ok(font)) = faces.bytes(face).map(FontRef::new) else {
         return text.chars().count() as f32 * size * 0.6;
     };
     let charmap = font.charmap();
@@ -127,30 +136,30 @@ fn advance(face: Face, text: &str, size: f32) -> f32 {
     text.chars().map(|c| charmap.map(c).and_then(|g| metrics.advance_width(g)).unwrap_or(size * 0.6)).sum()
 }
 
-fn measure(text: &str, size: f32, bold: bool) -> f32 {
-    runs(text, bold).iter().map(|(f, s)| advance(*f, s, size)).sum()
+fn measure(faces: Faces<'_>, text: &str, size: f32, bold: bool) -> f32 {
+    runs(text, bold).iter().map(|(f, s)| advance(faces, *f, s, size)).sum()
 }
 
 /// Greedy word wrap to `width`; a word longer than a line is broken between characters.
-fn wrap(text: &str, size: f32, bold: bool, width: f32) -> Vec<String> {
+fn wrap(faces: Faces<'_>, text: &str, size: f32, bold: bool, width: f32) -> Vec<String> {
     let mut lines = Vec::new();
     let mut current = String::new();
     for word in text.split_whitespace() {
         let candidate = if current.is_empty() { word.to_string() } else { format!("{current} {word}") };
-        if measure(&candidate, size, bold) <= width {
+        if measure(faces, &candidate, size, bold) <= width {
             current = candidate;
             continue;
         }
         if !current.is_empty() {
             lines.push(std::mem::take(&mut current));
         }
-        if measure(word, size, bold) <= width {
+        if measure(faces, word, size, bold) <= width {
             current = word.to_string();
         } else {
             for ch in word.chars() {
                 let mut next = current.clone();
                 next.push(ch);
-                if measure(&next, size, bold) > width && !current.is_empty() {
+                if measure(faces, &next, size, bold) > width && !current.is_empty() {
                     lines.push(std::mem::take(&mut current));
                     current.push(ch);
                 } else {
@@ -165,18 +174,26 @@ fn wrap(text: &str, size: f32, bold: bool, width: f32) -> Vec<String> {
     lines
 }
 
-pub struct Layout {
+pub struct Layout<'f> {
     pages: Vec<Vec<Op>>,
     y: f32,
     brand: String,
     colour: Colour,
     reference: String,
     logo: Option<Image>,
+    fallback: Option<&'f crate::FallbackFont>,
+    needs_fallback: bool,
 }
 
-impl Layout {
+impl<'f> Layout<'f> {
     /// A logo the PDF writer cannot read is left out (the header then shows the monogram).
-    pub fn new(brand: &str, colour: &str, reference: &str, logo: Option<&crate::Logo>) -> Layout {
+    pub fn new(
+        brand: &str,
+        colour: &str,
+        reference: &str,
+        logo: Option<&crate::Logo>,
+        fallback: Option<&'f crate::FallbackFont>,
+    ) -> Layout<'f> {
         Layout {
             pages: vec![Vec::new()],
             y: MARGIN,
@@ -184,7 +201,18 @@ impl Layout {
             colour: crate::parse_colour(colour),
             reference: reference.to_string(),
             logo: logo.and_then(|l| image(l).ok()),
+            fallback,
+            needs_fallback: false,
         }
+    }
+
+    fn faces(&self) -> Faces<'f> {
+        Faces { fallback: self.fallback.map(crate::FallbackFont::bytes) }
+    }
+
+    /// Some text needed the fallback font, which this layout was not given: it must not be drawn.
+    pub fn needs_fallback(&self) -> bool {
+        self.needs_fallback
     }
 
     fn push(&mut self, op: Op) {
@@ -212,7 +240,10 @@ impl Layout {
     fn line_at(&mut self, x: f32, y: f32, size: f32, bold: bool, colour: Colour, text: &str) {
         let mut cx = x;
         for (face, run) in runs(text, bold) {
-            let w = advance(face, &run, size);
+            if face == Face::Fallback && self.fallback.is_none() {
+                self.needs_fallback = true;
+            }
+            let w = advance(self.faces(), face, &run, size);
             self.push(Op::Text { x: cx, y, size, face, colour, text: run });
             cx += w;
         }
@@ -235,13 +266,14 @@ impl Layout {
             }
         }
         let brand = self.brand.clone();
-        let name = wrap(&brand, 18.0, true, WIDTH - 2.0 * MARGIN - 220.0).into_iter().next().unwrap_or_default();
+        let name =
+            wrap(self.faces(), &brand, 18.0, true, WIDTH - 2.0 * MARGIN - 220.0).into_iter().next().unwrap_or_default();
         self.line_at(MARGIN + 56.0, 52.0, 18.0, true, WHITE, &name);
-        let tw = measure(title, 20.0, true);
+        let tw = measure(self.faces(), title, 20.0, true);
         self.line_at(WIDTH - MARGIN - tw, 52.0, 20.0, true, WHITE, title);
         self.y = 110.0;
         for l in operator_lines {
-            for part in wrap(l, 8.0, false, WIDTH - 2.0 * MARGIN) {
+            for part in wrap(self.faces(), l, 8.0, false, WIDTH - 2.0 * MARGIN) {
                 let y = self.y;
                 self.line_at(MARGIN, y, 8.0, false, MUTED, &part);
                 self.y += 11.0;
@@ -251,7 +283,7 @@ impl Layout {
     }
 
     fn wrapped(&mut self, x: f32, width: f32, size: f32, bold: bool, colour: Colour, text: &str) -> f32 {
-        let lines = wrap(text, size, bold, width);
+        let lines = wrap(self.faces(), text, size, bold, width);
         let mut y = self.y;
         for l in &lines {
             if y > BOTTOM {
@@ -287,7 +319,7 @@ impl Layout {
 
     fn row_with(&mut self, label: &str, amount: &str, bold: bool) {
         self.keep(LINE);
-        let aw = measure(amount, BODY, bold);
+        let aw = measure(self.faces(), amount, BODY, bold);
         let y = self.y;
         self.line_at(WIDTH - MARGIN - aw, y, BODY, bold, INK, amount);
         self.wrapped(MARGIN, WIDTH - 2.0 * MARGIN - 150.0, BODY, bold, INK, label);
@@ -318,13 +350,17 @@ impl Layout {
         let total = self.pages.len();
         let reference = self.reference.clone();
         let pages = std::mem::take(&mut self.pages);
-        let font = |f: Face| Font::new(face_bytes(f).into(), 0).ok_or_else(|| format!("font {f:?} unreadable"));
-        let fonts = [font(Face::Regular)?, font(Face::Bold)?, font(Face::Fallback)?];
+        if self.needs_fallback {
+            return Err("the fallback font is needed and was not given".into());
+        }
+        let font = |data: krilla::Data| Font::new(data, 0).ok_or("font unreadable");
+        let fonts = [font(REGULAR.into())?, font(BOLD.into())?];
+        let fallback = self.fallback.map(|f| font(krilla::Data::from(std::sync::Arc::clone(&f.0)))).transpose()?;
         let mut doc = Document::new();
         doc.set_metadata(Metadata::new().title(title.to_string()));
         for (n, mut ops) in pages.into_iter().enumerate() {
             let footer = format!("{reference} · page {} of {total}", n + 1);
-            let fw = measure(&footer, 8.0, false);
+            let fw = measure(self.faces(), &footer, 8.0, false);
             ops.push(Op::Text {
                 x: WIDTH - MARGIN - fw,
                 y: HEIGHT - MARGIN + 10.0,
@@ -337,7 +373,7 @@ impl Layout {
             let mut page = doc.start_page_with(settings);
             let mut surface = page.surface();
             for op in ops {
-                draw(&mut surface, &fonts, op);
+                draw(&mut surface, &fonts, fallback.as_ref(), op);
             }
             surface.finish();
             page.finish();
@@ -359,7 +395,7 @@ fn fill(c: Colour) -> Fill {
     Fill { paint: rgb::Color::new(c.0, c.1, c.2).into(), opacity: NormalizedF32::ONE, rule: FillRule::NonZero }
 }
 
-fn draw(surface: &mut Surface<'_>, fonts: &[Font; 3], op: Op) {
+fn draw(surface: &mut Surface<'_>, fonts: &[Font; 2], fallback: Option<&Font>, op: Op) {
     match op {
         Op::Rect { x, y, w, h, colour } => {
             let mut pb = PathBuilder::new();
@@ -372,10 +408,11 @@ fn draw(surface: &mut Surface<'_>, fonts: &[Font; 3], op: Op) {
             }
         }
         Op::Text { x, y, size, face, colour, text } => {
-            let font = match face {
-                Face::Regular => fonts[0].clone(),
-                Face::Bold => fonts[1].clone(),
-                Face::Fallback => fonts[2].clone(),
+            let font = match (face, fallback) {
+                (Face::Regular, _) => fonts[0].clone(),
+                (Face::Bold, _) => fonts[1].clone(),
+                (Face::Fallback, Some(f)) => f.clone(),
+                (Face::Fallback, None) => return,
             };
             surface.set_fill(Some(fill(colour)));
             surface.draw_text(Point::from_xy(x, y), font, size, &text, false, TextDirection::Auto);
@@ -396,11 +433,12 @@ mod tests {
 
     #[test]
     fn wraps_to_width_and_breaks_long_words() {
-        let lines = wrap(&"word ".repeat(100), 10.0, false, 200.0);
+        let faces = Faces { fallback: None };
+        let lines = wrap(faces, &"word ".repeat(100), 10.0, false, 200.0);
         assert!(lines.len() > 3);
-        assert!(lines.iter().all(|l| measure(l, 10.0, false) <= 200.0));
-        let long = wrap(&"x".repeat(500), 10.0, false, 100.0);
-        assert!(long.len() > 5 && long.iter().all(|l| measure(l, 10.0, false) <= 100.0));
+        assert!(lines.iter().all(|l| measure(faces, l, 10.0, false) <= 200.0));
+        let long = wrap(faces, &"x".repeat(500), 10.0, false, 100.0);
+        assert!(long.len() > 5 && long.iter().all(|l| measure(faces, l, 10.0, false) <= 100.0));
     }
 
     #[test]

@@ -7,8 +7,11 @@
 //! - [`render`] draws one of them with [krilla](https://docs.rs/krilla): real text with embedded, subset
 //!   TrueType fonts and ToUnicode maps, so the text can be extracted (the tests read it back).
 //!
-//! Fonts (vendored in `fonts/`, licences beside them): DejaVu Sans (Latin, Greek, Cyrillic, Hebrew, Arabic)
-//! and Droid Sans Fallback (CJK, Apache-2.0) for characters DejaVu lacks. Text is drawn in runs of one font;
+//! Fonts (vendored in `fonts/`, licences beside them): DejaVu Sans (Latin, Greek, Cyrillic, Hebrew, Arabic;
+//! hinting removed, which a PDF never uses), built in, and Droid Sans Fallback (CJK, Apache-2.0) for
+//! characters DejaVu lacks. The fallback is 4 MB, needed by few documents, and not built in: the caller
+//! passes it as a [`FallbackFont`] when [`render`] answers [`RenderError::FallbackFontNeeded`] (the worker
+//! fetches it from the documents bucket, [`FALLBACK_FONT_KEY`], once per container). Text is drawn in runs of one font;
 //! each run is shaped on its own (`TextDirection::Auto`), so a right-to-left name reads correctly, but a
 //! line mixing directions is not reordered by the Unicode bidi algorithm.
 
@@ -144,6 +147,48 @@ impl Logo {
     }
 }
 
+/// Where the fallback font lives in the documents bucket (infra uploads `fonts/DroidSansFallbackFull.ttf` of
+/// this crate there), and the SHA-256 it must have: the worker refuses any other bytes.
+pub const FALLBACK_FONT_KEY: &str = "fonts/DroidSansFallbackFull.ttf";
+pub const FALLBACK_FONT_SHA256: &str = "acb6440a713d880a13a21b468ba7cd43f5a2b2934972e51be791c880730777b8";
+/// Larger than the font by a margin; a larger object is not read into memory.
+pub const MAX_FALLBACK_FONT_BYTES: usize = 8 << 20;
+
+/// The CJK fallback font, checked (cheap to clone: the bytes are shared).
+#[derive(Clone)]
+pub struct FallbackFont(pub(crate) std::sync::Arc<Vec<u8>>);
+
+impl std::fmt::Debug for FallbackFont {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("FallbackFont").field(&self.0.len()).finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FontError {
+    #[error("SHA-256 {0}, not the fallback font's ({FALLBACK_FONT_SHA256})")]
+    WrongBytes(String),
+    #[error("not a font the PDF writer reads")]
+    Unreadable,
+}
+
+impl FallbackFont {
+    /// The bytes must be exactly the vendored font (by SHA-256): a document's bytes, and so its version
+    /// history, must not depend on what happens to be in the bucket.
+    pub fn new(bytes: Vec<u8>) -> Result<FallbackFont, FontError> {
+        let sha = hex::encode(Sha256::digest(&bytes));
+        if sha != FALLBACK_FONT_SHA256 {
+            return Err(FontError::WrongBytes(sha));
+        }
+        skrifa::FontRef::new(&bytes).map_err(|_| FontError::Unreadable)?;
+        Ok(FallbackFont(std::sync::Arc::new(bytes)))
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 /// One document of a booking (not yet rendered).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocumentSpec {
@@ -197,11 +242,15 @@ pub fn plan(booking: &Booking, movements: &[Movement]) -> Vec<DocumentSpec> {
 }
 
 /// Everything a document shows.
+#[derive(Clone, Copy)]
 pub struct RenderInput<'a> {
     pub booking: &'a Booking,
     pub movements: &'a [Movement],
     pub summary: &'a LedgerSummary,
     pub brand: &'a Brand,
+    /// Needed only by text DejaVu Sans has no glyph for; without it such a document is not drawn
+    /// ([`RenderError::FallbackFontNeeded`]).
+    pub fallback_font: Option<&'a FallbackFont>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -210,6 +259,8 @@ pub enum RenderError {
     Missing(String),
     #[error("PDF writer: {0}")]
     Pdf(String),
+    #[error("the document has characters only the fallback font draws, and it was not given")]
+    FallbackFontNeeded,
 }
 
 /// A rendered document: the PDF and its SHA-256 (hex), the content hash versions are compared by.
@@ -231,7 +282,13 @@ pub fn render(spec: &DocumentSpec, input: &RenderInput<'_>) -> Result<Rendered, 
 
 fn render_with(spec: &DocumentSpec, input: &RenderInput<'_>, logo: Option<&Logo>) -> Result<Rendered, RenderError> {
     let locale = Locale::parse(&input.booking.locale).unwrap_or(Locale::EnGb);
-    let mut l = Layout::new(&input.brand.name, &input.brand.primary_colour, input.booking.reference.as_str(), logo);
+    let mut l = Layout::new(
+        &input.brand.name,
+        &input.brand.primary_colour,
+        input.booking.reference.as_str(),
+        logo,
+        input.fallback_font,
+    );
     let title = match spec.doc_type {
         DocType::Invoice => "Invoice",
         DocType::Itinerary => "Itinerary",
@@ -245,6 +302,9 @@ fn render_with(spec: &DocumentSpec, input: &RenderInput<'_>, logo: Option<&Logo>
         DocType::Itinerary => itinerary(&mut l, input.booking, locale),
         DocType::Voucher => voucher(&mut l, spec, input.booking, locale)?,
         DocType::Receipt => receipt(&mut l, spec, input, locale)?,
+    }
+    if l.needs_fallback() {
+        return Err(RenderError::FallbackFontNeeded);
     }
     let pdf = l.finish(&format!("{title} {}", input.booking.reference)).map_err(RenderError::Pdf)?;
     let sha256 = hex::encode(Sha256::digest(&pdf));

@@ -85,12 +85,18 @@ pub fn pdf_images(pdf: &[u8]) -> Vec<(i64, i64)> {
         .collect()
 }
 
+/// The fallback font, as the worker gets it from the bucket (read from the crate's `fonts/` here).
+fn fallback() -> FallbackFont {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fonts/DroidSansFallbackFull.ttf");
+    FallbackFont::new(std::fs::read(path).unwrap()).unwrap()
+}
+
 fn render_invoice(brand: &Brand) -> Rendered {
     let (b, inst) = booking(input());
     let movements = [charge(&b)];
     let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
     let summary = LedgerSummary::compute(&b, &movements, &inst, today).unwrap();
-    let input = RenderInput { booking: &b, movements: &movements, summary: &summary, brand };
+    let input = RenderInput { booking: &b, movements: &movements, summary: &summary, brand, fallback_font: None };
     render(&plan(&b, &movements)[0], &input).unwrap()
 }
 
@@ -98,8 +104,42 @@ fn render_all(b: &Booking, inst: &[Instalment], movements: &[Movement]) -> Vec<(
     let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
     let summary = LedgerSummary::compute(b, movements, inst, today).unwrap();
     let brand = brand();
-    let input = RenderInput { booking: b, movements, summary: &summary, brand: &brand };
+    let font = fallback();
+    let input = RenderInput { booking: b, movements, summary: &summary, brand: &brand, fallback_font: Some(&font) };
     plan(b, movements).into_iter().map(|s| (s.clone(), render(&s, &input).unwrap())).collect()
+}
+
+#[test]
+fn cjk_text_needs_the_fallback_font_and_latin_text_is_the_same_with_or_without_it() {
+    let (mut b, inst) = booking(input());
+    let movements = [charge(&b)];
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    let summary = LedgerSummary::compute(&b, &movements, &inst, today).unwrap();
+    let brand = brand();
+    let font = fallback();
+    let invoice = &plan(&b, &movements)[0];
+    let mut input =
+        RenderInput { booking: &b, movements: &movements, summary: &summary, brand: &brand, fallback_font: None };
+    let without = render(invoice, &input).unwrap();
+    input.fallback_font = Some(&font);
+    let with = render(invoice, &input).unwrap();
+    // Whether a container happened to have fetched the font never changes a document (nor its versions).
+    assert_eq!(without.sha256, with.sha256);
+
+    b.travellers[0].last_name = "山田".into();
+    let input =
+        RenderInput { booking: &b, movements: &movements, summary: &summary, brand: &brand, fallback_font: None };
+    assert!(matches!(render(invoice, &input), Err(RenderError::FallbackFontNeeded)));
+    let input = RenderInput { fallback_font: Some(&font), ..input };
+    assert!(pdf_text(&render(invoice, &input).unwrap().pdf).contains("山田"));
+}
+
+#[test]
+fn only_the_vendored_fallback_font_is_accepted() {
+    assert!(matches!(FallbackFont::new(b"not a font".to_vec()), Err(FontError::WrongBytes(_))));
+    let mut bytes = fallback().bytes().to_vec();
+    bytes[1000] ^= 1;
+    assert!(matches!(FallbackFont::new(bytes), Err(FontError::WrongBytes(_))));
 }
 
 #[test]

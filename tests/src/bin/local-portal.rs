@@ -188,8 +188,7 @@ async fn local_documents(
         Some("Tour Operator Ltd (demo) | 1 Example Street, London"),
     )
     .expect("valid brands");
-    let worker_generator =
-        document_worker::Generator { store: env.store(), s3: env.s3.clone(), bucket: env.bucket.clone(), brands };
+    let worker_generator = document_worker::Generator::new(env.store(), env.s3.clone(), env.bucket.clone(), brands);
     let worker_queue = queue.clone();
     tokio::spawn(async move {
         loop {

@@ -31,8 +31,7 @@ async fn fx() -> Fx {
         Some("Alpine Escapes Ltd | 1 Market Street, Bristol"),
     )
     .unwrap();
-    let generator =
-        document_worker::Generator { store: env.store(), s3: env.s3.clone(), bucket: env.bucket.clone(), brands };
+    let generator = document_worker::Generator::new(env.store(), env.s3.clone(), env.bucket.clone(), brands);
     let docs = documents::State {
         store: env.store(),
         s3: env.s3.clone(),
@@ -61,7 +60,15 @@ impl Fx {
 
     /// Drain the queue into the worker (moto invokes no Lambda). Returns how many messages ran.
     async fn run_worker(&self) -> usize {
-        let mut n = 0;
+        let (ran, failed) = self.drain().await;
+        assert_eq!(failed, 0, "the worker reported failed messages");
+        ran
+    }
+
+    /// Drain the queue into the worker: `(messages run, messages the worker reported failed)`. A failed
+    /// message stays on the queue (invisible until its visibility timeout), as SQS would keep it.
+    async fn drain(&self) -> (usize, usize) {
+        let (mut n, mut failed) = (0, 0);
         loop {
             let out = self
                 .queue
@@ -74,7 +81,7 @@ impl Fx {
                 .unwrap();
             let msgs = out.messages.unwrap_or_default();
             if msgs.is_empty() {
-                return n;
+                return (n, failed);
             }
             let records: Vec<Value> = msgs
                 .iter()
@@ -83,8 +90,9 @@ impl Fx {
             let event: aws_lambda_events::event::sqs::SqsEvent =
                 serde_json::from_value(json!({"Records": records})).unwrap();
             let resp = document_worker::handle(&self.generator, event, Utc::now()).await;
-            assert!(resp.batch_item_failures.is_empty());
-            for m in &msgs {
+            let failures: Vec<String> = resp.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+            failed += failures.len();
+            for m in msgs.iter().filter(|m| !failures.contains(m.message_id.as_ref().unwrap())) {
                 self.queue
                     .client
                     .delete_message()
@@ -314,6 +322,64 @@ async fn layout_breaking_booking_still_gets_valid_pdfs() {
     for needle in ["Day 60", "R-59", "山田", "京都", "Wolfeschlegelsteinhausenbergerdorff"] {
         assert!(text.contains(needle), "itinerary lacks {needle:?}");
     }
+}
+
+async fn put_font(f: &Fx, bytes: Vec<u8>) {
+    let key = portal_documents::FALLBACK_FONT_KEY;
+    f.env.s3.put_object().bucket(&f.env.bucket).key(key).body(bytes.into()).send().await.unwrap();
+}
+
+/// How many document versions the booking has.
+async fn docs_of(f: &Fx, reference: &str) -> usize {
+    let pk = format!("B#{reference}");
+    let items = f.env.all_items().await;
+    items.iter().filter(|i| i["pk"].as_s().unwrap() == &pk && i["sk"].as_s().unwrap().starts_with("DOC#")).count()
+}
+
+#[tokio::test]
+async fn cjk_documents_wait_for_the_fallback_font_from_the_bucket_and_latin_ones_never_need_it() {
+    let f = fx().await;
+    let key = portal_documents::FALLBACK_FONT_KEY;
+    let font = f.env.s3.get_object().bucket(&f.env.bucket).key(key).send().await.unwrap();
+    let font = font.body.collect().await.unwrap().into_bytes().to_vec();
+    f.env.s3.delete_object().bucket(&f.env.bucket).key(key).send().await.unwrap();
+    // No font in the bucket: a Latin booking's documents are generated all the same.
+    f.upsert("AE-10001", &seed::gbp_booking(Utc::now().date_naive())).await;
+    assert_eq!(f.drain().await, (1, 0));
+    assert!(docs_of(&f, "AE-10001").await > 0);
+
+    // A CJK lead traveller: the message fails (to be retried), nothing is drawn with missing glyphs.
+    let mut b = seed::gbp_booking(Utc::now().date_naive());
+    b["travellers"][0]["last_name"] = json!("山田");
+    f.upsert("AE-20002", &b).await;
+    assert_eq!(f.drain().await, (1, 1));
+    assert_eq!(docs_of(&f, "AE-20002").await, 0);
+
+    // Other bytes under the key are refused (the SHA-256 is fixed).
+    put_font(&f, b"not the font".to_vec()).await;
+    let regenerate = |reference: &str| {
+        let body = json!({"reference": reference, "types": [], "reason": "booking_changed"}).to_string();
+        serde_json::from_value(json!({"Records": [{"messageId": "m1", "body": body, "receiptHandle": "r"}]})).unwrap()
+    };
+    let resp = document_worker::handle(&f.generator, regenerate("AE-20002"), Utc::now()).await;
+    assert_eq!(resp.batch_item_failures.len(), 1);
+
+    // The font uploaded: the retry draws the name; the container keeps the font (gone from the bucket again,
+    // a changed CJK booking still renders).
+    put_font(&f, font).await;
+    let resp = document_worker::handle(&f.generator, regenerate("AE-20002"), Utc::now()).await;
+    assert!(resp.batch_item_failures.is_empty());
+    assert!(docs_of(&f, "AE-20002").await > 0);
+    f.env.s3.delete_object().bucket(&f.env.bucket).key(key).send().await.unwrap();
+    b["travellers"][0]["first_name"] = json!("花子");
+    f.upsert("AE-20002", &b).await;
+    f.run_worker().await;
+    let lead = b["lead_traveller_id"].as_str().unwrap().to_string();
+    let cookie = f.sign_in("AE-20002", &lead, true, Utc::now().timestamp()).await;
+    let u = body_json(&f.url("AE-20002", "invoice", None, &cookie).await);
+    let (bytes, _) = fetch(u["url"].as_str().unwrap()).await;
+    let text = pdf_extract::extract_text_from_mem(&bytes).unwrap();
+    assert!(text.contains("花子") && text.contains("山田"), "{text}");
 }
 
 #[tokio::test]
