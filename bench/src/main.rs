@@ -245,9 +245,23 @@ fn args() -> Args {
         requests: 1000,
         callgrind_requests: 20,
     };
+    let usage = |problem: &str| -> ! {
+        let text = format!(
+            "{problem}usage: portal-bench [--quick] [--bin-dir DIR] [--zip-dir DIR --zip-arch arm64|x86_64] \
+             [--out FILE.json] [--markdown FILE.md] [--only a,b] [--starts N] [--requests N] \
+             [--callgrind-requests N] | --list-bins\n(./scripts/bench builds the binaries and calls this)"
+        );
+        if problem.is_empty() {
+            println!("{text}");
+        } else {
+            eprintln!("{text}");
+        }
+        std::process::exit(if problem.is_empty() { 0 } else { 2 })
+    };
+    let number = |v: String, flag: &str| v.parse().unwrap_or_else(|_| usage(&format!("{flag} takes a number\n")));
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
-        let mut val = || it.next().unwrap_or_else(|| panic!("{arg} needs a value"));
+        let mut val = || it.next().unwrap_or_else(|| usage(&format!("{arg} needs a value\n")));
         match arg.as_str() {
             "--list-bins" => {
                 println!("{}", FUNCTIONS.iter().map(|f| f.bin).collect::<Vec<_>>().join(" "));
@@ -260,10 +274,11 @@ fn args() -> Args {
             "--out" => a.out = Some(val().into()),
             "--markdown" => a.markdown = Some(val().into()),
             "--only" => a.only = Some(val().split(',').map(String::from).collect()),
-            "--starts" => a.starts = val().parse().expect("--starts N"),
-            "--requests" => a.requests = val().parse().expect("--requests N"),
-            "--callgrind-requests" => a.callgrind_requests = val().parse().expect("--callgrind-requests N"),
-            other => panic!("unknown argument {other}"),
+            "--starts" => a.starts = number(val(), "--starts"),
+            "--requests" => a.requests = number(val(), "--requests"),
+            "--callgrind-requests" => a.callgrind_requests = number(val(), "--callgrind-requests"),
+            "--help" | "-h" => usage(""),
+            other => usage(&format!("unknown argument {other}\n")),
         }
     }
     if a.quick {
