@@ -307,6 +307,7 @@ struct World {
 
 async fn world() -> World {
     let te = TestEnv::new().await;
+    te.upload_fallback_font().await;
     let sqs = aws_sdk_sqs::Client::new(&te.sdk);
     let queue = sqs
         .create_queue()

@@ -131,7 +131,11 @@ impl TestEnv {
             .send()
             .await
             .expect("create bucket on the emulator");
-        // What infra uploads with the bucket (infra/documents.tf): the worker's CJK fallback font.
+    }
+
+    /// What infra uploads with the bucket (`infra/documents.tf`): the document worker's CJK fallback font. Only
+    /// fixtures that run the worker need it (4 MB per bucket on the emulator).
+    pub async fn upload_fallback_font(&self) {
         let font = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/documents/fonts/DroidSansFallbackFull.ttf");
         self.s3
             .put_object()

@@ -22,6 +22,7 @@ async fn main() {
     };
     eprintln!("starting the local AWS emulator (moto)...");
     let env = TestEnv::named("portal", "portal-documents").await;
+    env.upload_fallback_font().await;
     let operator_key = format!("op_{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
     let auth = OperatorAuth::key(&operator_key).expect("generated key is long enough");
 

@@ -22,6 +22,7 @@ struct Fx {
 
 async fn fx() -> Fx {
     let env = TestEnv::new().await;
+    env.upload_fallback_font().await;
     let sqs = aws_sdk_sqs::Client::new(&env.sdk);
     let name = format!("docs-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let url = sqs.create_queue().queue_name(name).send().await.unwrap().queue_url.unwrap();
