@@ -388,11 +388,17 @@ impl Generator {
             fallback_font: None,
         };
         let mut font = self.fallback_font.lock().ok().and_then(|f| f.clone());
+        // Every document is rendered before any is written: a document that cannot be drawn (the fallback
+        // font unavailable, a service gone) fails the run with nothing written, and the retry starts whole.
+        let mut documents = Vec::new();
         for spec in portal_documents::plan(&c.booking, &c.movements) {
             if !types.is_empty() && !types.contains(&spec.doc_type) {
                 continue;
             }
             let rendered = self.render(&spec, input, &mut font).await?;
+            documents.push((spec, rendered));
+        }
+        for (spec, rendered) in documents {
             let latest = existing.iter().filter(|d| d.document_id == spec.document_id).max_by_key(|d| d.version);
             if latest.is_some_and(|l| l.sha256 == rendered.sha256) {
                 out.unchanged += 1;

@@ -349,8 +349,13 @@ async fn cjk_documents_wait_for_the_fallback_font_from_the_bucket_and_latin_ones
     assert_eq!(f.drain().await, (1, 0));
     assert!(docs_of(&f, "AE-10001").await > 0);
 
-    // A CJK lead traveller: the message fails (to be retried), nothing is drawn with missing glyphs.
+    // CJK in the itinerary only (the invoice is Latin): the message fails (to be retried) and nothing is
+    // written, not even the documents that could be drawn; nothing is drawn with missing glyphs.
     let mut b = seed::gbp_booking(Utc::now().date_naive());
+    b["itinerary"][0]["title"] = json!("京都");
+    f.upsert("AE-20002", &b).await;
+    assert_eq!(f.drain().await, (1, 1));
+    assert_eq!(docs_of(&f, "AE-20002").await, 0);
     b["travellers"][0]["last_name"] = json!("山田");
     f.upsert("AE-20002", &b).await;
     assert_eq!(f.drain().await, (1, 1));
