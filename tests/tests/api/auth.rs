@@ -11,13 +11,11 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use lambda_http::{Body, Response};
 use portal_domain::ids::BookingReference;
 use portal_http::operator::OperatorAuth;
-use portal_http::session::SessionConfig;
+use portal_tests::customer::{OPERATOR_KEY as OP_KEY, SESSION_SECRET, sessions};
 use portal_tests::gateway::Gateway;
 use portal_tests::{ApiRequest, TestEnv, body_json, seed};
 use serde_json::{Value, json};
 
-const OP_KEY: &str = "test-operator-key-0123456789abcdef0123456789";
-const SESSION_SECRET: [u8; 32] = [7u8; 32];
 const A: &str = "AE-10001";
 const B: &str = "AE-50005";
 const BRANDS: &str = r##"{"alpine-escapes": {"name": "Alpine Escapes", "primary_colour": "#0a7c59"}}"##;
@@ -33,17 +31,6 @@ impl Fx {
     fn email(&self, who: &str) -> String {
         format!("{who}-{}@example.com", self.tag)
     }
-}
-
-fn sessions() -> SessionConfig {
-    SessionConfig::new(
-        vec![("k1".into(), SESSION_SECRET.to_vec())],
-        "tour-portal",
-        "tour-portal-customer",
-        1800,
-        43_200,
-    )
-    .unwrap()
 }
 
 fn auth_state(env: &TestEnv, limits: auth::RateLimits, floor: Duration) -> auth::State {
