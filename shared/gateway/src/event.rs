@@ -15,6 +15,8 @@ pub struct Envelope {
     pub event_type: String,
     pub created: i64,
     pub event: GatewayEvent,
+    /// For `charge.refunded`: the payment's refunds as read through the API (`refunds_of`) before recording.
+    pub listed_refunds: Option<Vec<RefundInfo>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,10 +65,77 @@ pub struct SetupInfo {
     pub card: Option<CardInfo>,
 }
 
+/// A Stripe Refund object (`refund.*` events, `GET /v1/refunds`): `pending`, `requires_action`, `succeeded`,
+/// `failed` or `canceled`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundInfo {
     pub id: String,
     pub amount_minor: i64,
+    pub status: String,
+    /// Lower-case ISO code as Stripe sends it, upper-cased.
+    pub currency: String,
+    pub payment_id: Option<String>,
+    pub charge_id: Option<String>,
+    /// Our checkout id and booking when we created the refund (excess refunds), else none.
+    pub booking_reference: Option<String>,
+    pub failure_reason: Option<String>,
+}
+
+impl RefundInfo {
+    /// Money back with the customer for good.
+    pub fn is_succeeded(&self) -> bool {
+        self.status == "succeeded"
+    }
+    /// On its way (`pending`, `requires_action`).
+    pub fn is_pending(&self) -> bool {
+        matches!(self.status.as_str(), "pending" | "requires_action")
+    }
+    /// Did not happen (`failed`, `canceled`): the money stays with the operator.
+    pub fn is_failed(&self) -> bool {
+        matches!(self.status.as_str(), "failed" | "canceled")
+    }
+}
+
+/// A Refund object, from an event's `data.object` or a list page.
+pub fn refund_of(r: &Value) -> Option<RefundInfo> {
+    if r.get("object").and_then(Value::as_str) != Some("refund") {
+        return None;
+    }
+    Some(RefundInfo {
+        id: s(r, "id")?,
+        amount_minor: r.get("amount").and_then(Value::as_i64).filter(|a| *a > 0)?,
+        status: s(r, "status").unwrap_or_else(|| "pending".into()),
+        currency: s(r, "currency")?.to_ascii_uppercase(),
+        payment_id: id_or_object(r, "payment_intent"),
+        charge_id: id_or_object(r, "charge"),
+        booking_reference: r.get("metadata").and_then(|m| s(m, "booking_reference")),
+        failure_reason: s(r, "failure_reason"),
+    })
+}
+
+/// Where a dispute is in its lifecycle (the event that reported it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisputeStage {
+    /// `charge.dispute.created`: opened; no money has moved yet.
+    Opened,
+    /// `charge.dispute.funds_withdrawn`: the disputed amount left the operator's balance.
+    FundsWithdrawn,
+    /// `charge.dispute.funds_reinstated`: it came back (won, or an inquiry closed).
+    FundsReinstated,
+    /// `charge.dispute.closed`: `won`, `lost` or `warning_closed` (in `status`).
+    Closed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisputeInfo {
+    pub stage: DisputeStage,
+    pub dispute_id: String,
+    pub payment_id: Option<String>,
+    pub charge_id: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub reason: String,
+    /// Stripe's dispute status: `warning_needs_response`, `needs_response`, `under_review`, `won`, `lost`...
     pub status: String,
 }
 
@@ -75,21 +144,18 @@ pub enum GatewayEvent {
     PaymentSucceeded(PaymentInfo),
     PaymentProcessing(PaymentInfo),
     PaymentFailed(PaymentInfo),
-    Refunded {
+    /// `refund.created`, `refund.updated`, `refund.failed`: one refund in its current state.
+    Refund(RefundInfo),
+    /// `charge.refunded`: since API version 2022-11-15 it carries `amount_refunded` but not the refunds, which
+    /// are read through the API (`refunds_of`) when that total exceeds what is recorded.
+    ChargeRefunded {
         payment_id: String,
         charge_id: String,
         currency: String,
         metadata: Option<PaymentMetadata>,
-        refunds: Vec<RefundInfo>,
+        amount_refunded_minor: i64,
     },
-    Disputed {
-        dispute_id: String,
-        payment_id: Option<String>,
-        charge_id: String,
-        amount_minor: i64,
-        currency: String,
-        reason: String,
-    },
+    Dispute(DisputeInfo),
     /// A card saved for off-session charges (`setup_intent.succeeded`).
     SetupSucceeded(SetupInfo),
     /// Acknowledged and ignored.
@@ -210,39 +276,35 @@ pub fn parse(body: &[u8]) -> Result<Envelope, EventError> {
         "payment_intent.succeeded" => GatewayEvent::PaymentSucceeded(payment(object)?),
         "payment_intent.processing" => GatewayEvent::PaymentProcessing(payment(object)?),
         "payment_intent.payment_failed" => GatewayEvent::PaymentFailed(payment(object)?),
-        "charge.refunded" => {
-            let refunds = object
-                .get("refunds")
-                .and_then(|r| r.get("data"))
-                .and_then(Value::as_array)
-                .map(|list| {
-                    list.iter()
-                        .filter_map(|r| {
-                            Some(RefundInfo {
-                                id: s(r, "id")?,
-                                amount_minor: r.get("amount").and_then(Value::as_i64).filter(|a| *a > 0)?,
-                                status: s(r, "status").unwrap_or_else(|| "succeeded".into()),
-                            })
-                        })
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default();
-            GatewayEvent::Refunded {
-                payment_id: req_s(object, "payment_intent")?,
-                charge_id: req_s(object, "id")?,
-                currency: req_s(object, "currency")?.to_ascii_uppercase(),
-                metadata: metadata(object),
-                refunds,
-            }
-        }
-        "charge.dispute.created" => GatewayEvent::Disputed {
+        "refund.created" | "refund.updated" | "refund.failed" => GatewayEvent::Refund(
+            refund_of(object)
+                .ok_or_else(|| EventError("data.object is not a refund with id, amount and currency".into()))?,
+        ),
+        "charge.refunded" => GatewayEvent::ChargeRefunded {
+            payment_id: req_s(object, "payment_intent")?,
+            charge_id: req_s(object, "id")?,
+            currency: req_s(object, "currency")?.to_ascii_uppercase(),
+            metadata: metadata(object),
+            amount_refunded_minor: req_i(object, "amount_refunded")?,
+        },
+        t @ ("charge.dispute.created"
+        | "charge.dispute.funds_withdrawn"
+        | "charge.dispute.funds_reinstated"
+        | "charge.dispute.closed") => GatewayEvent::Dispute(DisputeInfo {
+            stage: match t {
+                "charge.dispute.created" => DisputeStage::Opened,
+                "charge.dispute.funds_withdrawn" => DisputeStage::FundsWithdrawn,
+                "charge.dispute.funds_reinstated" => DisputeStage::FundsReinstated,
+                _ => DisputeStage::Closed,
+            },
             dispute_id: req_s(object, "id")?,
-            payment_id: s(object, "payment_intent"),
-            charge_id: req_s(object, "charge")?,
+            payment_id: id_or_object(object, "payment_intent"),
+            charge_id: id_or_object(object, "charge").ok_or_else(|| EventError("`charge` is missing".into()))?,
             amount_minor: req_i(object, "amount")?,
             currency: req_s(object, "currency")?.to_ascii_uppercase(),
             reason: s(object, "reason").unwrap_or_else(|| "general".into()),
-        },
+            status: s(object, "status").unwrap_or_else(|| "needs_response".into()),
+        }),
         "setup_intent.succeeded" => {
             let m = object.get("metadata").ok_or_else(|| EventError("no metadata on the setup intent".into()))?;
             let card = object.get("payment_method").and_then(|pm| pm.get("card")).and_then(card_of);
@@ -260,7 +322,7 @@ pub fn parse(body: &[u8]) -> Result<Envelope, EventError> {
         }
         _ => GatewayEvent::Other,
     };
-    Ok(Envelope { id, event_type, created, event })
+    Ok(Envelope { id, event_type, created, event, listed_refunds: None })
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! act on. Card data never passes through here: the customer enters it in the gateway's embedded checkout.
 
 pub mod event;
+pub mod fixtures;
 pub mod sandbox;
 pub mod signature;
 pub mod stripe;
@@ -113,6 +114,16 @@ pub struct CreatedSetup {
     pub customer_id: String,
 }
 
+/// What cancelling a gateway payment found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cancelled {
+    /// Cancelled now (or it already was): it can never take money.
+    Cancelled,
+    /// Too late: the payment is `succeeded`, `processing` or otherwise past cancelling (its status); its
+    /// webhook records it.
+    TooLate(String),
+}
+
 /// The port every money flow talks to.
 pub trait PaymentGateway: Send + Sync {
     /// `"stripe"` or `"sandbox"`.
@@ -121,6 +132,13 @@ pub trait PaymentGateway: Send + Sync {
     fn create_payment<'a>(&'a self, req: &'a CreatePayment) -> BoxFuture<'a, Result<CreatedPayment, GatewayError>>;
     /// Start saving a card for off-session charges (idempotent on the key).
     fn create_setup<'a>(&'a self, req: &'a CreateSetup) -> BoxFuture<'a, Result<CreatedSetup, GatewayError>>;
+    /// Cancel an open payment (Stripe: `POST /v1/payment_intents/{id}/cancel`), so a superseded or expired
+    /// checkout can never take money. Idempotent: an already cancelled payment answers `Cancelled`.
+    fn cancel_payment<'a>(&'a self, payment_id: &'a str) -> BoxFuture<'a, Result<Cancelled, GatewayError>>;
+    /// Every refund of a payment (Stripe: `GET /v1/refunds?payment_intent=...`): since API version 2022-11-15 a
+    /// Charge no longer carries its refunds, so a `charge.refunded` whose `amount_refunded` exceeds what we
+    /// recorded is resolved by reading them.
+    fn refunds_of<'a>(&'a self, payment_id: &'a str) -> BoxFuture<'a, Result<Vec<event::RefundInfo>, GatewayError>>;
     /// A charge's fee, settlement reference and card, for a webhook that named the charge only by id (Stripe
     /// does). `Ok(None)`: this gateway always sends them expanded (the sandbox).
     fn charge_details<'a>(
@@ -138,10 +156,47 @@ pub trait PaymentGateway: Send + Sync {
     }
 }
 
+/// Stripe's card-decline codes (`error.code`, or `decline_code` under `card_declined`): the bank said no. Only
+/// these count as a failed instalment and email the customer; anything else (a bad key, an invalid request, a
+/// 5xx) is our problem, retried or alarmed, never told to the customer as "your payment failed".
+pub const DECLINE_CODES: &[&str] = &[
+    "card_declined",
+    "insufficient_funds",
+    "expired_card",
+    "incorrect_cvc",
+    "incorrect_number",
+    "invalid_cvc",
+    "invalid_expiry_month",
+    "invalid_expiry_year",
+    "lost_card",
+    "stolen_card",
+    "processing_error",
+    "do_not_honor",
+    "generic_decline",
+    "card_velocity_exceeded",
+    "withdrawal_count_limit_exceeded",
+    "payment_method_not_available",
+];
+
+/// The card needs its holder: 3-D Secure on an off-session charge (`authentication_required`).
+pub const AUTHENTICATION_REQUIRED: &str = "authentication_required";
+
 impl GatewayError {
-    /// The card was declined (or needs the customer): a definitive answer, not worth retrying with the same key.
+    /// The bank declined the card: a definitive answer, not worth retrying with the same key, and worth telling
+    /// the customer. A 401 (bad key), 400 (invalid request) or 404 is not a decline.
     pub fn is_decline(&self) -> bool {
-        matches!(self, GatewayError::Rejected { .. })
+        match self {
+            GatewayError::Rejected { status, code, .. } => {
+                (*status == 402 || *status == 400) && DECLINE_CODES.contains(&code.as_str())
+            }
+            _ => false,
+        }
+    }
+
+    /// An off-session charge that needs the customer to authenticate (Stripe's recovery: bring them back
+    /// on-session to confirm that payment).
+    pub fn needs_authentication(&self) -> bool {
+        matches!(self, GatewayError::Rejected { code, .. } if code == AUTHENTICATION_REQUIRED)
     }
 }
 

@@ -22,10 +22,23 @@ pub enum Action {
     Decline,
     /// Open banking only: the bank has accepted the payment but not settled it (`payment_intent.processing`).
     Pending,
+    /// The operator refunds `minor` from the gateway's dashboard; the refund is `status` (`succeeded` for most
+    /// cards, `pending` for Pay by Bank and some cards).
     Refund {
         minor: i64,
+        status: &'static str,
     },
-    Dispute,
+    /// A pending refund settles (`succeeded`) or fails (`failed`), like the bank reporting back.
+    SettleRefund {
+        index: usize,
+        status: &'static str,
+    },
+    /// A dispute reaches `stage`.
+    Dispute(crate::event::DisputeStage),
+    /// The dispute closes `won` or `lost`.
+    CloseDispute {
+        won: bool,
+    },
 }
 
 impl Action {
@@ -34,7 +47,8 @@ impl Action {
             "pay" => Some(Action::Pay),
             "decline" => Some(Action::Decline),
             "pending" => Some(Action::Pending),
-            "dispute" => Some(Action::Dispute),
+            "refund" => Some(Action::Refund { minor: 0, status: "succeeded" }),
+            "dispute" => Some(Action::Dispute(crate::event::DisputeStage::Opened)),
             _ => None,
         }
     }
@@ -57,7 +71,9 @@ struct Payment {
     customer_id: Option<String>,
     status: &'static str,
     charge_id: Option<String>,
-    refunded: Vec<(String, i64)>,
+    /// `(refund id, minor, status)`, in order.
+    refunded: Vec<(String, i64, &'static str)>,
+    dispute_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -82,6 +98,8 @@ struct Inner {
     pending: Vec<(&'static str, Value)>,
     setups: HashMap<String, Setup>,
     setup_by_key: HashMap<String, String>,
+    /// Every payment id `cancel_payment` was asked to cancel, in order.
+    cancels: Vec<String>,
 }
 
 pub struct SandboxGateway {
@@ -122,6 +140,16 @@ impl SandboxGateway {
     /// Every idempotency key `create_payment` received, in order (failed calls and replays included).
     pub fn keys(&self) -> Vec<String> {
         self.lock().keys.clone()
+    }
+
+    /// Every payment id the portal asked to cancel, in order.
+    pub fn cancels(&self) -> Vec<String> {
+        self.lock().cancels.clone()
+    }
+
+    /// A payment's status as the gateway holds it (`requires_payment_method`, `succeeded`, `canceled`...).
+    pub fn status(&self, payment_id: &str) -> Option<String> {
+        self.lock().payments.get(payment_id).map(|p| p.status.to_string())
     }
 
     /// Decline the next `n` off-session charges (the customer's card is refused), like a `card_declined`.
@@ -262,20 +290,46 @@ The gateway posts a Stripe-signed webhook to <code>/webhooks/payments</code>.</p
                 p.status = "processing";
                 vec![("payment_intent.processing", intent_json(p, false))]
             }
-            Action::Refund { minor } => {
+            Action::Refund { minor, status } => {
                 let charge = p.charge_id.clone().filter(|_| p.status == "succeeded").ok_or("not paid")?;
-                p.refunded.push((new_id("re"), minor));
-                vec![("charge.refunded", charge_json(p, &charge))]
+                let paid = gateway_minor(p.amount).map_err(|e| e.to_string())?;
+                let minor = if minor == 0 { paid } else { minor };
+                let refunded: i64 = p.refunded.iter().filter(|r| r.2 != "failed").map(|r| r.1).sum();
+                if minor <= 0 || refunded + minor > paid {
+                    return Err("cannot refund more than was paid".into());
+                }
+                let id = new_id("re");
+                p.refunded.push((id.clone(), minor, status));
+                let refund = refund_json(p, p.refunded.len() - 1, &charge, None);
+                // Stripe sends both: the refund, and the charge with its new `amount_refunded` (no refund list).
+                vec![("refund.created", refund), ("charge.refunded", charge_json(p, &charge))]
             }
-            Action::Dispute => {
+            Action::SettleRefund { index, status } => {
+                let charge = p.charge_id.clone().ok_or("not paid")?;
+                let r = p.refunded.get_mut(index).ok_or("no such refund")?;
+                if !matches!(r.2, "pending" | "succeeded") || !matches!(status, "succeeded" | "failed") {
+                    return Err(format!("a {} refund cannot become {status}", r.2));
+                }
+                r.2 = status;
+                let refund = refund_json(p, index, &charge, None);
+                if status == "failed" { vec![("refund.failed", refund)] } else { vec![("refund.updated", refund)] }
+            }
+            Action::Dispute(stage) => {
+                use crate::event::DisputeStage;
                 let charge = p.charge_id.clone().filter(|_| p.status == "succeeded").ok_or("not paid")?;
-                let amount = gateway_minor(p.amount).map_err(|e| e.to_string())?;
-                vec![(
-                    "charge.dispute.created",
-                    json!({"id": new_id("dp"), "object": "dispute", "amount": amount, "charge": charge,
-                        "currency": p.amount.currency().code().to_ascii_lowercase(), "payment_intent": p.id,
-                        "reason": "fraudulent", "status": "needs_response"}),
-                )]
+                let id = p.dispute_id.get_or_insert_with(|| new_id("dp")).clone();
+                let (event, status) = match stage {
+                    DisputeStage::Opened => ("charge.dispute.created", "needs_response"),
+                    DisputeStage::FundsWithdrawn => ("charge.dispute.funds_withdrawn", "needs_response"),
+                    DisputeStage::FundsReinstated => ("charge.dispute.funds_reinstated", "won"),
+                    DisputeStage::Closed => ("charge.dispute.closed", "lost"),
+                };
+                vec![(event, dispute_json(p, &id, &charge, status))]
+            }
+            Action::CloseDispute { won } => {
+                let charge = p.charge_id.clone().ok_or("not paid")?;
+                let id = p.dispute_id.clone().ok_or("no dispute")?;
+                vec![("charge.dispute.closed", dispute_json(p, &id, &charge, if won { "won" } else { "lost" }))]
             }
         };
         Ok(events.into_iter().map(|(t, object)| self.delivery(t, object, now)).collect())
@@ -283,11 +337,14 @@ The gateway posts a Stripe-signed webhook to <code>/webhooks/payments</code>.</p
 
     fn delivery(&self, event_type: &str, object: Value, now: i64) -> Delivery {
         let id = new_id("evt");
-        let event = json!({
-            "id": id, "object": "event", "api_version": "2024-06-20", "created": now, "livemode": false,
-            "pending_webhooks": 1, "request": {"id": null, "idempotency_key": null}, "type": event_type,
-            "data": {"object": object},
-        });
+        let event = crate::fixtures::object(
+            "event",
+            json!({
+                "id": id, "api_version": crate::stripe::STRIPE_VERSION, "created": now, "livemode": false,
+                "pending_webhooks": 1, "request": {"id": null, "idempotency_key": null}, "type": event_type,
+                "data": {"object": object},
+            }),
+        );
         let body = serde_json::to_vec(&event).unwrap_or_default();
         let signature = signature::header(&self.secret, now, &body);
         Delivery { event_id: id, body, signature }
@@ -300,20 +357,17 @@ fn intent_json(p: &Payment, paid: bool) -> Value {
         Method::Card => "card",
         Method::OpenBanking => "pay_by_bank",
     };
-    let m = &p.request.metadata;
-    let mut metadata = json!({"booking_reference": m.booking_reference, "checkout_id": m.checkout_id,
-        "movement_id": m.movement_id});
-    if let Some(t) = &m.traveller_id {
-        metadata["traveller_id"] = json!(t);
-    }
-    let mut pi = json!({
-        "id": p.id, "object": "payment_intent", "amount": amount, "amount_received": if paid { amount } else { 0 },
-        "currency": p.amount.currency().code().to_ascii_lowercase(), "status": p.status,
-        "customer": p.customer_id, "payment_method_types": [kind], "metadata": metadata,
-        "setup_future_usage": if p.request.save_card && p.method == Method::Card { json!("off_session") } else { Value::Null },
-        "payment_method": null, "latest_charge": null, "last_payment_error": null,
-        "client_secret": null,
-    });
+    let mut pi = crate::fixtures::object(
+        "payment_intent",
+        json!({
+            "id": p.id, "amount": amount, "amount_received": if paid { amount } else { 0 },
+            "currency": currency_code(p), "status": p.status, "canceled_at": null, "automatic_payment_methods": null,
+            "customer": p.customer_id, "payment_method_types": [kind], "metadata": our_metadata(p),
+            "setup_future_usage": if p.request.save_card && p.method == Method::Card { json!("off_session") } else { Value::Null },
+            "payment_method": null, "latest_charge": null, "last_payment_error": null, "next_action": null,
+            "client_secret": null, "processing": null,
+        }),
+    );
     if paid {
         // Card: 1.5 % + 20 minor units; Pay by Bank: a flat 20.
         let fee = match p.method {
@@ -327,12 +381,15 @@ fn intent_json(p: &Payment, paid: bool) -> Value {
         }
         pi["payment_method"] =
             json!(p.request.off_session.as_ref().map(|s| s.payment_method_id.clone()).unwrap_or_else(|| new_id("pm")));
-        pi["latest_charge"] = json!({
-            "id": p.charge_id, "object": "charge", "amount": amount, "paid": true, "status": "succeeded",
-            "payment_method_details": details,
-            "balance_transaction": {"id": new_id("txn"), "object": "balance_transaction", "amount": amount,
-                "fee": fee, "net": amount - fee, "currency": p.amount.currency().code().to_ascii_lowercase()},
-        });
+        // Expanded, as if the webhook endpoint's events were read with `expand[]=latest_charge.balance_transaction`.
+        let mut charge = charge_json(p, p.charge_id.as_deref().unwrap_or_default());
+        charge["payment_method_details"] = details;
+        charge["balance_transaction"] = crate::fixtures::object(
+            "balance_transaction",
+            json!({"id": new_id("txn"), "amount": amount, "fee": fee, "net": amount - fee,
+                "currency": currency_code(p)}),
+        );
+        pi["latest_charge"] = charge;
     } else if p.status == "requires_payment_method" {
         pi["last_payment_error"] = json!({"type": "card_error", "code": "card_declined",
             "decline_code": "generic_decline", "message": "Your card was declined."});
@@ -341,36 +398,80 @@ fn intent_json(p: &Payment, paid: bool) -> Value {
 }
 
 fn setup_json(st: &Setup, succeeded: bool) -> Value {
-    json!({
-        "id": st.id, "object": "setup_intent", "status": if succeeded { "succeeded" } else { "requires_payment_method" },
-        "usage": "off_session", "customer": st.customer_id, "payment_method_types": ["card"],
-        "metadata": {"booking_reference": st.request.booking_reference, "setup_id": st.request.setup_id,
-            "traveller_id": st.request.traveller_id},
-        "payment_method": if succeeded {
-            json!({"id": new_id("pm"), "object": "payment_method", "type": "card",
-                "card": {"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2030}})
-        } else { Value::Null },
-        "last_setup_error": if succeeded { Value::Null } else {
-            json!({"type": "card_error", "code": "card_declined", "message": "Your card was declined."})
-        },
-    })
+    crate::fixtures::object(
+        "setup_intent",
+        json!({
+            "id": st.id, "status": if succeeded { "succeeded" } else { "requires_payment_method" },
+            "usage": "off_session", "customer": st.customer_id, "payment_method_types": ["card"],
+            "metadata": {"booking_reference": st.request.booking_reference, "setup_id": st.request.setup_id,
+                "traveller_id": st.request.traveller_id},
+            "payment_method": if succeeded {
+                json!({"id": new_id("pm"), "object": "payment_method", "type": "card",
+                    "card": {"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2030}})
+            } else { Value::Null },
+            "last_setup_error": if succeeded { Value::Null } else {
+                json!({"type": "card_error", "code": "card_declined", "message": "Your card was declined."})
+            },
+        }),
+    )
 }
 
-fn charge_json(p: &Payment, charge: &str) -> Value {
+fn currency_code(p: &Payment) -> String {
+    p.amount.currency().code().to_ascii_lowercase()
+}
+
+fn our_metadata(p: &Payment) -> Value {
     let m = &p.request.metadata;
-    let refunds: Vec<Value> = p
-        .refunded
-        .iter()
-        .map(|(id, minor)| json!({"id": id, "object": "refund", "amount": minor, "status": "succeeded", "charge": charge}))
-        .collect();
-    let total: i64 = p.refunded.iter().map(|(_, m)| m).sum();
-    json!({
-        "id": charge, "object": "charge", "amount": gateway_minor(p.amount).unwrap_or_default(),
-        "amount_refunded": total, "currency": p.amount.currency().code().to_ascii_lowercase(),
-        "payment_intent": p.id, "refunded": true,
-        "metadata": {"booking_reference": m.booking_reference, "checkout_id": m.checkout_id, "movement_id": m.movement_id},
-        "refunds": {"object": "list", "data": refunds, "has_more": false},
-    })
+    let mut metadata = json!({"booking_reference": m.booking_reference, "checkout_id": m.checkout_id,
+        "movement_id": m.movement_id});
+    if let Some(t) = &m.traveller_id {
+        metadata["traveller_id"] = json!(t);
+    }
+    metadata
+}
+
+/// A Charge as webhooks carry it since API version 2022-11-15: `amount_refunded`, no `refunds` list.
+fn charge_json(p: &Payment, charge: &str) -> Value {
+    let amount = gateway_minor(p.amount).unwrap_or_default();
+    let refunded: i64 = p.refunded.iter().filter(|r| r.2 != "failed").map(|r| r.1).sum();
+    let mut c = crate::fixtures::object(
+        "charge",
+        json!({
+            "id": charge, "amount": amount, "amount_captured": amount, "captured": true, "paid": true,
+            "status": "succeeded", "amount_refunded": refunded, "refunded": refunded >= amount,
+            "currency": currency_code(p), "payment_intent": p.id, "customer": p.customer_id,
+            "metadata": our_metadata(p), "disputed": p.dispute_id.is_some(),
+        }),
+    );
+    if let Value::Object(o) = &mut c {
+        o.remove("refunds");
+    }
+    c
+}
+
+/// The refund at `index` of a payment, in its current state (`metadata`: ours, when we created it).
+fn refund_json(p: &Payment, index: usize, charge: &str, metadata: Option<Value>) -> Value {
+    let (id, minor, status) = &p.refunded[index];
+    crate::fixtures::object(
+        "refund",
+        json!({
+            "id": id, "amount": minor, "charge": charge, "payment_intent": p.id, "currency": currency_code(p),
+            "status": status, "metadata": metadata.unwrap_or_else(|| json!({})),
+            "failure_reason": if *status == "failed" { json!("expired_or_canceled_card") } else { Value::Null },
+            "balance_transaction": null,
+        }),
+    )
+}
+
+fn dispute_json(p: &Payment, id: &str, charge: &str, status: &str) -> Value {
+    crate::fixtures::object(
+        "dispute",
+        json!({
+            "id": id, "amount": gateway_minor(p.amount).unwrap_or_default(), "charge": charge,
+            "payment_intent": p.id, "currency": currency_code(p), "reason": "fraudulent", "status": status,
+            "balance_transactions": [], "metadata": {},
+        }),
+    )
 }
 
 impl PaymentGateway for SandboxGateway {
@@ -413,6 +514,7 @@ impl PaymentGateway for SandboxGateway {
                         status: "requires_payment_method",
                         charge_id: None,
                         refunded: Vec::new(),
+                        dispute_id: None,
                     };
                     // Off-session: confirmed at creation, like Stripe's `confirm=true`; the outcome also goes out
                     // as a webhook.
@@ -448,6 +550,42 @@ impl PaymentGateway for SandboxGateway {
                 customer_id: p.customer_id.clone(),
                 status: p.status.to_string(),
             })
+        })
+    }
+
+    fn cancel_payment<'a>(&'a self, payment_id: &'a str) -> BoxFuture<'a, Result<crate::Cancelled, GatewayError>> {
+        Box::pin(async move {
+            tokio::time::sleep(self.latency).await;
+            let mut inner = self.lock();
+            inner.cancels.push(payment_id.to_string());
+            let Some(p) = inner.payments.get_mut(payment_id) else {
+                return Err(GatewayError::Rejected {
+                    status: 404,
+                    code: "resource_missing".into(),
+                    message: format!("No such payment_intent: '{payment_id}'"),
+                });
+            };
+            match p.status {
+                "requires_payment_method" | "canceled" => {
+                    p.status = "canceled";
+                    Ok(crate::Cancelled::Cancelled)
+                }
+                other => Ok(crate::Cancelled::TooLate(other.to_string())),
+            }
+        })
+    }
+
+    fn refunds_of<'a>(
+        &'a self,
+        payment_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<crate::event::RefundInfo>, GatewayError>> {
+        Box::pin(async move {
+            let inner = self.lock();
+            let Some(p) = inner.payments.get(payment_id) else { return Ok(Vec::new()) };
+            let charge = p.charge_id.clone().unwrap_or_default();
+            Ok((0..p.refunded.len())
+                .filter_map(|i| crate::event::refund_of(&refund_json(p, i, &charge, None)))
+                .collect())
         })
     }
 

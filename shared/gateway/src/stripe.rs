@@ -238,6 +238,53 @@ impl PaymentGateway for StripeGateway {
         })
     }
 
+    fn cancel_payment<'a>(&'a self, payment_id: &'a str) -> BoxFuture<'a, Result<crate::Cancelled, GatewayError>> {
+        Box::pin(async move {
+            let id = path_id(payment_id)?;
+            let form = [("cancellation_reason".to_string(), "abandoned".to_string())];
+            match self.post(&format!("/v1/payment_intents/{id}/cancel"), &format!("cancel-{id}"), &form).await {
+                Ok(_) => Ok(crate::Cancelled::Cancelled),
+                // Stripe answers 400 `payment_intent_unexpected_state` for one that is succeeded, processing or
+                // already canceled: read it to tell which.
+                Err(GatewayError::Rejected { code, .. }) if code == "payment_intent_unexpected_state" => {
+                    let pi = self.get(&format!("/v1/payment_intents/{id}")).await?;
+                    match pi["status"].as_str() {
+                        Some("canceled") => Ok(crate::Cancelled::Cancelled),
+                        Some(other) => Ok(crate::Cancelled::TooLate(other.to_string())),
+                        None => Err(GatewayError::Protocol("no `status` in the payment intent".into())),
+                    }
+                }
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    fn refunds_of<'a>(
+        &'a self,
+        payment_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<crate::event::RefundInfo>, GatewayError>> {
+        Box::pin(async move {
+            let id = path_id(payment_id)?;
+            let mut out = Vec::new();
+            let mut after: Option<String> = None;
+            // Paged (100 a page); a payment has a handful of refunds, the bound only stops a runaway.
+            for _ in 0..20 {
+                let mut q = format!("/v1/refunds?payment_intent={id}&limit=100");
+                if let Some(a) = &after {
+                    q.push_str(&format!("&starting_after={a}"));
+                }
+                let page = self.get(&q).await?;
+                let data = page["data"].as_array().cloned().unwrap_or_default();
+                out.extend(data.iter().filter_map(crate::event::refund_of));
+                after = data.last().and_then(|r| r["id"].as_str()).map(str::to_string);
+                if page["has_more"].as_bool() != Some(true) || after.is_none() {
+                    break;
+                }
+            }
+            Ok(out)
+        })
+    }
+
     fn charge_details<'a>(
         &'a self,
         charge_id: &'a str,
