@@ -67,6 +67,13 @@ pub fn movement_kind(event_type: &str) -> Option<MovementKind> {
         "instalment.approved" => MovementKind::InstalmentApproved,
         "instalment.withdrawn" => MovementKind::ApprovalWithdrawn,
         "payment.failed" | "instalment.failed" => MovementKind::PaymentFailed,
+        "refund.pending" => MovementKind::RefundPending,
+        "refund.failed" => MovementKind::RefundFailed,
+        "refund.reversed" => MovementKind::RefundReversed,
+        "dispute" => MovementKind::DisputeOpened,
+        "dispute.funds_withdrawn" => MovementKind::Chargeback,
+        "dispute.funds_reinstated" => MovementKind::ChargebackReversed,
+        "dispute.closed" => MovementKind::DisputeClosed,
         _ => return None,
     })
 }
@@ -393,6 +400,20 @@ mod tests {
     fn event_types_map_to_movement_kinds() {
         assert_eq!(movement_kind("instalment.charged"), Some(MovementKind::Payment));
         assert_eq!(movement_kind("instalment.failed"), Some(MovementKind::PaymentFailed));
+        // The refund and dispute lifecycle's event types (docs/finance-events.schema.json) map back to their kinds.
+        for (name, kind) in [
+            ("refund.pending", MovementKind::RefundPending),
+            ("refund.failed", MovementKind::RefundFailed),
+            ("refund.reversed", MovementKind::RefundReversed),
+            ("dispute", MovementKind::DisputeOpened),
+            ("dispute.funds_withdrawn", MovementKind::Chargeback),
+            ("dispute.funds_reinstated", MovementKind::ChargebackReversed),
+            ("dispute.closed", MovementKind::DisputeClosed),
+        ] {
+            let event: portal_domain::events::EventType = serde_json::from_value(serde_json::json!(name)).unwrap();
+            assert_eq!(serde_json::to_value(event).unwrap(), name);
+            assert_eq!(movement_kind(name), Some(kind), "{name}");
+        }
         assert_eq!(movement_kind("booking.created"), None);
         let l = ExportedLine::parse(
             r#"{"schema_version":2,"event_id":"e","type":"fee","booking_reference":"A","movement_id":"m","amount":{"amount":"1.50","currency":"GBP"}}"#,

@@ -356,20 +356,27 @@ fn invoice(l: &mut Layout, input: &RenderInput<'_>, locale: Locale) {
     l.row_bold("Total price", &money(s.total_price, locale));
     l.gap(8.0);
     l.section("Payments");
-    let payments: Vec<&Movement> =
-        input.movements.iter().filter(|m| matches!(m.kind, MovementKind::Payment | MovementKind::Refund)).collect();
+    // Every movement that moves the money received, signed as it does: payments, refunds, chargebacks and
+    // their reversals (a pending refund is not yet money back and is left off).
+    let payments: Vec<&Movement> = input.movements.iter().filter(|m| m.kind.paid_sign() != 0).collect();
     if payments.is_empty() {
         l.text("No payments received yet.");
     }
     for m in payments {
+        let what = match m.kind {
+            MovementKind::Refund => "Refund",
+            MovementKind::RefundReversed => "Refund failed",
+            MovementKind::Chargeback => "Chargeback",
+            MovementKind::ChargebackReversed => "Chargeback reversed",
+            _ => channel(m.channel),
+        };
         let label = format!(
-            "{} {} {}{}",
+            "{} {} {}",
             format_date(m.occurred_at.date_naive(), locale),
-            if m.kind == MovementKind::Refund { "Refund" } else { channel(m.channel) },
-            m.external_reference.as_deref().unwrap_or(""),
-            ""
+            what,
+            m.external_reference.as_deref().unwrap_or("")
         );
-        let amount = if m.kind == MovementKind::Refund {
+        let amount = if m.kind.paid_sign() < 0 {
             m.amount.checked_neg().map(|a| money(a, locale)).unwrap_or_default()
         } else {
             money(m.amount, locale)

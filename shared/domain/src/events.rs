@@ -32,8 +32,20 @@ pub enum EventType {
     PaymentFailed,
     #[serde(rename = "refund")]
     Refund,
+    #[serde(rename = "refund.pending")]
+    RefundPending,
+    #[serde(rename = "refund.failed")]
+    RefundFailed,
+    #[serde(rename = "refund.reversed")]
+    RefundReversed,
     #[serde(rename = "dispute")]
     Dispute,
+    #[serde(rename = "dispute.funds_withdrawn")]
+    Chargeback,
+    #[serde(rename = "dispute.funds_reinstated")]
+    ChargebackReversed,
+    #[serde(rename = "dispute.closed")]
+    DisputeClosed,
     #[serde(rename = "instalment.approved")]
     InstalmentApproved,
     #[serde(rename = "instalment.withdrawn")]
@@ -111,6 +123,13 @@ impl LedgerEvent {
             MovementKind::ApprovalWithdrawn => EventType::InstalmentWithdrawn,
             MovementKind::PaymentFailed if !m.instalment_ids.is_empty() => EventType::InstalmentFailed,
             MovementKind::PaymentFailed => EventType::PaymentFailed,
+            MovementKind::RefundPending => EventType::RefundPending,
+            MovementKind::RefundFailed => EventType::RefundFailed,
+            MovementKind::RefundReversed => EventType::RefundReversed,
+            MovementKind::DisputeOpened => EventType::Dispute,
+            MovementKind::Chargeback => EventType::Chargeback,
+            MovementKind::ChargebackReversed => EventType::ChargebackReversed,
+            MovementKind::DisputeClosed => EventType::DisputeClosed,
         };
         let protected = matches!(m.kind, MovementKind::Payment).then_some(m.amount);
         LedgerEvent {

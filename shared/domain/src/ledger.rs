@@ -35,6 +35,24 @@ pub enum MovementKind {
     ApprovalWithdrawn,
     /// Evidence: a collection attempt failed. No effect on the balance.
     PaymentFailed,
+    /// A refund the gateway accepted but has not settled (`pending`): no effect on the balance until it
+    /// succeeds (then a `Refund` with the same external reference) or fails (`RefundFailed`).
+    RefundPending,
+    /// Evidence: a pending refund failed or was cancelled; the money stays with the operator. When a refund
+    /// had already been booked as succeeded, a `RefundReversed` puts it back.
+    RefundFailed,
+    /// A succeeded refund that later failed (Stripe: `refund.failed` after `succeeded`): money back on the
+    /// booking, the opposite of `Refund`.
+    RefundReversed,
+    /// Evidence: the cardholder disputed a payment (`charge.dispute.created`). No effect on the balance yet.
+    DisputeOpened,
+    /// The disputed amount was withdrawn from the operator (`charge.dispute.funds_withdrawn`): it no longer
+    /// counts as paid.
+    Chargeback,
+    /// The disputed amount came back (`charge.dispute.funds_reinstated`): paid again.
+    ChargebackReversed,
+    /// Evidence: the dispute closed (`won` / `lost` in the description). No effect on the balance.
+    DisputeClosed,
 }
 
 impl MovementKind {
@@ -46,7 +64,19 @@ impl MovementKind {
                 | MovementKind::Fee
                 | MovementKind::Payment
                 | MovementKind::Refund
+                | MovementKind::RefundReversed
+                | MovementKind::Chargeback
+                | MovementKind::ChargebackReversed
         )
+    }
+
+    /// How the movement moves the money received: +1 adds to it, −1 takes from it, 0 neither.
+    pub fn paid_sign(self) -> i64 {
+        match self {
+            MovementKind::Payment | MovementKind::RefundReversed | MovementKind::ChargebackReversed => 1,
+            MovementKind::Refund | MovementKind::Chargeback => -1,
+            _ => 0,
+        }
     }
 }
 
@@ -160,7 +190,10 @@ pub struct Totals {
     pub adjustments: Money,
     pub fees: Money,
     pub payments: Money,
+    /// Succeeded refunds less reversed ones.
     pub refunds: Money,
+    /// Disputed amounts withdrawn less reinstated ones.
+    pub chargebacks: Money,
 }
 
 impl Totals {
@@ -171,7 +204,8 @@ impl Totals {
             adjustments: sum(MovementKind::Adjustment)?,
             fees: sum(MovementKind::Fee)?,
             payments: sum(MovementKind::Payment)?,
-            refunds: sum(MovementKind::Refund)?,
+            refunds: sum(MovementKind::Refund)?.checked_sub(sum(MovementKind::RefundReversed)?)?,
+            chargebacks: sum(MovementKind::Chargeback)?.checked_sub(sum(MovementKind::ChargebackReversed)?)?,
         })
     }
 
@@ -180,15 +214,32 @@ impl Totals {
         self.charges.checked_add(self.adjustments)?.checked_add(self.fees)
     }
 
-    /// Net money received: payments less refunds.
+    /// Net money received: payments less refunds and chargebacks.
     pub fn paid(&self) -> Result<Money, MoneyError> {
-        self.payments.checked_sub(self.refunds)
+        self.payments.checked_sub(self.refunds)?.checked_sub(self.chargebacks)
     }
 
     /// Signed: positive is owed by the customer, negative is a credit.
     pub fn balance(&self) -> Result<Money, MoneyError> {
         self.total_price()?.checked_sub(self.paid()?)
     }
+}
+
+/// Refunds accepted by the gateway and not yet settled: `RefundPending` movements whose external reference (the
+/// gateway's refund id) has neither a `Refund` nor a `RefundFailed` yet.
+pub fn refunds_in_flight(currency: Currency, movements: &[Movement]) -> Result<Money, MoneyError> {
+    let settled = |r: &Option<String>| {
+        movements
+            .iter()
+            .any(|m| matches!(m.kind, MovementKind::Refund | MovementKind::RefundFailed) && m.external_reference == *r)
+    };
+    Money::sum(
+        currency,
+        movements
+            .iter()
+            .filter(|m| m.kind == MovementKind::RefundPending && !settled(&m.external_reference))
+            .map(|m| m.amount),
+    )
 }
 
 /// An instalment with what has been paid towards it (payments are applied to the schedule in due-date order).
@@ -336,9 +387,9 @@ fn traveller_shares(
 
     let mut attributed = vec![Money::zero(currency); n];
     let mut attributed_total = Money::zero(currency);
-    for m in movements.iter().filter(|m| matches!(m.kind, MovementKind::Payment | MovementKind::Refund)) {
+    for m in movements.iter().filter(|m| m.kind.paid_sign() != 0) {
         if let Some(i) = m.traveller_id.as_deref().and_then(|t| booking.travellers.iter().position(|x| x.id == t)) {
-            let signed = if m.kind == MovementKind::Refund { m.amount.checked_neg()? } else { m.amount };
+            let signed = if m.kind.paid_sign() < 0 { m.amount.checked_neg()? } else { m.amount };
             attributed[i] = attributed[i].checked_add(signed)?;
             attributed_total = attributed_total.checked_add(signed)?;
         }

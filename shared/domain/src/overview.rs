@@ -173,6 +173,7 @@ pub enum TimelineKind {
     Booked,
     PaymentReceived,
     Refund,
+    Chargeback,
     DepositDue,
     InstalmentDue,
     BalanceDue,
@@ -283,6 +284,8 @@ pub enum PaymentKind {
     Payment,
     Refund,
     FailedPayment,
+    /// The cardholder's bank took a payment back (a dispute's funds withdrawn).
+    Chargeback,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -290,7 +293,13 @@ pub enum PaymentKind {
 pub enum PaymentStatus {
     Succeeded,
     Refunded,
+    /// A refund the gateway has accepted but not yet completed: not yet money back.
+    Pending,
     Failed,
+    /// A chargeback: the money is owed again.
+    ChargedBack,
+    /// A chargeback reversed (the dispute was won): the payment stands again.
+    Reversed,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -502,12 +511,7 @@ pub fn build(
         .iter()
         .filter(|m| lead || m.traveller_id.as_deref().is_none_or(|t| t == me.id))
         .filter_map(|m| {
-            let (kind, status) = match m.kind {
-                MovementKind::Payment => (PaymentKind::Payment, PaymentStatus::Succeeded),
-                MovementKind::Refund => (PaymentKind::Refund, PaymentStatus::Refunded),
-                MovementKind::PaymentFailed => (PaymentKind::FailedPayment, PaymentStatus::Failed),
-                _ => return None,
-            };
+            let (kind, status) = payment_row(m, input.movements)?;
             Some(PaymentView {
                 id: m.id.clone(),
                 kind,
@@ -672,6 +676,31 @@ fn date_state(date: NaiveDate, today: NaiveDate) -> TimelineState {
     }
 }
 
+/// How a movement shows in the payment history, one row per payment, refund or chargeback in its current
+/// state (a refund's pending, final and failed movements share its gateway id): `None` for rows that only
+/// explain another (a pending refund that settled, a reversal) and for non-payment movements.
+fn payment_row(m: &Movement, all: &[Movement]) -> Option<(PaymentKind, PaymentStatus)> {
+    let same = |kind: MovementKind| {
+        all.iter()
+            .any(|o| o.kind == kind && o.external_reference.is_some() && o.external_reference == m.external_reference)
+    };
+    Some(match m.kind {
+        MovementKind::Payment => (PaymentKind::Payment, PaymentStatus::Succeeded),
+        MovementKind::PaymentFailed => (PaymentKind::FailedPayment, PaymentStatus::Failed),
+        MovementKind::Refund if same(MovementKind::RefundReversed) => (PaymentKind::Refund, PaymentStatus::Failed),
+        MovementKind::Refund => (PaymentKind::Refund, PaymentStatus::Refunded),
+        MovementKind::RefundPending if same(MovementKind::Refund) || same(MovementKind::RefundFailed) => return None,
+        MovementKind::RefundPending => (PaymentKind::Refund, PaymentStatus::Pending),
+        MovementKind::RefundFailed if same(MovementKind::Refund) => return None,
+        MovementKind::RefundFailed => (PaymentKind::Refund, PaymentStatus::Failed),
+        MovementKind::Chargeback if same(MovementKind::ChargebackReversed) => {
+            (PaymentKind::Chargeback, PaymentStatus::Reversed)
+        }
+        MovementKind::Chargeback => (PaymentKind::Chargeback, PaymentStatus::ChargedBack),
+        _ => return None,
+    })
+}
+
 /// Booked, money received, instalments due, departure and return, in date order (ties keep that order).
 fn timeline(
     input: &OverviewInput<'_>,
@@ -695,7 +724,14 @@ fn timeline(
     for m in input.movements.iter().filter(|m| lead || m.traveller_id.as_deref().is_none_or(|t| t == me.id)) {
         let kind = match m.kind {
             MovementKind::Payment => TimelineKind::PaymentReceived,
-            MovementKind::Refund => TimelineKind::Refund,
+            MovementKind::Refund if payment_row(m, input.movements).is_some_and(|r| r.1 == PaymentStatus::Refunded) => {
+                TimelineKind::Refund
+            }
+            MovementKind::Chargeback
+                if payment_row(m, input.movements).is_some_and(|r| r.1 == PaymentStatus::ChargedBack) =>
+            {
+                TimelineKind::Chargeback
+            }
             _ => continue,
         };
         let d = m.occurred_at.date_naive();
@@ -836,6 +872,60 @@ mod tests {
         assert_eq!(o["itinerary"][0]["day"], 1);
         assert_eq!(o["itinerary"][0]["services"][0]["supplier_reference"], "TZ-9");
         assert_eq!(o["status"], serde_json::json!({"code": "confirmed"}));
+    }
+
+    #[test]
+    fn the_history_shows_each_refund_and_chargeback_once_in_its_current_state() {
+        let mut f = fixture();
+        let with_ref = |id: &str, kind, minor, r: &str, when: &str| Movement {
+            external_reference: Some(r.into()),
+            ..mv(id, kind, minor, Currency::Gbp, when)
+        };
+        f.movements.extend([
+            // re_1: pending, then succeeded. re_2: pending, still. re_3: succeeded, then failed (reversed).
+            // re_4: pending, then failed. dp_1: charged back, then won. dp_2: charged back.
+            with_ref("r1p", MovementKind::RefundPending, 1000, "re_1", "2026-10-21T09:00:00Z"),
+            with_ref("r1", MovementKind::Refund, 1000, "re_1", "2026-10-22T09:00:00Z"),
+            with_ref("r2p", MovementKind::RefundPending, 2000, "re_2", "2026-10-23T09:00:00Z"),
+            with_ref("r3", MovementKind::Refund, 3000, "re_3", "2026-10-24T09:00:00Z"),
+            with_ref("r3f", MovementKind::RefundFailed, 3000, "re_3", "2026-10-25T09:00:00Z"),
+            with_ref("r3r", MovementKind::RefundReversed, 3000, "re_3", "2026-10-25T09:00:00Z"),
+            with_ref("r4p", MovementKind::RefundPending, 4000, "re_4", "2026-10-26T09:00:00Z"),
+            with_ref("r4f", MovementKind::RefundFailed, 4000, "re_4", "2026-10-27T09:00:00Z"),
+            with_ref("d1o", MovementKind::DisputeOpened, 45_050, "dp_1", "2026-10-28T09:00:00Z"),
+            with_ref("d1", MovementKind::Chargeback, 45_050, "dp_1", "2026-10-28T09:00:00Z"),
+            with_ref("d1r", MovementKind::ChargebackReversed, 45_050, "dp_1", "2026-10-29T09:00:00Z"),
+            with_ref("d2", MovementKind::Chargeback, 5000, "dp_2", "2026-10-30T09:00:00Z"),
+        ]);
+        let o = run(&f, "T1", true, Locale::EnGb, "2026-11-25");
+        let rows: Vec<(String, String, String)> = o["payments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let s = |k: &str| p[k].as_str().unwrap().to_string();
+                (s("id"), s("kind"), s("status"))
+            })
+            .collect();
+        let row = |id: &str, kind: &str, status: &str| (id.to_string(), kind.to_string(), status.to_string());
+        assert_eq!(
+            rows,
+            vec![
+                row("p", "payment", "succeeded"),
+                row("r1", "refund", "refunded"),
+                row("r2p", "refund", "pending"),
+                row("r3", "refund", "failed"),
+                row("r4f", "refund", "failed"),
+                row("d1", "chargeback", "reversed"),
+                row("d2", "chargeback", "charged_back"),
+            ]
+        );
+        // Paid: 450.50 − 10.00 refunded − 50.00 charged back (re_2 is not yet money back; re_3 failed).
+        assert_eq!(o["money"]["paid"]["amount"], "390.50");
+        let timeline: Vec<&str> =
+            o["timeline"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        assert_eq!(timeline.iter().filter(|k| **k == "refund").count(), 1);
+        assert_eq!(timeline.iter().filter(|k| **k == "chargeback").count(), 1, "a won dispute is not on it");
     }
 
     #[test]
