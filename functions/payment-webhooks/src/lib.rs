@@ -18,7 +18,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, Response};
 use portal_domain::booking::{Booking, PaymentChannel};
-use portal_domain::events::{EVENT_SCHEMA_VERSION, EventType, GatewayRefs, LedgerEvent, derived_id};
+use portal_domain::events::{GatewayRefs, LedgerEvent};
 use portal_domain::ledger::{Actor, ActorKind, LedgerSummary, Movement, MovementKind};
 use portal_domain::locale::Locale;
 use portal_domain::money::{Currency, Money};
@@ -215,6 +215,13 @@ async fn with_details(state: &State, mut env: Envelope) -> Envelope {
                 }
             }
         }
+        // Stripe's Charge no longer lists its refunds (API 2022-11-15): read them, and record each like a
+        // `refund.*` event. A read failure fails the delivery (503) so the gateway retries: a refund is never
+        // dropped as "already recorded".
+        GatewayEvent::ChargeRefunded { payment_id, .. } => match gateway.refunds_of(payment_id).await {
+            Ok(list) => env.listed_refunds = Some(list),
+            Err(e) => tracing::warn!(event_id = %env.id, error = %e, "refunds of a charge.refunded not read"),
+        },
         GatewayEvent::SetupSucceeded(s) if s.card.is_none() => match gateway.card_details(&s.payment_method_id).await {
             Ok(card) => s.card = card,
             Err(e) => tracing::warn!(event_id = %env.id, error = %e, "card details not read; saved without brand"),
@@ -245,8 +252,9 @@ async fn locate(state: &State, env: &Envelope) -> Result<Option<(String, Option<
         GatewayEvent::PaymentSucceeded(p) | GatewayEvent::PaymentProcessing(p) | GatewayEvent::PaymentFailed(p) => {
             (p.metadata.clone(), Some(p.payment_id.clone()))
         }
-        GatewayEvent::Refunded { metadata, payment_id, .. } => (metadata.clone(), Some(payment_id.clone())),
-        GatewayEvent::Disputed { payment_id, .. } => (None, payment_id.clone()),
+        GatewayEvent::ChargeRefunded { metadata, payment_id, .. } => (metadata.clone(), Some(payment_id.clone())),
+        GatewayEvent::Refund(r) => (None, r.payment_id.clone()),
+        GatewayEvent::Dispute(d) => (None, d.payment_id.clone()),
         GatewayEvent::SetupSucceeded(setup) => {
             let ok = portal_domain::ids::BookingReference::parse(&setup.booking_reference).is_ok();
             return Ok(ok.then(|| (setup.booking_reference.clone(), None)));
@@ -536,79 +544,37 @@ fn plan(
                 add_movement(&mut r, c, m, Some(p))?;
             }
         }
-        GatewayEvent::Refunded { payment_id, charge_id, currency: code, refunds, .. } => {
-            label = "refund_recorded";
-            for refund in refunds.iter().filter(|x| x.status == "succeeded" || x.status == "pending") {
-                let key = format!("gateway-refund:{}", refund.id);
-                let id = movement_id(&key);
-                if has(&id) || r.movements.iter().any(|m| m.id == id) {
-                    continue;
+        GatewayEvent::Refund(refund) => {
+            label = refund_movements(&mut r, c, env, std::slice::from_ref(refund), intent.as_ref(), now)?;
+        }
+        GatewayEvent::ChargeRefunded { payment_id, amount_refunded_minor, currency: code, .. } => {
+            // Only the total: what it adds beyond what we recorded comes from the refunds read through the API.
+            let recorded: i64 = c
+                .movements
+                .iter()
+                .filter(|m| m.description.as_deref() == Some(&refund_description(payment_id)))
+                .filter(|m| matches!(m.kind, MovementKind::Refund | MovementKind::RefundPending))
+                .filter(|m| m.kind == MovementKind::Refund || !settled_refund(c, m))
+                .map(|m| portal_gateway::gateway_minor(m.amount).unwrap_or(0))
+                .sum();
+            label = "already_recorded";
+            if *amount_refunded_minor > recorded {
+                match &env.listed_refunds {
+                    Some(list) => {
+                        let ours: Vec<_> = list.iter().filter(|x| x.currency == *code).cloned().collect();
+                        label = refund_movements(&mut r, c, env, &ours, intent.as_ref(), now)?;
+                    }
+                    None => {
+                        return Err(ApiError::Unavailable(format!(
+                            "charge.refunded {} reports more refunded than recorded and its refunds could not be read",
+                            env.id
+                        )));
+                    }
                 }
-                let Ok(amount) = money(refund.amount_minor, code, currency) else {
-                    tracing::error!(event_id = %env.id, reference, "refund in another currency; needs a person");
-                    continue;
-                };
-                let m = Movement {
-                    id,
-                    kind: MovementKind::Refund,
-                    amount,
-                    channel: intent.as_ref().map(|i| {
-                        if i.method == "open_banking" { PaymentChannel::OpenBanking } else { PaymentChannel::Card }
-                    }),
-                    external_reference: Some(refund.id.clone()),
-                    occurred_at: occurred(env, now),
-                    recorded_at: now,
-                    actor: gateway_actor(intent.as_ref()),
-                    idempotency_key: key,
-                    traveller_id: intent.as_ref().and_then(|i| i.traveller_id.clone()),
-                    instalment_ids: vec![],
-                    description: Some(format!("Refund of {payment_id}")),
-                    acquirer_fee: None,
-                };
-                let mut e = LedgerEvent::for_movement(&m, &c.booking);
-                e.gateway = Some(GatewayRefs {
-                    payment_id: Some(payment_id.clone()),
-                    charge_id: Some(charge_id.clone()),
-                    settlement_id: None,
-                });
-                r.events.push(e);
-                r.movements.push(m);
-            }
-            if r.movements.is_empty() {
-                label = "already_recorded";
-            } else {
-                let all: Vec<Movement> = c.movements.iter().cloned().chain(r.movements.iter().cloned()).collect();
-                r.booking = Some((c.version, aggregate(currency, &all)?));
             }
         }
-        GatewayEvent::Disputed { dispute_id, payment_id, charge_id, amount_minor, currency: code, reason } => {
-            label = "dispute_recorded";
-            let amount = money(*amount_minor, code, currency).ok();
-            r.events.push(LedgerEvent {
-                schema_version: EVENT_SCHEMA_VERSION,
-                event_id: derived_id("evt", &format!("dispute:{dispute_id}")),
-                event_type: EventType::Dispute,
-                booking_reference: reference.into(),
-                booking_version: None,
-                movement_id: None,
-                amount,
-                channel: Some(PaymentChannel::Card),
-                gateway: Some(GatewayRefs {
-                    payment_id: payment_id.clone(),
-                    charge_id: Some(charge_id.clone()),
-                    settlement_id: None,
-                }),
-                acquirer_fee: None,
-                protected_amount: None,
-                protected_until: None,
-                instalment_ids: vec![],
-                occurred_at: occurred(env, now),
-                recorded_at: now,
-                actor: Actor {
-                    kind: ActorKind::Gateway,
-                    id: format!("dispute:{}", reason.chars().take(40).collect::<String>()),
-                },
-            });
+        GatewayEvent::Dispute(d) => {
+            label = dispute_movements(&mut r, c, env, d, now)?;
         }
         GatewayEvent::SetupSucceeded(setup) => {
             // A card saved for off-session instalments (`POST /bookings/{reference}/payment-methods`).
@@ -632,6 +598,187 @@ fn plan(
         GatewayEvent::Other => label = "ignored",
     }
     Ok((r, Outcome { label, receipt }))
+}
+
+fn refund_description(payment_id: &str) -> String {
+    format!("Refund of {payment_id}")
+}
+
+/// A `RefundPending` that a `Refund` or `RefundFailed` with the same gateway refund id has settled.
+fn settled_refund(c: &BookingCollection, pending: &Movement) -> bool {
+    c.movements.iter().any(|m| {
+        matches!(m.kind, MovementKind::Refund | MovementKind::RefundFailed)
+            && m.external_reference == pending.external_reference
+    })
+}
+
+/// The ledger movements refunds in their current state add, each at most once whatever the order and number
+/// of deliveries: `pending` → `RefundPending`; `succeeded` → `Refund` (final); `failed`/`canceled` →
+/// `RefundFailed` evidence, plus `RefundReversed` when a `Refund` had been booked. Returns the outcome label.
+fn refund_movements(
+    r: &mut Recording,
+    c: &BookingCollection,
+    env: &Envelope,
+    refunds: &[event::RefundInfo],
+    intent: Option<&CheckoutIntentItem>,
+    now: DateTime<Utc>,
+) -> Result<&'static str, ApiError> {
+    let currency = c.booking.currency;
+    let exists = |r: &Recording, key: &str| {
+        let id = movement_id(key);
+        c.movements.iter().chain(r.movements.iter()).any(|m| m.id == id)
+    };
+    let mut added = Vec::new();
+    for refund in refunds {
+        let Ok(amount) = money(refund.amount_minor, &refund.currency, currency) else {
+            tracing::error!(event_id = %env.id, refund = %refund.id, "refund in another currency; needs a person");
+            continue;
+        };
+        let key = |stage: &str| format!("gateway-refund{stage}:{}", refund.id);
+        let (pending, done, failed, reversed) = (key("-pending"), key(""), key("-failed"), key("-reversed"));
+        let mut kinds = Vec::new();
+        if refund.is_pending() && ![&pending, &done, &failed].iter().any(|k| exists(r, k)) {
+            kinds.push((MovementKind::RefundPending, pending));
+        } else if refund.is_succeeded() && !exists(r, &done) && !exists(r, &failed) {
+            kinds.push((MovementKind::Refund, done));
+        } else if refund.is_failed() {
+            if exists(r, &done) && !exists(r, &reversed) {
+                kinds.push((MovementKind::RefundReversed, reversed));
+            }
+            if !exists(r, &failed) {
+                kinds.push((MovementKind::RefundFailed, failed));
+            }
+        }
+        for (kind, key) in kinds {
+            let payment = refund.payment_id.clone().unwrap_or_default();
+            let m = Movement {
+                id: movement_id(&key),
+                kind,
+                amount,
+                channel: intent.map(|i| {
+                    if i.method == "open_banking" { PaymentChannel::OpenBanking } else { PaymentChannel::Card }
+                }),
+                external_reference: Some(refund.id.clone()),
+                occurred_at: occurred(env, now),
+                recorded_at: now,
+                actor: gateway_actor(intent),
+                idempotency_key: key,
+                traveller_id: intent.and_then(|i| i.traveller_id.clone()),
+                instalment_ids: vec![],
+                description: Some(refund_description(&payment)),
+                acquirer_fee: None,
+            };
+            let mut e = LedgerEvent::for_movement(&m, &c.booking);
+            e.gateway = Some(GatewayRefs {
+                payment_id: refund.payment_id.clone(),
+                charge_id: refund.charge_id.clone(),
+                settlement_id: None,
+            });
+            r.events.push(e);
+            r.movements.push(m.clone());
+            added.push(m);
+        }
+    }
+    if added.is_empty() {
+        return Ok("already_recorded");
+    }
+    let all: Vec<Movement> = c.movements.iter().cloned().chain(r.movements.iter().cloned()).collect();
+    r.booking = Some((c.version, aggregate(currency, &all)?));
+    Ok("refund_recorded")
+}
+
+/// A dispute's ledger movements, each at most once, robust to lost and reordered events: opened → evidence;
+/// funds withdrawn → `Chargeback` (no longer paid); funds reinstated → `ChargebackReversed` (with the
+/// `Chargeback` it reverses if that event never came); closed → evidence with the outcome, and a lost dispute
+/// whose withdrawal we never saw books the `Chargeback`, a won one whose reinstatement we never saw reverses it.
+fn dispute_movements(
+    r: &mut Recording,
+    c: &BookingCollection,
+    env: &Envelope,
+    d: &event::DisputeInfo,
+    now: DateTime<Utc>,
+) -> Result<&'static str, ApiError> {
+    use event::DisputeStage;
+    let currency = c.booking.currency;
+    let Ok(amount) = money(d.amount_minor, &d.currency, currency) else {
+        tracing::error!(event_id = %env.id, dispute = %d.dispute_id, "dispute in another currency; needs a person");
+        return Ok("unrecordable");
+    };
+    let key = |stage: &str| format!("dispute-{stage}:{}", d.dispute_id);
+    let (opened, withdrawn, reinstated, closed) = (key("opened"), key("withdrawn"), key("reinstated"), key("closed"));
+    let exists = |r: &Recording, key: &str| {
+        let id = movement_id(key);
+        c.movements.iter().chain(r.movements.iter()).any(|m| m.id == id)
+    };
+    let mut wanted: Vec<(MovementKind, &String)> = Vec::new();
+    if !exists(r, &opened) {
+        wanted.push((MovementKind::DisputeOpened, &opened));
+    }
+    match d.stage {
+        DisputeStage::Opened => {}
+        DisputeStage::FundsWithdrawn => {
+            if !exists(r, &withdrawn) {
+                wanted.push((MovementKind::Chargeback, &withdrawn));
+            }
+        }
+        DisputeStage::FundsReinstated => {
+            if !exists(r, &reinstated) {
+                if !exists(r, &withdrawn) {
+                    wanted.push((MovementKind::Chargeback, &withdrawn));
+                }
+                wanted.push((MovementKind::ChargebackReversed, &reinstated));
+            }
+        }
+        DisputeStage::Closed => {
+            let won = d.status == "won";
+            if d.status == "lost" && !exists(r, &withdrawn) {
+                wanted.push((MovementKind::Chargeback, &withdrawn));
+            }
+            if won && exists(r, &withdrawn) && !exists(r, &reinstated) {
+                wanted.push((MovementKind::ChargebackReversed, &reinstated));
+            }
+            if !exists(r, &closed) {
+                wanted.push((MovementKind::DisputeClosed, &closed));
+            }
+        }
+    }
+    if wanted.is_empty() {
+        return Ok("already_recorded");
+    }
+    for (kind, key) in wanted {
+        let m = Movement {
+            id: movement_id(key),
+            kind,
+            amount,
+            channel: Some(PaymentChannel::Card),
+            external_reference: Some(d.dispute_id.clone()),
+            occurred_at: occurred(env, now),
+            recorded_at: now,
+            actor: Actor { kind: ActorKind::Gateway, id: "dispute".into() },
+            idempotency_key: key.clone(),
+            traveller_id: None,
+            instalment_ids: vec![],
+            description: Some(format!(
+                "Dispute {} of {} ({}, {})",
+                d.dispute_id,
+                d.payment_id.as_deref().unwrap_or(&d.charge_id),
+                d.reason.chars().take(40).collect::<String>(),
+                d.status.chars().take(40).collect::<String>()
+            )),
+            acquirer_fee: None,
+        };
+        let mut e = LedgerEvent::for_movement(&m, &c.booking);
+        e.gateway = Some(GatewayRefs {
+            payment_id: d.payment_id.clone(),
+            charge_id: Some(d.charge_id.clone()),
+            settlement_id: None,
+        });
+        r.events.push(e);
+        r.movements.push(m);
+    }
+    let all: Vec<Movement> = c.movements.iter().cloned().chain(r.movements.iter().cloned()).collect();
+    r.booking = Some((c.version, aggregate(currency, &all)?));
+    Ok("dispute_recorded")
 }
 
 /// A declined instalment charge this webhook recorded (the runner did not see it): the customer's email with the

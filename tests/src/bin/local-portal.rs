@@ -313,7 +313,8 @@ fn local_payments(
     let sandbox = Arc::new(portal_gateway::sandbox::SandboxGateway::new(&format!("http://127.0.0.1:{port}"), &secret));
     let checkout = checkout::State::new(env.store(), auth_state.sessions.clone(), sandbox.clone());
     let hooks = payment_webhooks::State::new(env.store(), env.ses.clone(), &secret, auth_state.config.brands.clone())
-        .with_documents(documents_queue.clone());
+        .with_documents(documents_queue.clone())
+        .with_gateway(sandbox.clone());
     (checkout, Arc::new(hooks), sandbox)
 }
 

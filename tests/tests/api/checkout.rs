@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use lambda_http::{Body, Response};
 use portal_domain::ledger::{LedgerSummary, MovementKind};
+use portal_gateway::event::DisputeStage;
 use portal_gateway::sandbox::{Action, Delivery, SandboxGateway};
 use portal_gateway::{CreatePayment, GatewayError, Method, PaymentGateway, PaymentMetadata, signature};
 use portal_http::session::COOKIE_NAME;
@@ -48,7 +49,8 @@ async fn fx() -> Fx {
     let url = sqs.create_queue().queue_name(name).send().await.unwrap().queue_url.unwrap();
     let documents = portal_store::documents::DocumentQueue { client: sqs, url };
     let hooks = payment_webhooks::State::new(env.store(), env.ses.clone(), SECRET, brands(&env.sender, &brand))
-        .with_documents(documents.clone());
+        .with_documents(documents.clone())
+        .with_gateway(sandbox.clone());
     Fx { env, brand, sandbox, checkout, hooks, documents }
 }
 
@@ -150,6 +152,11 @@ impl Fx {
             .outstanding
             .to_decimal_string()
     }
+}
+
+fn event_type(d: &Delivery) -> String {
+    let v: Value = serde_json::from_slice(&d.body).unwrap();
+    v["type"].as_str().unwrap().to_string()
 }
 
 fn payments(c: &BookingCollection, kind: MovementKind) -> usize {
@@ -644,29 +651,83 @@ async fn declines_refunds_and_disputes_are_recorded_once() {
     assert_eq!(body_json(&f.hook(&paid).await)["outcome"], "recorded");
     assert_eq!(f.outstanding("AE-10001").await, "1580.50");
 
-    let refund = f.sandbox.act(&pid, Action::Refund { minor: 20000 }, now()).unwrap().remove(0);
-    assert_eq!(body_json(&f.hook(&refund).await)["outcome"], "refund_recorded");
-    assert_eq!(body_json(&f.hook(&refund).await)["outcome"], "duplicate");
+    // A refund that succeeds at once: Stripe sends `refund.created` and `charge.refunded`; the second adds
+    // nothing, whichever arrives first.
+    let succeeded = Action::Refund { minor: 20000, status: "succeeded" };
+    let refund = f.sandbox.act(&pid, succeeded, now()).unwrap();
+    assert_eq!(refund.iter().map(event_type).collect::<Vec<_>>(), ["refund.created", "charge.refunded"]);
+    assert_eq!(body_json(&f.hook(&refund[1]).await)["outcome"], "refund_recorded", "read through the API");
+    assert_eq!(body_json(&f.hook(&refund[0]).await)["outcome"], "already_recorded");
+    assert_eq!(body_json(&f.hook(&refund[0]).await)["outcome"], "duplicate");
     assert_eq!(f.outstanding("AE-10001").await, "1780.50");
-    // A second refund: the event lists both; only the new one is recorded.
-    let second = f.sandbox.act(&pid, Action::Refund { minor: 5000 }, now()).unwrap().remove(0);
-    assert_eq!(body_json(&f.hook(&second).await)["outcome"], "refund_recorded");
-    let c = f.booking("AE-10001").await;
-    assert_eq!(payments(&c, MovementKind::Refund), 2);
+    // A pending refund is not yet money back; it becomes money when it succeeds, once.
+    let pending = f.sandbox.act(&pid, Action::Refund { minor: 5000, status: "pending" }, now()).unwrap();
+    assert_eq!(body_json(&f.hook(&pending[0]).await)["outcome"], "refund_recorded");
+    assert_eq!(body_json(&f.hook(&pending[1]).await)["outcome"], "already_recorded");
+    assert_eq!(f.outstanding("AE-10001").await, "1780.50", "pending is not refunded");
+    let settled = f.sandbox.act(&pid, Action::SettleRefund { index: 1, status: "succeeded" }, now()).unwrap();
+    assert_eq!(body_json(&f.hook(&settled[0]).await)["outcome"], "refund_recorded");
     assert_eq!(f.outstanding("AE-10001").await, "1830.50");
+    // A refund that fails after it was reported succeeded (the card was closed): the money is ours again.
+    let third = f.sandbox.act(&pid, Action::Refund { minor: 3000, status: "succeeded" }, now()).unwrap();
+    assert_eq!(body_json(&f.hook(&third[0]).await)["outcome"], "refund_recorded");
+    assert_eq!(f.outstanding("AE-10001").await, "1860.50");
+    let failed = f.sandbox.act(&pid, Action::SettleRefund { index: 2, status: "failed" }, now()).unwrap();
+    assert_eq!(event_type(&failed[0]), "refund.failed");
+    assert_eq!(body_json(&f.hook(&failed[0]).await)["outcome"], "refund_recorded");
+    assert_eq!(body_json(&f.hook(&third[1]).await)["outcome"], "already_recorded", "a late charge.refunded");
+    assert_eq!(f.outstanding("AE-10001").await, "1830.50");
+    let c = f.booking("AE-10001").await;
+    let kinds = |k| payments(&c, k);
+    assert_eq!(
+        (kinds(MovementKind::Refund), kinds(MovementKind::RefundPending), kinds(MovementKind::RefundFailed)),
+        (3, 1, 1)
+    );
+    assert_eq!(kinds(MovementKind::RefundReversed), 1);
 
-    let dispute = f.sandbox.act(&pid, Action::Dispute, now()).unwrap().remove(0);
-    assert_eq!(body_json(&f.hook(&dispute).await)["outcome"], "dispute_recorded");
-    let disputes: Vec<Value> = f
+    // A dispute: opening it is evidence; the withdrawal is money gone; winning brings it back.
+    let opened = f.sandbox.act(&pid, Action::Dispute(DisputeStage::Opened), now()).unwrap().remove(0);
+    assert_eq!(body_json(&f.hook(&opened).await)["outcome"], "dispute_recorded");
+    assert_eq!(body_json(&f.hook(&opened).await)["outcome"], "duplicate");
+    assert_eq!(f.outstanding("AE-10001").await, "1830.50", "an open dispute is not yet money gone");
+    let withdrawn = f.sandbox.act(&pid, Action::Dispute(DisputeStage::FundsWithdrawn), now()).unwrap().remove(0);
+    assert_eq!(body_json(&f.hook(&withdrawn).await)["outcome"], "dispute_recorded");
+    assert_eq!(f.outstanding("AE-10001").await, "2830.50", "the bank took the payment back");
+    let won = f.sandbox.act(&pid, Action::CloseDispute { won: true }, now()).unwrap().remove(0);
+    assert_eq!(body_json(&f.hook(&won).await)["outcome"], "dispute_recorded");
+    assert_eq!(f.outstanding("AE-10001").await, "1830.50", "won: the funds are reinstated");
+    // The reinstatement event arriving after the close adds nothing.
+    let late = f.sandbox.act(&pid, Action::Dispute(DisputeStage::FundsReinstated), now()).unwrap().remove(0);
+    assert_eq!(body_json(&f.hook(&late).await)["outcome"], "already_recorded");
+    let types: Vec<String> = f
         .entities("outbox_event")
         .await
         .into_iter()
         .map(|i| portal_store::store::from_item::<Value>(i).unwrap())
-        .filter(|e| e["event"]["type"] == "dispute")
+        .filter_map(|e| e["event"]["type"].as_str().map(str::to_string))
+        .filter(|t| t.starts_with("dispute") || t.starts_with("refund"))
         .collect();
-    assert_eq!(disputes.len(), 1);
-    assert_eq!(disputes[0]["event"]["amount"]["amount"], "1000.00");
-    assert_eq!(body_json(&f.hook(&dispute).await)["outcome"], "duplicate");
+    let count = |t: &str| types.iter().filter(|x| *x == t).count();
+    assert_eq!((count("dispute"), count("dispute.funds_withdrawn"), count("dispute.funds_reinstated")), (1, 1, 1));
+    assert_eq!((count("dispute.closed"), count("refund"), count("refund.pending")), (1, 3, 1));
+    assert_eq!((count("refund.failed"), count("refund.reversed")), (1, 1));
+}
+
+#[tokio::test]
+async fn a_lost_dispute_whose_withdrawal_never_arrived_still_books_the_chargeback() {
+    let f = fx().await;
+    let (_, body) = lead_card_checkout(&f).await;
+    let pid = body["payment_id"].as_str().unwrap().to_string();
+    let paid = f.sandbox.act(&pid, Action::Pay, now()).unwrap().remove(0);
+    assert_eq!(body_json(&f.hook(&paid).await)["outcome"], "recorded");
+    assert_eq!(f.outstanding("AE-10001").await, "1580.50");
+    // Only the close reaches us (the other events were lost): it opens and books the chargeback.
+    let _ = f.sandbox.act(&pid, Action::Dispute(DisputeStage::Opened), now()).unwrap();
+    let lost = f.sandbox.act(&pid, Action::CloseDispute { won: false }, now()).unwrap().remove(0);
+    assert_eq!(body_json(&f.hook(&lost).await)["outcome"], "dispute_recorded");
+    assert_eq!(f.outstanding("AE-10001").await, "2580.50");
+    let c = f.booking("AE-10001").await;
+    assert_eq!((payments(&c, MovementKind::Chargeback), payments(&c, MovementKind::DisputeOpened)), (1, 1));
 }
 
 #[tokio::test]
@@ -795,6 +856,75 @@ async fn stripe_client_sends_exact_requests_to_a_local_double() {
 }
 
 #[tokio::test]
+async fn stripe_client_cancels_reads_refunds_and_tells_declines_from_its_own_faults() {
+    let (base, double) = stripe_double().await;
+    let stripe = portal_gateway::stripe::StripeGateway::new(&base, "sk_test_123", Duration::from_millis(800)).unwrap();
+    // Cancel: one idempotent POST with the reason; a cancel that comes too late reads what the payment became.
+    assert_eq!(stripe.cancel_payment("pi_open").await, Ok(portal_gateway::Cancelled::Cancelled));
+    {
+        let seen = double.seen.lock().unwrap();
+        let (m, p, h, b) = &seen[0];
+        assert_eq!(
+            (m.as_str(), p.as_str(), b.as_str()),
+            ("POST", "/v1/payment_intents/pi_open/cancel", "cancellation_reason=abandoned")
+        );
+        assert_eq!(h["idempotency-key"], "cancel-pi_open");
+    }
+    *double.mode.lock().unwrap() = "too_late";
+    assert_eq!(stripe.cancel_payment("pi_paid").await, Ok(portal_gateway::Cancelled::TooLate("succeeded".into())));
+    assert!(stripe.cancel_payment("pi_x/../../v1/customers").await.is_err(), "ids are never paths");
+    // Refunds of a payment: every page, in the current shape.
+    *double.mode.lock().unwrap() = "ok";
+    double.seen.lock().unwrap().clear();
+    let refunds = stripe.refunds_of("pi_sample123").await.unwrap();
+    let got: Vec<(&str, i64, &str)> =
+        refunds.iter().map(|r| (r.id.as_str(), r.amount_minor, r.status.as_str())).collect();
+    assert_eq!(got, [("re_double_1", 20000, "succeeded"), ("re_double_2", 5000, "pending")]);
+    assert!(refunds.iter().all(|r| r.payment_id.as_deref() == Some("pi_sample123") && r.currency == "GBP"));
+    {
+        let seen = double.seen.lock().unwrap();
+        let queries: Vec<&str> = seen.iter().map(|s| s.2["x-query"].as_str()).collect();
+        assert_eq!(
+            queries,
+            [
+                "payment_intent=pi_sample123&limit=100",
+                "payment_intent=pi_sample123&limit=100&starting_after=re_double_1"
+            ]
+        );
+    }
+    // A bad key is our fault, not the customer's card: never a decline.
+    *double.mode.lock().unwrap() = "401";
+    let e = stripe.refunds_of("pi_sample123").await.unwrap_err();
+    assert!(matches!(e, GatewayError::Rejected { status: 401, .. }) && !e.is_decline() && !e.needs_authentication());
+    let gbp = portal_domain::money::Currency::Gbp;
+    let off = CreatePayment {
+        amount: portal_domain::money::Money::from_minor(100000, gbp).unwrap(),
+        method: Method::Card,
+        idempotency_key: "chk_off".into(),
+        description: "Booking AE-10001".into(),
+        metadata: PaymentMetadata {
+            booking_reference: "AE-10001".into(),
+            checkout_id: "chk_off".into(),
+            movement_id: "mov_off".into(),
+            traveller_id: None,
+        },
+        customer_email: None,
+        save_card: false,
+        customer_id: Some("cus_double".into()),
+        off_session: Some(portal_gateway::SavedCard {
+            customer_id: "cus_double".into(),
+            payment_method_id: "pm_double".into(),
+        }),
+    };
+    *double.mode.lock().unwrap() = "decline";
+    let e = stripe.create_payment(&off).await.unwrap_err();
+    assert!(e.is_decline() && !e.needs_authentication(), "{e:?}");
+    *double.mode.lock().unwrap() = "authentication_required";
+    let e = stripe.create_payment(&off).await.unwrap_err();
+    assert!(e.needs_authentication(), "{e:?}");
+}
+
+#[tokio::test]
 async fn sample_events_are_real_requests() {
     // events/checkout/*.json and events/payment-webhooks/*.json feed `cargo lambda invoke --data-file`.
     let f = fx().await;
@@ -827,13 +957,18 @@ async fn sample_events_are_real_requests() {
         std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
     assert!(names.len() >= 5, "{names:?}");
+    // What the events name only by id (a charge.refunded's refunds) is read from a local Stripe double.
+    let (base, _double) = stripe_double().await;
+    let stripe: Arc<dyn PaymentGateway> =
+        Arc::new(portal_gateway::stripe::StripeGateway::new(&base, "sk_test_123", Duration::from_secs(2)).unwrap());
     for name in names {
         let ev = load("payment-webhooks", &name);
         let sig = ev["headers"]["stripe-signature"].as_str().unwrap().to_string();
         let t: i64 = sig.trim_start_matches("t=").split(',').next().unwrap().parse().unwrap();
         let hooks =
             payment_webhooks::State::new(f.env.store(), f.env.ses.clone(), SECRET, brands(&f.env.sender, &f.brand))
-                .with_clock(move || chrono::DateTime::from_timestamp(t, 0).unwrap());
+                .with_clock(move || chrono::DateTime::from_timestamp(t, 0).unwrap())
+                .with_gateway(stripe.clone());
         let req = lambda_http::request::from_str(&ev.to_string()).unwrap();
         let r = payment_webhooks::handle(&hooks, req).await.unwrap();
         assert_eq!(r.status(), 200, "{name}: {}", body_json(&r));
