@@ -18,6 +18,8 @@ pub struct CollectionFailed<'a> {
     pub card: Option<(&'a str, &'a str)>,
     /// `Some`: we try again then; `None`: no more automatic attempts.
     pub next_attempt: Option<DateTime<Utc>>,
+    /// The bank asked for the cardholder to confirm the payment (3-D Secure): only they can, in the portal.
+    pub needs_cardholder: bool,
     pub pay_url: &'a str,
 }
 
@@ -27,6 +29,7 @@ struct Strings {
     intro: &'static str,
     retry: &'static str,
     final_: &'static str,
+    authenticate: &'static str,
     button: &'static str,
 }
 
@@ -38,6 +41,8 @@ fn strings(locale: Locale) -> Strings {
             intro: "wir konnten die fällige Rate von {amount} für die Buchung {reference} nicht von {card} einziehen.",
             retry: "Wir versuchen es am {date} erneut. Sie können auch jetzt selbst bezahlen:",
             final_: "Wir versuchen es nicht mehr automatisch. Bitte bezahlen Sie die Rate im Portal:",
+            authenticate: "Ihre Bank möchte, dass Sie diese Zahlung selbst bestätigen; das können nur Sie. Bitte \
+bestätigen und bezahlen Sie die Rate im Portal:",
             button: "Jetzt bezahlen",
         },
         _ => Strings {
@@ -46,6 +51,8 @@ fn strings(locale: Locale) -> Strings {
             intro: "we could not collect the instalment of {amount} due on booking {reference} from {card}.",
             retry: "We will try again on {date}. You can also pay it yourself now:",
             final_: "We will not try again automatically. Please pay it in the portal:",
+            authenticate: "Your bank wants you to confirm this payment yourself, which only you can do. We will \
+not try again automatically: please confirm and pay it in the portal:",
             button: "Pay now",
         },
     }
@@ -73,7 +80,11 @@ pub fn email<'a>(m: &CollectionFailed<'a>) -> Email<'a> {
     Email::new(m.brand, m.locale, &t(s.subject))
         .paragraph(t(s.greeting))
         .paragraph(t(s.intro))
-        .paragraph(t(if m.next_attempt.is_some() { s.retry } else { s.final_ }))
+        .paragraph(t(match (m.needs_cardholder, m.next_attempt) {
+            (true, _) => s.authenticate,
+            (false, Some(_)) => s.retry,
+            (false, None) => s.final_,
+        }))
         .button(s.button, m.pay_url)
         .small_print(m.pay_url)
 }
@@ -103,6 +114,7 @@ mod tests {
             amount: Money::from_minor(100_000, Currency::Gbp).unwrap(),
             card: Some(("visa", "4242")),
             next_attempt: Some("2027-01-17T00:00:00Z".parse().unwrap()),
+            needs_cardholder: false,
             pay_url: "https://portal.example/bookings/AE-10001?pay=INS1",
         };
         let r = render(&m);
@@ -112,6 +124,9 @@ mod tests {
         assert!(r.html.contains("Ada &lt;b&gt;") && !r.html.contains("<b>"));
         m.next_attempt = None;
         assert!(render(&m).text.contains("will not try again"));
+        m.needs_cardholder = true;
+        let r = render(&m);
+        assert!(r.text.contains("confirm this payment yourself") && !r.text.contains("try again on"), "{}", r.text);
         m.locale = Locale::DeDe;
         assert!(render(&m).subject.contains("fehlgeschlagen"));
     }
@@ -132,6 +147,7 @@ mod tests {
             amount: Money::from_minor(100_000, Currency::Gbp).unwrap(),
             card: None,
             next_attempt: None,
+            needs_cardholder: false,
             pay_url: "https://portal.example/bookings/AE-10001?pay=INS1",
         });
         assert!(r.html.contains("<img src=\"https://cdn.example/alpine.png\""), "{}", r.html);

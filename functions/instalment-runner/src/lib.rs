@@ -333,15 +333,26 @@ async fn collect(
             report.charged += 1;
             Ok(())
         }
-        Err(GatewayError::Rejected { code, .. }) => {
+        // The bank said no, the card needs its holder (3-D Secure), or the approved card is gone: the customer
+        // can act, so it is recorded as a failed attempt and they are emailed.
+        Err(ref e @ GatewayError::Rejected { ref code, .. })
+            if e.is_decline() || e.needs_authentication() || card.is_none() =>
+        {
             tracing::warn!(reference, instalment = id, charge_id = %charge_id, code = %code, "instalment charge declined");
             report.declined += 1;
-            if let Some((failed, read)) = record_decline(state, reference, id, &charge_id, &code, now).await?
+            if let Some((failed, read)) = record_decline(state, reference, id, &charge_id, code, now).await?
                 && notify(state, &read, &failed, amount, card.as_ref()).await
             {
                 report.emails += 1;
             }
             Ok(())
+        }
+        // Our problem, not the customer's: a refused key (401), an invalid request, a 5xx. Never emailed as
+        // "your payment failed"; logged for the alarm and retried next run with the same key.
+        Err(e @ GatewayError::Rejected { .. }) => {
+            tracing::error!(reference, instalment = id, charge_id = %charge_id, error = %e, alarm = "gateway_rejected", "instalment charge refused by the gateway for a reason that is not a decline; retried next run, customer not told");
+            report.interrupted += 1;
+            interrupt(state, reference, id, &charge_id, now).await
         }
         Err(e) => {
             tracing::warn!(reference, instalment = id, charge_id = %charge_id, error = %e, "gateway did not answer; retried next run with the same key");
@@ -474,6 +485,7 @@ pub async fn send_collection_failed(
         amount,
         card: card.map(|p| (p.brand.as_str(), p.last4.as_str())),
         next_attempt: failed.next_attempt_at,
+        needs_cardholder: portal_domain::schedule::needs_cardholder(failed.last_failure.as_deref()),
         pay_url: &url,
     });
     let sent = portal_mail::send_email(state.ses, brand, &to, &mail, None).await;

@@ -438,9 +438,34 @@ pub fn attempt_declined(
     let mut next = i.clone();
     next.attempts = i.attempts + 1;
     next.status = InstalmentStatus::Failed;
-    next.next_attempt_at = policy.next_attempt(next.attempts, now);
+    next.next_attempt_at = if retry_can_help(reason) { policy.next_attempt(next.attempts, now) } else { None };
     next.last_failure = Some(reason.chars().take(80).collect());
     Some(next)
+}
+
+/// Failure reasons no automatic retry can cure: the bank wants the cardholder present (3-D Secure), or the
+/// card is gone, expired, reported lost or stolen, or wrong. Retrying these is refused by card schemes and
+/// only costs the customer declines; they are asked to pay in the portal at once instead.
+pub const NO_RETRY_REASONS: &[&str] = &[
+    "authentication_required",
+    "payment_method_missing",
+    "expired_card",
+    "lost_card",
+    "stolen_card",
+    "pickup_card",
+    "incorrect_number",
+    "invalid_account",
+    "restricted_card",
+];
+
+/// Whether another automatic attempt at the same card could succeed after a decline for `reason`.
+pub fn retry_can_help(reason: &str) -> bool {
+    !NO_RETRY_REASONS.contains(&reason)
+}
+
+/// The decline asks for the cardholder to confirm the payment themselves (3-D Secure).
+pub fn needs_cardholder(reason: Option<&str>) -> bool {
+    reason == Some("authentication_required")
 }
 
 /// The charge `charge_id` succeeded: paid. `None` when the instalment is not waiting for that charge.
@@ -668,6 +693,22 @@ mod tests {
         assert_eq!(re.status, InstalmentStatus::Approved);
         let p = start_attempt(&re, "AE-1", gbp(100), now, lease).unwrap();
         assert!(keys.insert(p.charge_id.unwrap()));
+    }
+
+    #[test]
+    fn declines_no_retry_can_cure_are_final_at_once() {
+        let policy = RetryPolicy::default();
+        let now: DateTime<Utc> = "2027-01-15T06:00:00Z".parse().unwrap();
+        let mut i = Instalment::new(&s("I1", "2027-01-15", 100));
+        i.status = InstalmentStatus::Processing;
+        i.charge_id = Some("c1".into());
+        for reason in ["authentication_required", "expired_card", "payment_method_missing"] {
+            let failed = attempt_declined(&i, "c1", reason, now, &policy).unwrap();
+            assert_eq!((failed.status, failed.next_attempt_at), (InstalmentStatus::Failed, None), "{reason}");
+        }
+        let soft = attempt_declined(&i, "c1", "insufficient_funds", now, &policy).unwrap();
+        assert!(soft.next_attempt_at.is_some());
+        assert!(needs_cardholder(Some("authentication_required")) && !needs_cardholder(Some("card_declined")));
     }
 
     #[test]

@@ -54,7 +54,8 @@ async fn fx() -> Fx {
         brands.clone(),
         "https://portal.example",
     );
-    let mut hooks = payment_webhooks::State::new(env.store(), env.ses.clone(), SECRET, brands);
+    let mut hooks =
+        payment_webhooks::State::new(env.store(), env.ses.clone(), SECRET, brands).with_gateway(sandbox.clone());
     hooks.portal_url = Some("https://portal.example".into());
     Fx { env, brand, sandbox, api, runner, hooks }
 }
@@ -364,6 +365,49 @@ async fn a_gateway_timeout_is_retried_next_run_with_the_same_key() {
     assert_eq!(f.sandbox.off_session_payments().len(), 1);
     assert_eq!(f.deliver().await, vec!["recorded"]);
     assert_eq!(f.status("INS1").await, InstalmentStatus::Paid);
+}
+
+#[tokio::test]
+async fn a_gateway_refusal_that_is_not_a_decline_emails_nobody_and_is_retried() {
+    let f = fx().await;
+    let token = f.with_saved_card().await;
+    assert_eq!(f.approve(&token, "INS1").await.status(), 200);
+    // A revoked API key: our fault. Nothing recorded as the customer's failure, no email, retried next run.
+    f.sandbox.fail_next(vec![GatewayError::Rejected {
+        status: 401,
+        code: "".into(),
+        message: "Invalid API Key provided".into(),
+    }]);
+    let r = f.run(later(30)).await;
+    assert_eq!((r.interrupted, r.declined, r.emails), (1, 0, 0), "{r:?}");
+    assert_eq!(f.status("INS1").await, InstalmentStatus::Approved);
+    assert_eq!(count(&f.booking().await, MovementKind::PaymentFailed), 0);
+    assert!(f.mails("ada@example.com").is_empty());
+    let r = f.run(later(30) + Duration::minutes(5)).await;
+    assert_eq!(r.charged, 1, "{r:?}");
+    assert_eq!(f.deliver().await, vec!["recorded"]);
+}
+
+#[tokio::test]
+async fn a_bank_asking_for_the_cardholder_ends_automatic_attempts_and_says_so() {
+    let f = fx().await;
+    let token = f.with_saved_card().await;
+    assert_eq!(f.approve(&token, "INS1").await.status(), 200);
+    f.sandbox.fail_next(vec![GatewayError::Rejected {
+        status: 402,
+        code: "authentication_required".into(),
+        message: "This payment requires authentication.".into(),
+    }]);
+    let r = f.run(later(30)).await;
+    assert_eq!((r.declined, r.emails), (1, 1), "{r:?}");
+    let c = f.booking().await;
+    let i = c.instalments.iter().find(|i| i.id == "INS1").unwrap();
+    assert_eq!((i.status, i.next_attempt_at), (InstalmentStatus::Failed, None), "no retry can help");
+    let mails = f.mails("ada@example.com");
+    assert_eq!(mails.len(), 1);
+    let text = mails[0].to_string();
+    assert!(text.contains("confirm this payment yourself") && text.contains("?pay=INS1"), "{text}");
+    assert_eq!(f.run(later(40)).await.due, 0);
 }
 
 #[tokio::test]
