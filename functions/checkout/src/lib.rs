@@ -373,11 +373,8 @@ async fn route(state: &State, req: Request) -> Result<Response<Body>, ApiError> 
         }
     }
 
-    let summary = LedgerSummary::compute(&c.booking, &c.movements, &c.instalments, now.date_naive())
-        .map_err(|e| ApiError::internal(format!("ledger of {reference} does not add up: {e}")))?;
-    let payer = Payer { traveller_id: &session.traveller_id, is_lead: session.is_lead };
-    let priced = payment::price(c.booking.status, &summary, &target, payer, state.minimums.get(c.booking.currency))
-        .map_err(map_price_error)?;
+    // Cheap checks before any claim: a request that cannot be priced now is refused without writing anything.
+    price_now(state, &c, &target, &session.traveller_id, session.is_lead, now)?;
     if input.method == Method::OpenBanking && !matches!(c.booking.currency, Currency::Gbp | Currency::Eur) {
         return Err(ApiError::validation(
             "method",
@@ -390,14 +387,179 @@ async fn route(state: &State, req: Request) -> Result<Response<Body>, ApiError> 
             Claim::Won(c) => c,
             Claim::Taken(existing) => return replay(state, &scope, &key, existing, &hash).await,
         };
+    // One checkout of a booking at a time looks for open payments and creates its own (the
+    // one-open-payment rule, docs/payments.md): two tabs never both find none and both create one.
+    let Some(lock) = lock_payments(state, reference.as_str()).await? else {
+        state.store.release(&claim).await?;
+        return Err(ApiError::client(
+            409,
+            "payment-in-progress",
+            "Another payment is being started",
+            "another checkout of this booking is being started right now; retry in a moment",
+        )
+        .with_retry_after(2));
+    };
+    let ctx = Ctx { state, reference: &reference, key: &key, input: &input, target: &target, claim: &claim, now };
+    let result = create_or_reuse(&ctx, &session.traveller_id, session.is_lead).await;
+    if let Err(e) = state.store.release(&lock).await {
+        tracing::warn!(reference = %reference, error = %e, "payment lock not released; its lease frees it");
+    }
+    let (status, body) = match result {
+        Ok(answer) => answer,
+        Err(e) => {
+            let _ = state.store.release(&claim).await;
+            return Err(e);
+        }
+    };
+    let mut resp = Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .header("cache-control", "no-store");
+    if let Some(cookie) = refreshed_cookie(&state.sessions, &session, now.timestamp()) {
+        resp = resp.header("set-cookie", cookie);
+    }
+    resp.body(Body::Binary(body.into_bytes())).map_err(|e| ApiError::internal(format!("building response: {e}")))
+}
 
-    let checkout_id = derived_id("chk", &format!("{reference}:{key}"));
+/// How long a checkout waits for another checkout of the same booking to finish, and how long a holder that
+/// crashed keeps the lock.
+const LOCK_WAIT_ATTEMPTS: u32 = 40;
+const LOCK_LEASE_SECONDS: i64 = 30;
+
+async fn lock_payments(state: &State, reference: &str) -> Result<Option<ClaimItem>, ApiError> {
+    for _ in 0..LOCK_WAIT_ATTEMPTS {
+        if let Some(lock) = state.store.lock_payments(reference, (state.clock)(), LOCK_LEASE_SECONDS).await? {
+            return Ok(Some(lock));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(None)
+}
+
+fn price_now(
+    state: &State,
+    c: &portal_store::BookingCollection,
+    target: &PayTarget,
+    traveller_id: &str,
+    is_lead: bool,
+    now: DateTime<Utc>,
+) -> Result<payment::Priced, ApiError> {
+    let summary = LedgerSummary::compute(&c.booking, &c.movements, &c.instalments, now.date_naive())
+        .map_err(|e| ApiError::internal(format!("ledger of {} does not add up: {e}", c.booking.reference)))?;
+    let payer = Payer { traveller_id, is_lead };
+    payment::price(c.booking.status, &summary, target, payer, state.minimums.get(c.booking.currency))
+        .map_err(map_price_error)
+}
+
+struct Ctx<'a> {
+    state: &'a State,
+    reference: &'a BookingReference,
+    key: &'a str,
+    input: &'a CheckoutRequest,
+    target: &'a PayTarget,
+    claim: &'a ClaimItem,
+    now: DateTime<Utc>,
+}
+
+fn method_name(m: Method) -> String {
+    serde_json::to_value(m).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+fn payment_in_progress(status: &str) -> ApiError {
+    ApiError::client(
+        409,
+        "payment-in-progress",
+        "A payment is already on its way",
+        format!(
+            "a payment for this is already {status} at the payment provider; wait for its result before paying again"
+        ),
+    )
+}
+
+/// Under the booking's payment lock: read the booking afresh, price the request, and either give back the
+/// identical open checkout or cancel the open ones it overlaps and create a new one. `(status, body)`.
+async fn create_or_reuse(ctx: &Ctx<'_>, traveller_id: &str, is_lead: bool) -> Result<(u16, String), ApiError> {
+    let (state, reference, now) = (ctx.state, ctx.reference, ctx.now);
+    let c =
+        state.store.load_booking(reference.as_str()).await?.ok_or_else(|| ApiError::not_found("no such booking"))?;
+    let priced = price_now(state, &c, ctx.target, traveller_id, is_lead, now)?;
+    let purpose = ctx.target.purpose();
+    let debt = payment::Debt {
+        purpose: Some(purpose),
+        instalment_ids: &priced.instalment_ids,
+        traveller_id: priced.traveller_id.as_deref(),
+    };
+    let method = method_name(ctx.input.method);
+    let intents = portal_store::payments::intents(&c);
+    let open: Vec<&CheckoutIntentItem> =
+        intents.iter().filter(|i| i.is_open() && payment::overlaps(&debt, &i.debt())).collect();
+    if let Some(moving) = open.iter().find(|i| !i.is_cancellable()) {
+        return Err(payment_in_progress(&moving.status));
+    }
+    let mut done = ctx.claim.clone();
+    done.state = portal_store::payments::STATE_DONE.into();
+    done.reference = Some(reference.to_string());
+    // The same payment, still open and good for a while: the same checkout again (same client secret), so
+    // a second tab or a reload pays the one payment rather than a second one.
+    let fresh = |i: &CheckoutIntentItem| i.expires_at.is_some_and(|e| e > now + chrono::Duration::minutes(5));
+    if let [same] = open.as_slice()
+        && same.amount == priced.amount
+        && same.method == method
+        && same.instalment_ids == priced.instalment_ids
+        && same.traveller_id == priced.traveller_id
+        && same.payer_traveller_id == traveller_id
+        && same.purpose == Some(purpose)
+        && fresh(same)
+        && let (Some(secret), Some(expires_at)) = (&same.client_secret, same.expires_at)
+    {
+        let response = CheckoutResponse {
+            checkout_id: same.checkout_id.clone(),
+            gateway: same.gateway.clone(),
+            payment_id: same.gateway_payment_id.clone(),
+            client_secret: secret.clone(),
+            checkout_url: same.checkout_url.clone(),
+            amount: MoneyOut::new(same.amount, &c.booking.locale),
+            method: ctx.input.method,
+            instalment_ids: same.instalment_ids.clone(),
+            traveller_id: same.traveller_id.clone(),
+            expires_at,
+        };
+        let body = serde_json::to_string(&response).map_err(|e| ApiError::internal(format!("serialising: {e}")))?;
+        done.response_status = Some(200);
+        done.response_body = Some(body.clone());
+        state.store.complete_checkout(&done, None, &[]).await?;
+        tracing::info!(reference = %reference, checkout_id = %same.checkout_id, "open checkout given again");
+        return Ok((200, body));
+    }
+    // Anything else it overlaps is superseded: cancelled at the gateway before the new one exists. If the
+    // gateway says it is too late (it succeeded or is moving money), nothing new is created.
+    let mut superseded = Vec::new();
+    for old in &open {
+        match state.gateway.cancel_payment(&old.gateway_payment_id).await {
+            Ok(portal_gateway::Cancelled::Cancelled) => {
+                tracing::info!(reference = %reference, checkout_id = %old.checkout_id, "superseded checkout cancelled at the gateway");
+                superseded.push((old.with_status("cancelled", now), old.status.clone()));
+            }
+            Ok(portal_gateway::Cancelled::TooLate(status)) => return Err(payment_in_progress(&status)),
+            Err(e) => {
+                tracing::warn!(reference = %reference, checkout_id = %old.checkout_id, error = %e, "superseded checkout not cancelled");
+                return Err(gateway_error(&e));
+            }
+        }
+    }
+
+    let checkout_id = derived_id("chk", &format!("{reference}:{}", ctx.key));
     let movement = movement_id(&format!("checkout:{checkout_id}"));
-    let payer_email = c.booking.traveller(&session.traveller_id).and_then(|t| t.email.clone());
-    let save_card = input.method == Method::Card;
+    let payer_email = c.booking.traveller(traveller_id).and_then(|t| t.email.clone());
+    let save_card = ctx.input.method == Method::Card;
+    // Each payer their own gateway customer: a traveller's card is never saved under the lead's customer.
+    let customer_id = portal_store::payments::saved_methods(&c)
+        .into_iter()
+        .find(|m| m.traveller_id.as_deref() == Some(traveller_id))
+        .map(|m| m.customer_id);
     let request = CreatePayment {
         amount: priced.amount,
-        method: input.method,
+        method: ctx.input.method,
         idempotency_key: checkout_id.clone(),
         description: format!("Booking {reference}"),
         metadata: PaymentMetadata {
@@ -408,18 +570,14 @@ async fn route(state: &State, req: Request) -> Result<Response<Body>, ApiError> 
         },
         customer_email: payer_email,
         save_card,
-        customer_id: portal_store::payments::saved_methods(&c).first().map(|m| m.customer_id.clone()),
+        customer_id,
         off_session: None,
     };
-    let created = match state.gateway.create_payment(&request).await {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::warn!(reference = %reference, checkout_id = %checkout_id, gateway = state.gateway.name(), error = %e, "gateway refused checkout");
-            state.store.release(&claim).await?;
-            return Err(gateway_error(&e));
-        }
-    };
-
+    let created = state.gateway.create_payment(&request).await.map_err(|e| {
+        tracing::warn!(reference = %reference, checkout_id = %checkout_id, gateway = state.gateway.name(), error = %e, "gateway refused checkout");
+        gateway_error(&e)
+    })?;
+    let expires_at = now + chrono::Duration::seconds(CHECKOUT_TTL_SECONDS);
     let response = CheckoutResponse {
         checkout_id: checkout_id.clone(),
         gateway: state.gateway.name().into(),
@@ -427,30 +585,24 @@ async fn route(state: &State, req: Request) -> Result<Response<Body>, ApiError> 
         client_secret: created.client_secret.clone(),
         checkout_url: created.checkout_url.clone(),
         amount: MoneyOut::new(priced.amount, &c.booking.locale),
-        method: input.method,
+        method: ctx.input.method,
         instalment_ids: priced.instalment_ids.clone(),
         traveller_id: priced.traveller_id.clone(),
-        expires_at: now + chrono::Duration::seconds(CHECKOUT_TTL_SECONDS),
+        expires_at,
     };
     let body = serde_json::to_string(&response).map_err(|e| ApiError::internal(format!("serialising: {e}")))?;
-    let mut done = claim.clone();
-    done.state = portal_store::payments::STATE_DONE.into();
-    done.reference = Some(reference.to_string());
     done.response_status = Some(201);
     done.response_body = Some(body.clone());
-    let intent = CheckoutIntentItem {
+    let mut intent = CheckoutIntentItem {
         pk: portal_store::keys::booking_pk(reference.as_str()),
         sk: portal_store::payments::checkout_sk(&checkout_id),
         entity: ENTITY_CHECKOUT_INTENT.into(),
         checkout_id: checkout_id.clone(),
         amount: priced.amount,
-        method: serde_json::to_value(input.method)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
+        method,
         instalment_ids: priced.instalment_ids.clone(),
         traveller_id: priced.traveller_id.clone(),
-        payer_traveller_id: session.traveller_id.clone(),
+        payer_traveller_id: traveller_id.to_string(),
         gateway: state.gateway.name().into(),
         gateway_payment_id: created.payment_id.clone(),
         movement_id: movement,
@@ -458,23 +610,23 @@ async fn route(state: &State, req: Request) -> Result<Response<Body>, ApiError> 
         status: "created".into(),
         created_at: now,
         updated_at: now,
+        purpose: Some(purpose),
+        client_secret: Some(created.client_secret.clone()),
+        checkout_url: created.checkout_url.clone(),
+        expires_at: Some(expires_at),
+        gsi4pk: None,
+        gsi4sk: None,
     };
+    intent.index_open();
     let pointer = GatewayPaymentItem::new(&created.payment_id, reference.as_str(), &checkout_id);
-    if let Err(e) = state.store.complete_checkout(&done, &intent, &pointer).await {
-        // The gateway payment exists; a retry with the same key gets the same one back (gateway idempotency).
-        let _ = state.store.release(&claim).await;
-        return Err(e.into());
-    }
+    // If this fails the gateway payment exists; a retry with the same key gets the same one back (gateway
+    // idempotency), and the reconciler cancels it if nobody does.
+    state.store.complete_checkout(&done, Some((&intent, &pointer)), &superseded).await?;
     tracing::info!(
-        reference = %reference, checkout_id = %checkout_id, amount = %priced.amount, method = ?input.method,
-        gateway = state.gateway.name(), "checkout created"
+        reference = %reference, checkout_id = %checkout_id, amount = %priced.amount, method = ?ctx.input.method,
+        gateway = state.gateway.name(), superseded = superseded.len(), "checkout created"
     );
-    let mut resp =
-        Response::builder().status(201).header("content-type", "application/json").header("cache-control", "no-store");
-    if let Some(cookie) = refreshed_cookie(&state.sessions, &session, now.timestamp()) {
-        resp = resp.header("set-cookie", cookie);
-    }
-    resp.body(Body::Binary(body.into_bytes())).map_err(|e| ApiError::internal(format!("building response: {e}")))
+    Ok((201, body))
 }
 
 #[cfg(test)]

@@ -417,10 +417,7 @@ fn plan(
         if let Some(i) = &intent
             && !keep_if.contains(&i.status.as_str())
         {
-            let mut next = i.clone();
-            next.status = status.into();
-            next.updated_at = now;
-            r.intent = Some((next, i.status.clone()));
+            r.intent = Some((i.with_status(status, now), i.status.clone()));
         }
     };
     match &env.event {
@@ -497,7 +494,7 @@ fn plan(
             }
         }
         GatewayEvent::PaymentProcessing(_) => {
-            set_intent_status(&mut r, "processing", &["processing", "succeeded"]);
+            set_intent_status(&mut r, "processing", &["processing", "succeeded", "cancelled"]);
             label = "processing";
         }
         GatewayEvent::PaymentFailed(p)
@@ -520,7 +517,7 @@ fn plan(
             }
         }
         GatewayEvent::PaymentFailed(p) => {
-            set_intent_status(&mut r, "failed", &["failed", "succeeded"]);
+            set_intent_status(&mut r, "failed", &["failed", "succeeded", "cancelled"]);
             let key = format!("gateway-failure:{}", env.id);
             let id = movement_id(&key);
             let amount = money(p.amount_minor, &p.currency, currency).unwrap_or(Money::zero(currency));

@@ -189,6 +189,64 @@ pub fn price(
     Ok(priced)
 }
 
+/// What an open payment is for, stored with it so a later checkout can tell whether the two collect the
+/// same debt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    Balance,
+    DueNow,
+    Instalments,
+    TravellerShare,
+    Custom,
+}
+
+impl PayTarget {
+    pub fn purpose(&self) -> Purpose {
+        match self {
+            PayTarget::Balance => Purpose::Balance,
+            PayTarget::DueNow => Purpose::DueNow,
+            PayTarget::Instalments(_) => Purpose::Instalments,
+            PayTarget::TravellerShare(_) => Purpose::TravellerShare,
+            PayTarget::Custom(_) => Purpose::Custom,
+        }
+    }
+}
+
+/// The debt a payment collects: its purpose (`None`: recorded before purposes were kept, so assumed to be
+/// anything), the instalments it names and the traveller whose share it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Debt<'a> {
+    pub purpose: Option<Purpose>,
+    pub instalment_ids: &'a [String],
+    pub traveller_id: Option<&'a str>,
+}
+
+/// Whether two payments of one booking would collect (some of) the same money, so both must never be open:
+/// the one-open-payment rule (`docs/payments.md`). Only two shares of different travellers, or two
+/// instalment payments naming no instalment in common, are separate debts. A balance, what is due now or a
+/// custom amount overlaps everything, and a share overlaps any payment that is not another traveller's share.
+pub fn overlaps(a: &Debt<'_>, b: &Debt<'_>) -> bool {
+    match (a.purpose, b.purpose) {
+        (Some(Purpose::TravellerShare), Some(Purpose::TravellerShare)) => a.traveller_id == b.traveller_id,
+        (Some(Purpose::Instalments), Some(Purpose::Instalments)) => {
+            a.instalment_ids.iter().any(|i| b.instalment_ids.contains(i))
+        }
+        _ => true,
+    }
+}
+
+/// Whether an open payment would also pay instalment `id` (so the instalment runner must not charge it
+/// off-session while that payment can still succeed). A traveller's share is that traveller's debt, not an
+/// instalment's; instalment payments cover the ones they name; anything else covers every instalment.
+pub fn covers_instalment(d: &Debt<'_>, id: &str) -> bool {
+    match d.purpose {
+        Some(Purpose::TravellerShare) => false,
+        Some(Purpose::Instalments) => d.instalment_ids.iter().any(|i| i == id),
+        _ => true,
+    }
+}
+
 fn short(s: &str) -> String {
     s.chars().take(40).collect()
 }
@@ -240,6 +298,33 @@ fn luhn(digits: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    fn debt<'a>(purpose: Purpose, ids: &'a [String], traveller: Option<&'a str>) -> super::Debt<'a> {
+        super::Debt { purpose: Some(purpose), instalment_ids: ids, traveller_id: traveller }
+    }
+
+    #[test]
+    fn only_separate_shares_and_disjoint_instalments_do_not_overlap() {
+        use super::{Purpose::*, covers_instalment, overlaps};
+        let (i1, i2, i12) = (vec!["I1".to_string()], vec!["I2".to_string()], vec!["I1".to_string(), "I2".to_string()]);
+        let none: Vec<String> = vec![];
+        assert!(!overlaps(&debt(TravellerShare, &none, Some("T2")), &debt(TravellerShare, &none, Some("T3"))));
+        assert!(overlaps(&debt(TravellerShare, &none, Some("T2")), &debt(TravellerShare, &none, Some("T2"))));
+        assert!(!overlaps(&debt(Instalments, &i1, None), &debt(Instalments, &i2, None)));
+        assert!(overlaps(&debt(Instalments, &i1, None), &debt(Instalments, &i12, None)));
+        for other in [Balance, DueNow, Custom] {
+            assert!(overlaps(&debt(other, &none, None), &debt(Instalments, &i1, None)), "{other:?}");
+            assert!(overlaps(&debt(TravellerShare, &none, Some("T2")), &debt(other, &none, None)), "{other:?}");
+        }
+        assert!(overlaps(&debt(TravellerShare, &none, Some("T2")), &debt(Instalments, &i1, None)));
+        let unknown = super::Debt { purpose: None, instalment_ids: &none, traveller_id: None };
+        assert!(overlaps(&unknown, &debt(TravellerShare, &none, Some("T2"))));
+        // What the runner must not charge beside.
+        assert!(covers_instalment(&debt(Instalments, &i12, None), "I2"));
+        assert!(!covers_instalment(&debt(Instalments, &i1, None), "I2"));
+        assert!(!covers_instalment(&debt(TravellerShare, &none, Some("T2")), "I1"));
+        assert!(covers_instalment(&debt(Balance, &none, None), "I1") && covers_instalment(&unknown, "I1"));
+    }
+
     use super::*;
     use crate::ledger::{InstalmentView, NextDue, TravellerShare};
     use crate::money::Currency;

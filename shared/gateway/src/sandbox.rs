@@ -224,6 +224,11 @@ Save the sandbox Visa •••• 4242</button></form>\
         self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The gateway customer a payment was created for (the one its card is saved under).
+    pub fn customer_of(&self, payment_id: &str) -> Option<String> {
+        self.lock().payments.get(payment_id).and_then(|p| p.customer_id.clone())
+    }
+
     pub fn payment_ids(&self) -> Vec<String> {
         self.lock().payments.keys().cloned().collect()
     }

@@ -9,9 +9,23 @@ pub const PREFIX_MOVEMENT: &str = "MOV#";
 pub const PREFIX_DOCUMENT: &str = "DOC#";
 pub const PREFIX_SESSION: &str = "SESSION#";
 
+pub const PREFIX_BOOKING_PK: &str = "B#";
+
 /// Partition key of a booking's item collection.
 pub fn booking_pk(reference: &str) -> String {
-    format!("B#{reference}")
+    format!("{PREFIX_BOOKING_PK}{reference}")
+}
+
+/// `open_payments` index (sparse): checkout intents that can still take money, oldest first.
+pub const OPEN_GSI4PK: &str = "OPEN";
+
+pub fn open_gsi4sk(created_at: DateTime<Utc>, reference: &str, checkout_id: &str) -> String {
+    format!("{}#{reference}#{checkout_id}", created_at.format("%Y-%m-%dT%H:%M:%SZ"))
+}
+
+/// The per-booking lock that serialises checkout creation (one open payment per debt).
+pub fn payment_lock_pk(reference: &str) -> String {
+    format!("PAYLOCK#{reference}")
 }
 
 pub fn email_sk(email: &str) -> String {

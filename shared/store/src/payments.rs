@@ -7,6 +7,7 @@
 //! | `checkout_intent` | `B#<REF>` | `CHECKOUT#<checkout id>` | what a checkout is for (amount, instalments, traveller, payer, method, gateway payment id, status) |
 //! | `gateway_payment` | `GWPAY#<payment id>` | `GWPAY` | gateway payment id → booking, for events that carry no metadata (disputes) |
 //! | `payment_method` | `B#<REF>` | `PAYMETHOD#<id>` | a card saved with `setup_future_usage` (gateway customer + payment method, brand, last four) |
+//! | `payment_lock` | `PAYLOCK#<REF>` | `PAYLOCK` | held (30 s lease) while one checkout of the booking looks for open payments and creates its own |
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -14,6 +15,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use portal_domain::ledger::Movement;
 use portal_domain::money::Money;
+use portal_domain::payment::{Debt, Purpose};
 use serde::{Deserialize, Serialize};
 
 use crate::items::{Aggregate, MovementItem, OutboxItem};
@@ -25,10 +27,12 @@ pub const ENTITY_WEBHOOK_EVENT: &str = "webhook_event";
 pub const ENTITY_CHECKOUT_INTENT: &str = "checkout_intent";
 pub const ENTITY_GATEWAY_PAYMENT: &str = "gateway_payment";
 pub const ENTITY_PAYMENT_METHOD: &str = "payment_method";
+pub const ENTITY_PAYMENT_LOCK: &str = "payment_lock";
 
 pub const SK_IDEM: &str = "IDEM";
 pub const SK_WHEVT: &str = "WHEVT";
 pub const SK_GWPAY: &str = "GWPAY";
+pub const SK_PAYLOCK: &str = "PAYLOCK";
 pub const PREFIX_CHECKOUT: &str = "CHECKOUT#";
 pub const PREFIX_PAYMENT_METHOD: &str = "PAYMETHOD#";
 
@@ -139,10 +143,68 @@ pub struct CheckoutIntentItem {
     pub gateway_payment_id: String,
     pub movement_id: String,
     pub save_card: bool,
-    /// `created`, `processing`, `failed`, `succeeded`.
+    /// `created`, `processing`, `failed` (declined; the customer may try again on it), `succeeded`, or
+    /// `cancelled` (superseded, expired, or its debt changed: cancelled at the gateway).
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// What it is for (`None`: written before purposes were kept; treated as overlapping everything).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<Purpose>,
+    /// The answer a second, identical checkout gets while this one is open (the same client secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// `open_payments` index (sparse): present while the payment can still take money (`created`, `failed`,
+    /// `processing`), so the reconciler finds the ones whose webhook never came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi4pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi4sk: Option<String>,
+}
+
+/// Statuses of a checkout intent that can still take money.
+pub const OPEN_STATUSES: [&str; 3] = ["created", "failed", "processing"];
+
+impl CheckoutIntentItem {
+    /// Can still take money: open at the gateway.
+    pub fn is_open(&self) -> bool {
+        OPEN_STATUSES.contains(&self.status.as_str())
+    }
+
+    /// Open and not yet moving money, so it can be cancelled (Stripe cancels `requires_payment_method`; a
+    /// `processing` payment is on its way and cannot be).
+    pub fn is_cancellable(&self) -> bool {
+        matches!(self.status.as_str(), "created" | "failed")
+    }
+
+    pub fn debt(&self) -> Debt<'_> {
+        Debt { purpose: self.purpose, instalment_ids: &self.instalment_ids, traveller_id: self.traveller_id.as_deref() }
+    }
+
+    /// The same intent in `status`, its `open_payments` index entry kept in step.
+    pub fn with_status(&self, status: &str, now: DateTime<Utc>) -> CheckoutIntentItem {
+        let mut next = self.clone();
+        next.status = status.into();
+        next.updated_at = now;
+        next.index_open();
+        next
+    }
+
+    /// Set (open) or clear (closed) the `open_payments` index entry from the status.
+    pub fn index_open(&mut self) {
+        let reference = self.pk.strip_prefix(keys::PREFIX_BOOKING_PK).unwrap_or(&self.pk).to_string();
+        if self.is_open() {
+            self.gsi4pk = Some(keys::OPEN_GSI4PK.into());
+            self.gsi4sk = Some(keys::open_gsi4sk(self.created_at, &reference, &self.checkout_id));
+        } else {
+            self.gsi4pk = None;
+            self.gsi4sk = None;
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -319,19 +381,115 @@ impl Store {
         out.item.map(from_item).transpose()
     }
 
-    /// The checkout's answer: the idempotency record `done` with the response, the intent, and the pointer
-    /// from the gateway payment to the booking, in one transaction.
+    /// The checkout's answer: the idempotency record `done` with the response, the intent, the pointer from
+    /// the gateway payment to the booking, and the intents it superseded (now `cancelled`, each conditional on
+    /// the status it was read with, so a payment that succeeded meanwhile is never overwritten), in one
+    /// transaction. `intent` is `None` when the answer is an open intent given again.
     pub async fn complete_checkout(
         &self,
         done: &ClaimItem,
-        intent: &CheckoutIntentItem,
-        pointer: &GatewayPaymentItem,
+        intent: Option<(&CheckoutIntentItem, &GatewayPaymentItem)>,
+        superseded: &[(CheckoutIntentItem, String)],
     ) -> Result<(), StoreError> {
         let mut tx = Tx::default();
         self.stage_claim_done(&mut tx, done)?;
-        tx.put_any(self.table(), intent)?;
-        tx.put_any(self.table(), pointer)?;
+        if let Some((intent, pointer)) = intent {
+            tx.put_any(self.table(), intent)?;
+            tx.put_any(self.table(), pointer)?;
+        }
+        for (item, read_status) in superseded {
+            self.stage_intent(&mut tx, item, read_status)?;
+        }
         self.commit(tx).await
+    }
+
+    fn stage_intent(&self, tx: &mut Tx, intent: &CheckoutIntentItem, read_status: &str) -> Result<(), StoreError> {
+        let put = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(to_item(intent)?))
+            .condition_expression("#status = :read")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":read", s(read_status))
+            .build()
+            .map_err(StoreError::aws)?;
+        tx.push(TransactWriteItem::builder().put(put).build());
+        Ok(())
+    }
+
+    /// Write an intent's new status, conditional on the one it was read with (`Conflict` if it moved).
+    pub async fn update_intent(&self, intent: &CheckoutIntentItem, read_status: &str) -> Result<(), StoreError> {
+        let mut tx = Tx::default();
+        self.stage_intent(&mut tx, intent, read_status)?;
+        self.commit(tx).await
+    }
+
+    /// Take the booking's payment lock (serialises checkout creation, so two checkouts never both find no
+    /// open payment and both create one). `None`: someone else holds it. A holder that crashed loses it after
+    /// `lease_seconds`. Give it back with [`Store::release`].
+    pub async fn lock_payments(
+        &self,
+        reference: &str,
+        now: DateTime<Utc>,
+        lease_seconds: i64,
+    ) -> Result<Option<ClaimItem>, StoreError> {
+        let item = ClaimItem {
+            pk: keys::payment_lock_pk(reference),
+            sk: SK_PAYLOCK.into(),
+            entity: ENTITY_PAYMENT_LOCK.into(),
+            state: STATE_PENDING.into(),
+            claim: uuid::Uuid::new_v4().simple().to_string(),
+            claimed_epoch: now.timestamp(),
+            request_hash: None,
+            reference: Some(reference.into()),
+            event_type: None,
+            response_status: None,
+            response_body: None,
+            expires_at: now.timestamp() + 3600,
+        };
+        match self.claim(&item, lease_seconds).await? {
+            Claim::Won(c) => Ok(Some(c)),
+            Claim::Taken(_) => Ok(None),
+        }
+    }
+
+    /// Open checkout intents created before `before`, oldest first: `(reference, checkout id)`.
+    pub async fn open_payments(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let bound = before.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .index_name(crate::tables::INDEX_OPEN_PAYMENTS)
+                .key_condition_expression("gsi4pk = :open AND gsi4sk < :bound")
+                .expression_attribute_values(":open", s(keys::OPEN_GSI4PK))
+                .expression_attribute_values(":bound", s(&bound))
+                .set_exclusive_start_key(start.take())
+                .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
+                .send()
+                .await
+                .map_err(StoreError::aws)?;
+            for item in page.items.unwrap_or_default() {
+                let get = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+                let (Some(pk), Some(sk)) = (get("pk"), get("sk")) else { continue };
+                if let (Some(r), Some(c)) = (pk.strip_prefix(keys::PREFIX_BOOKING_PK), sk.strip_prefix(PREFIX_CHECKOUT))
+                {
+                    out.push((r.to_string(), c.to_string()));
+                }
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() && out.len() < limit => start = Some(k),
+                _ => break,
+            }
+        }
+        out.truncate(limit);
+        Ok(out)
     }
 
     /// Record one gateway event: movements, outbox events, the booking's version and aggregate, the intent,
@@ -365,15 +523,7 @@ impl Store {
             tx.put_new(table, &OutboxItem::new(e.clone()))?;
         }
         if let Some((intent, read_status)) = &r.intent {
-            let put = Put::builder()
-                .table_name(table)
-                .set_item(Some(to_item(intent)?))
-                .condition_expression("#status = :read")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":read", s(read_status))
-                .build()
-                .map_err(StoreError::aws)?;
-            tx.push(TransactWriteItem::builder().put(put).build());
+            self.stage_intent(&mut tx, intent, read_status)?;
         }
         if let Some(pm) = &r.saved_method {
             tx.put_any(table, pm)?;

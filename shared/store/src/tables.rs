@@ -12,8 +12,10 @@ pub const PORTAL_TABLE: &str = "portal";
 pub const INDEX_BY_EMAIL: &str = "by_email";
 pub const INDEX_DUE_INSTALMENTS: &str = "due_instalments";
 pub const INDEX_UNEXPORTED_EVENTS: &str = "unexported_events";
+pub const INDEX_OPEN_PAYMENTS: &str = "open_payments";
 /// Every index the code queries; a test checks each exists in `tables.json`.
-pub const INDEXES_USED: [&str; 3] = [INDEX_BY_EMAIL, INDEX_DUE_INSTALMENTS, INDEX_UNEXPORTED_EVENTS];
+pub const INDEXES_USED: [&str; 4] =
+    [INDEX_BY_EMAIL, INDEX_DUE_INSTALMENTS, INDEX_UNEXPORTED_EVENTS, INDEX_OPEN_PAYMENTS];
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Definitions {

@@ -511,13 +511,16 @@ async fn a_checkout_that_crashed_after_claiming_its_key_is_taken_over_by_the_ret
         .send()
         .await
         .unwrap();
+    // The retry takes the key over and finds the open checkout the first request left: the same one again,
+    // without a second gateway call.
     let retry = f.pay("AE-10001", &token, Some(&k), &body).await;
-    assert_eq!(retry.status(), 201, "{}", body_json(&retry));
-    assert_eq!(body_json(&retry)["payment_id"], body_json(&first)["payment_id"], "the gateway's idempotency");
-    assert_eq!(f.sandbox.calls(), 2);
+    assert_eq!(retry.status(), 200, "{}", body_json(&retry));
+    assert_eq!(body_json(&retry)["payment_id"], body_json(&first)["payment_id"]);
+    assert_eq!(body_json(&retry)["client_secret"], body_json(&first)["client_secret"]);
+    assert_eq!(f.sandbox.calls(), 1);
     assert_eq!(f.sandbox.payment_ids().len(), 1);
     assert_eq!(body_json(&f.pay("AE-10001", &token, Some(&k), &body).await), body_json(&retry));
-    assert_eq!(f.sandbox.calls(), 2);
+    assert_eq!(f.sandbox.calls(), 1);
 }
 
 #[tokio::test]
@@ -728,6 +731,150 @@ async fn a_lost_dispute_whose_withdrawal_never_arrived_still_books_the_chargebac
     assert_eq!(f.outstanding("AE-10001").await, "2580.50");
     let c = f.booking("AE-10001").await;
     assert_eq!((payments(&c, MovementKind::Chargeback), payments(&c, MovementKind::DisputeOpened)), (1, 1));
+}
+
+fn intent_status(c: &BookingCollection, payment_id: &str) -> String {
+    portal_store::payments::intents(c).into_iter().find(|i| i.gateway_payment_id == payment_id).unwrap().status
+}
+
+#[tokio::test]
+async fn two_tabs_get_one_open_payment_and_a_different_request_supersedes_it() {
+    let f = fx().await;
+    f.seed("AE-10001", &seed::gbp_booking(today())).await;
+    let token = f.sign_in("AE-10001", "T1", "ada@example.com", true).await;
+    let balance = json!({"pay": "balance", "method": "card"});
+    // Two tabs, two keys, the same balance: one payment, the same client secret in both.
+    let a = f.pay("AE-10001", &token, Some(&key()), &balance).await;
+    assert_eq!(a.status(), 201);
+    let a = body_json(&a);
+    let b = f.pay("AE-10001", &token, Some(&key()), &balance).await;
+    assert_eq!(b.status(), 200, "the open checkout again");
+    let b = body_json(&b);
+    assert_eq!(
+        (&b["payment_id"], &b["client_secret"], &b["checkout_id"]),
+        (&a["payment_id"], &a["client_secret"], &a["checkout_id"])
+    );
+    assert_eq!(f.sandbox.calls(), 1);
+    // A different debt that overlaps it (the first instalment is part of the balance): the open one is
+    // cancelled at the gateway before the new one exists, and can no longer take money.
+    let pid_a = a["payment_id"].as_str().unwrap().to_string();
+    let r = f
+        .pay(
+            "AE-10001",
+            &token,
+            Some(&key()),
+            &json!({"pay": "instalments", "instalment_ids": ["INS1"], "method": "card"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "{}", body_json(&r));
+    let pid_b = body_json(&r)["payment_id"].as_str().unwrap().to_string();
+    assert_ne!(pid_a, pid_b);
+    assert_eq!(f.sandbox.cancels(), [pid_a.clone()]);
+    assert_eq!(f.sandbox.status(&pid_a).as_deref(), Some("canceled"));
+    assert!(f.sandbox.act(&pid_a, Action::Pay, now()).is_err(), "a cancelled payment cannot be paid");
+    let c = f.booking("AE-10001").await;
+    assert_eq!((intent_status(&c, &pid_a).as_str(), intent_status(&c, &pid_b).as_str()), ("cancelled", "created"));
+    let open = f.env.store().open_payments(Utc::now() + chrono::Duration::minutes(1), 100).await.unwrap();
+    let open_here: Vec<_> = open.iter().filter(|(r, _)| r == "AE-10001").collect();
+    assert_eq!(open_here.len(), 1, "only the new one is indexed as open: {open:?}");
+    let paid = f.sandbox.act(&pid_b, Action::Pay, now()).unwrap().remove(0);
+    assert_eq!(body_json(&f.hook(&paid).await)["outcome"], "recorded");
+    assert_eq!(f.outstanding("AE-10001").await, "1580.50");
+    assert!(
+        f.env
+            .store()
+            .open_payments(Utc::now() + chrono::Duration::minutes(1), 100)
+            .await
+            .unwrap()
+            .iter()
+            .all(|(r, _)| r != "AE-10001")
+    );
+}
+
+#[tokio::test]
+async fn concurrent_checkouts_of_one_booking_leave_one_open_payment() {
+    let f = Arc::new(fx().await);
+    f.seed("AE-10001", &seed::gbp_booking(today())).await;
+    let token = f.sign_in("AE-10001", "T1", "ada@example.com", true).await;
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let (f, token) = (f.clone(), token.clone());
+        tasks.push(tokio::spawn(async move {
+            let body = if i % 2 == 0 {
+                json!({"pay": "balance", "method": "card"})
+            } else {
+                json!({"pay": "instalments", "instalment_ids": ["INS1"], "method": "card"})
+            };
+            let r = f.pay("AE-10001", &token, Some(&key()), &body).await;
+            (r.status().as_u16(), body_json(&r))
+        }));
+    }
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    assert!(answers.iter().all(|(s, _)| [200, 201, 409].contains(s)), "{answers:?}");
+    let c = f.booking("AE-10001").await;
+    let open: Vec<_> = portal_store::payments::intents(&c).into_iter().filter(|i| i.is_open()).collect();
+    assert_eq!(open.len(), 1, "{open:?}");
+    // Every payment the gateway holds except that one is cancelled.
+    let live: Vec<String> =
+        f.sandbox.payment_ids().into_iter().filter(|p| f.sandbox.status(p).as_deref() != Some("canceled")).collect();
+    assert_eq!(live, [open[0].gateway_payment_id.clone()]);
+}
+
+#[tokio::test]
+async fn a_payment_already_taken_cannot_be_superseded_and_nothing_new_is_created() {
+    let f = fx().await;
+    let (token, body) = lead_card_checkout(&f).await;
+    let pid = body["payment_id"].as_str().unwrap().to_string();
+    // The customer paid in the first tab; the webhook is not here yet.
+    let paid = f.sandbox.act(&pid, Action::Pay, now()).unwrap().remove(0);
+    let calls = f.sandbox.calls();
+    let r = f.pay("AE-10001", &token, Some(&key()), &json!({"pay": "balance", "method": "card"})).await;
+    assert_problem(&r, 409, "payment-in-progress");
+    assert_eq!(f.sandbox.calls(), calls, "no second payment");
+    assert_eq!(body_json(&f.hook(&paid).await)["outcome"], "recorded");
+    assert_eq!(intent_status(&f.booking("AE-10001").await, &pid), "succeeded");
+    // Now the rest can be paid.
+    let r = f.pay("AE-10001", &token, Some(&key()), &json!({"pay": "balance", "method": "card"})).await;
+    assert_eq!((r.status().as_u16(), body_json(&r)["amount"]["amount"].clone()), (201, json!("1580.50")));
+}
+
+#[tokio::test]
+async fn a_share_and_another_travellers_share_are_separate_debts_each_payer_its_own_customer() {
+    let f = fx().await;
+    f.seed("AE-50005", &seed::group_booking(today())).await;
+    let alan = f.sign_in("AE-50005", "G2", "alan@example.com", false).await;
+    let grace = f.sign_in("AE-50005", "G1", "grace@example.com", true).await;
+    // The lead pays Edsger's share by card and the card is saved under a customer of hers.
+    let r = f
+        .pay(
+            "AE-50005",
+            &grace,
+            Some(&key()),
+            &json!({"pay": "traveller_share", "traveller_id": "G4", "method": "card"}),
+        )
+        .await;
+    let lead_pid = body_json(&r)["payment_id"].as_str().unwrap().to_string();
+    let d = f.sandbox.act(&lead_pid, Action::Pay, now()).unwrap().remove(0);
+    assert_eq!(body_json(&f.hook(&d).await)["outcome"], "recorded");
+    let lead_customer = f.sandbox.customer_of(&lead_pid).unwrap();
+    assert_eq!(portal_store::payments::saved_methods(&f.booking("AE-50005").await)[0].customer_id, lead_customer);
+    // Alan's share and Grace's open checkout for her own share do not collide: both stay open.
+    let g = f.pay("AE-50005", &grace, Some(&key()), &json!({"pay": "traveller_share", "method": "card"})).await;
+    assert_eq!(g.status(), 201);
+    let r = f.pay("AE-50005", &alan, Some(&key()), &json!({"pay": "traveller_share", "method": "card"})).await;
+    assert_eq!(r.status(), 201, "{}", body_json(&r));
+    let alan_pid = body_json(&r)["payment_id"].as_str().unwrap().to_string();
+    assert!(f.sandbox.cancels().is_empty());
+    // His card is saved under his own customer, never the lead's.
+    let alan_customer = f.sandbox.customer_of(&alan_pid).unwrap();
+    assert_ne!(alan_customer, lead_customer);
+    // The lead's balance overlaps both shares: both open ones are superseded.
+    let r = f.pay("AE-50005", &grace, Some(&key()), &json!({"pay": "balance", "method": "card"})).await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(f.sandbox.cancels().len(), 2);
 }
 
 #[tokio::test]
