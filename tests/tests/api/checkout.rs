@@ -769,7 +769,7 @@ async fn two_tabs_get_one_open_payment_and_a_different_request_supersedes_it() {
     assert_eq!(r.status(), 201, "{}", body_json(&r));
     let pid_b = body_json(&r)["payment_id"].as_str().unwrap().to_string();
     assert_ne!(pid_a, pid_b);
-    assert_eq!(f.sandbox.cancels(), [pid_a.clone()]);
+    assert_eq!(f.sandbox.cancels(), std::slice::from_ref(&pid_a));
     assert_eq!(f.sandbox.status(&pid_a).as_deref(), Some("canceled"));
     assert!(f.sandbox.act(&pid_a, Action::Pay, now()).is_err(), "a cancelled payment cannot be paid");
     let c = f.booking("AE-10001").await;
