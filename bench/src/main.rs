@@ -160,7 +160,7 @@ fn webhook_succeeded(c: &Ctx, i: usize) -> Value {
     let n = format!("{}{:012}", c.run, i);
     let amount = 100;
     let body = json!({
-        "id": format!("evt_bench_{n}"), "object": "event", "api_version": "2024-06-20",
+        "id": format!("evt_bench_{n}"), "object": "event", "api_version": portal_gateway::stripe::STRIPE_VERSION,
         "created": Utc::now().timestamp(), "livemode": false, "pending_webhooks": 1,
         "request": {"id": null, "idempotency_key": null}, "type": "payment_intent.succeeded",
         "data": {"object": {

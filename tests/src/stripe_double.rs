@@ -160,7 +160,19 @@ async fn answer(mode: &str, method: &str, path: &str, query: &str, body: &[u8]) 
         ),
         ("POST", ["v1", "payment_intents"]) => {
             let off_session = form.split('&').any(|p| p == "off_session=true");
-            (200, intent("pi_double", if off_session { "succeeded" } else { "requires_payment_method" }))
+            let mut pi = intent("pi_double", if off_session { "succeeded" } else { "requires_payment_method" });
+            // Endive: `allowed_payment_method_types[]` in, the compatible subset out as `payment_method_types`.
+            if form.contains("payment_method_types%5B0%5D=") && !form.contains("allowed_payment_method_types%5B0%5D=") {
+                return error(
+                    400,
+                    "invalid_request_error",
+                    "payment_method_types_no_longer_supported",
+                    "payment_method_types is not supported in this API version; use allowed_payment_method_types",
+                );
+            }
+            let allowed = param(&form, "allowed_payment_method_types%5B0%5D");
+            pi["payment_method_types"] = json!(allowed.into_iter().collect::<Vec<_>>());
+            (200, pi)
         }
         ("POST", ["v1", "payment_intents", id, "cancel"]) if mode == "too_late" => {
             let (s, mut e) = error(

@@ -16,7 +16,12 @@ use crate::{
 };
 
 pub const STRIPE_API: &str = "https://api.stripe.com";
-pub const STRIPE_VERSION: &str = "2024-06-20";
+/// The API version every request pins (and the version the webhook endpoint must be created with, so event
+/// payloads have the same shapes): Endive, the current major release. Since it, intents take
+/// `allowed_payment_method_types[]` (added 2026-07-29.dahlia) and refuse `payment_method_types[]`; since Basil
+/// (2025-03-31) cancelling an intent creates no refund; since Clover (2025-09-30) Elements refuses the client
+/// secret of a `succeeded`, `canceled` or `processing` intent, which is why checkout only gives back open ones.
+pub const STRIPE_VERSION: &str = "2026-09-30.endive";
 
 pub struct StripeGateway {
     api_base: String,
@@ -50,7 +55,7 @@ pub fn payment_intent_form(
         p("amount", &gateway_minor(req.amount)?.to_string()),
         p("currency", &req.amount.currency().code().to_ascii_lowercase()),
         p(
-            "payment_method_types[0]",
+            "allowed_payment_method_types[0]",
             match req.method {
                 Method::Card => "card",
                 Method::OpenBanking => "pay_by_bank",
@@ -99,7 +104,7 @@ pub fn setup_intent_form(req: &CreateSetup, customer_id: &str) -> Vec<(String, S
     vec![
         p("customer", customer_id),
         p("usage", "off_session"),
-        p("payment_method_types[0]", "card"),
+        p("allowed_payment_method_types[0]", "card"),
         p("metadata[booking_reference]", &req.booking_reference),
         p("metadata[setup_id]", &req.setup_id),
         p("metadata[traveller_id]", &req.traveller_id),
@@ -205,6 +210,20 @@ impl PaymentGateway for StripeGateway {
             }
             let form = payment_intent_form(req, customer.as_deref())?;
             let pi = self.post("/v1/payment_intents", &req.idempotency_key, &form).await?;
+            // `allowed_payment_method_types` drops a method that does not apply instead of failing: an intent
+            // without ours cannot be paid the way the customer chose.
+            let wanted = match req.method {
+                Method::Card => "card",
+                Method::OpenBanking => "pay_by_bank",
+            };
+            let types = pi["payment_method_types"].as_array();
+            if types.is_some_and(|t| !t.iter().any(|x| x.as_str() == Some(wanted))) {
+                return Err(GatewayError::Rejected {
+                    status: 400,
+                    code: "payment_method_unavailable".into(),
+                    message: format!("{wanted} is not available for this payment"),
+                });
+            }
             Ok(CreatedPayment {
                 payment_id: field(&pi, "id")?,
                 client_secret: field(&pi, "client_secret")?,
@@ -355,7 +374,7 @@ mod tests {
         };
         assert_eq!(
             form_encode(&setup_intent_form(&req, "cus_1")),
-            "customer=cus_1&usage=off_session&payment_method_types%5B0%5D=card&metadata%5Bbooking_reference%5D=AE-1\
+            "customer=cus_1&usage=off_session&allowed_payment_method_types%5B0%5D=card&metadata%5Bbooking_reference%5D=AE-1\
 &metadata%5Bsetup_id%5D=set_1&metadata%5Btraveller_id%5D=T1"
         );
     }

@@ -970,7 +970,7 @@ async fn stripe_client_sends_exact_requests_to_a_local_double() {
         assert_eq!(h["content-type"], "application/x-www-form-urlencoded");
         assert_eq!(
             b,
-            "amount=100000&currency=gbp&payment_method_types%5B0%5D=card&description=Booking+AE-10001\
+            "amount=100000&currency=gbp&allowed_payment_method_types%5B0%5D=card&description=Booking+AE-10001\
 &metadata%5Bbooking_reference%5D=AE-10001&metadata%5Bcheckout_id%5D=chk_abc&metadata%5Bmovement_id%5D=mov_def\
 &metadata%5Btraveller_id%5D=T2&customer=cus_double&setup_future_usage=off_session"
         );
@@ -982,7 +982,7 @@ async fn stripe_client_sends_exact_requests_to_a_local_double() {
     {
         let seen = double.seen.lock().unwrap();
         assert_eq!(seen.len(), 1);
-        assert!(seen[0].3.contains("payment_method_types%5B0%5D=pay_by_bank"));
+        assert!(seen[0].3.contains("allowed_payment_method_types%5B0%5D=pay_by_bank"));
         assert!(!seen[0].3.contains("setup_future_usage") && !seen[0].3.contains("customer="));
     }
     // Faults: 5xx → Unavailable, 4xx → Rejected with Stripe's code, a slow answer → Timeout.

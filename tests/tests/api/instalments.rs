@@ -766,7 +766,7 @@ async fn stripe_client_sends_exact_set_up_and_off_session_requests() {
     assert_eq!(seen[1].2["idempotency-key"], "set_abc");
     assert_eq!(
         seen[1].3,
-        "customer=cus_double&usage=off_session&payment_method_types%5B0%5D=card&metadata%5Bbooking_reference%5D=AE-10001\
+        "customer=cus_double&usage=off_session&allowed_payment_method_types%5B0%5D=card&metadata%5Bbooking_reference%5D=AE-10001\
 &metadata%5Bsetup_id%5D=set_abc&metadata%5Btraveller_id%5D=T1"
     );
     assert_eq!(seen[2].2["idempotency-key"], "ichg_1");
