@@ -10,6 +10,7 @@
 //!    the booking's documents (invoice, receipts), after the commit and best effort like the receipt.
 
 pub mod receipt;
+pub mod refund_email;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use portal_domain::events::{GatewayRefs, LedgerEvent};
 use portal_domain::ledger::{Actor, ActorKind, LedgerSummary, Movement, MovementKind};
 use portal_domain::locale::Locale;
 use portal_domain::money::{Currency, Money};
+use portal_domain::payment::{self, OverpaymentPolicy};
 use portal_domain::schedule::{self, Instalment, RetryPolicy};
 use portal_domain::upsert::movement_id;
 use portal_gateway::event::{self, Envelope, GatewayEvent, PaymentInfo};
@@ -32,7 +34,8 @@ use portal_http::request::body_bytes;
 use portal_http::{ApiError, MAX_BODY_BYTES, header, json, respond};
 use portal_store::items::Aggregate;
 use portal_store::payments::{
-    CheckoutIntentItem, Claim, ClaimItem, ENTITY_PAYMENT_METHOD, PaymentMethodItem, Recording, STATE_DONE,
+    CheckoutIntentItem, Claim, ClaimItem, ENTITY_PAYMENT_METHOD, ExcessRefundItem, PaymentMethodItem, Recording,
+    STATE_DONE,
 };
 use portal_store::{BookingCollection, Store, StoreError};
 use serde::Serialize;
@@ -175,8 +178,11 @@ async fn route(state: &State, req: Request) -> Result<Response<Body>, ApiError> 
     match record_with_retries(state, &env, &reference, checkout_id.as_deref(), &claim, now).await {
         Ok(outcome) => {
             tracing::info!(event_id = %env.id, event_type = %env.event_type, reference = %reference, outcome = outcome.label, "webhook recorded");
-            if let Some(r) = outcome.receipt {
-                send_receipt(state, &r).await;
+            if let Some(r) = &outcome.receipt {
+                send_receipt(state, r).await;
+            }
+            if let (Some(x), Some(r)) = (&outcome.excess, &outcome.receipt) {
+                refund_excess(state, &r.booking, x).await;
             }
             if outcome.label == "failure_recorded" {
                 email_instalment_decline(state, &env, &reference).await;
@@ -297,6 +303,8 @@ async fn duplicate(state: &State, event_id: &str, mut existing: ClaimItem) -> Re
 struct Outcome {
     label: &'static str,
     receipt: Option<ReceiptJob>,
+    /// Money this payment brought beyond what is owed: refund it now (it is recorded `due` already).
+    excess: Option<ExcessRefundItem>,
 }
 
 struct ReceiptJob {
@@ -320,17 +328,18 @@ async fn record_with_retries(
         let Some(c) = state.store.load_booking(reference).await? else {
             tracing::warn!(event_id = %env.id, reference, "webhook for an unknown booking; acknowledged");
             finish_only(state, claim, reference, now).await?;
-            return Ok(Outcome { label: "unknown_booking", receipt: None });
+            return Ok(Outcome { label: "unknown_booking", receipt: None, excess: None });
         };
         let intent =
             checkout_id.and_then(|id| portal_store::payments::intents(&c).into_iter().find(|i| i.checkout_id == id));
-        let (recording, outcome) = plan(env, &c, intent, claim, now, &state.retry_policy)?;
+        let overpayment = state.brands.overpayment(&c.booking.brand);
+        let (recording, outcome) = plan(env, &c, intent, claim, now, &state.retry_policy, overpayment)?;
         match state.store.record(&recording).await {
             Ok(()) => return Ok(outcome),
             Err(StoreError::Conflict(_)) => {
                 // Someone else changed the booking (or took our lapsed claim): read again and re-plan.
                 if state.store.get_webhook_event(&env.id).await?.is_some_and(|e| e.is_done()) {
-                    return Ok(Outcome { label: "duplicate", receipt: None });
+                    return Ok(Outcome { label: "duplicate", receipt: None, excess: None });
                 }
                 tokio::time::sleep(Duration::from_millis(20 * (attempt as u64 + 1))).await;
             }
@@ -350,6 +359,7 @@ async fn finish_only(state: &State, claim: &ClaimItem, reference: &str, now: Dat
         intent: None,
         saved_method: None,
         instalments: vec![],
+        excess: None,
         now,
     };
     match state.store.record(&r).await {
@@ -396,6 +406,7 @@ fn plan(
     claim: &ClaimItem,
     now: DateTime<Utc>,
     policy: &RetryPolicy,
+    overpayment: OverpaymentPolicy,
 ) -> Result<(Recording, Outcome), ApiError> {
     let reference = c.booking.reference.as_str();
     let currency = c.booking.currency;
@@ -408,6 +419,7 @@ fn plan(
         intent: None,
         saved_method: None,
         instalments: vec![],
+        excess: None,
         now,
     };
     let has = |id: &str| c.movements.iter().any(|m| m.id == id);
@@ -426,7 +438,7 @@ fn plan(
                 Ok(m) => m,
                 Err(why) => {
                     tracing::error!(event_id = %env.id, reference, why = %why, "payment not recordable; needs a person");
-                    return Ok((r, Outcome { label: "unrecordable", receipt: None }));
+                    return Ok((r, Outcome { label: "unrecordable", receipt: None, excess: None }));
                 }
             };
             let checkout = intent
@@ -490,6 +502,18 @@ fn plan(
                     )
                     .map_err(|e| ApiError::internal(format!("ledger: {e}")))?,
                 });
+                // Money beyond what is owed (two checkouts paid, the price cut meanwhile, the booking cancelled)
+                // is recorded, then given back: the refund is due in this same transaction.
+                if let Some(job) = &receipt {
+                    let in_flight = excess_in_flight(c)?;
+                    if let Some((give, reason)) =
+                        payment::excess(c.booking.status, &job.summary, amount, in_flight, overpayment)
+                    {
+                        let payer = job.payer_traveller_id.clone();
+                        r.excess = Some(ExcessRefundItem::due(reference, &p.payment_id, give, reason, payer, now));
+                        tracing::info!(reference, payment_id = %p.payment_id, amount = %give, reason = ?reason, "payment beyond what is owed; refund due");
+                    }
+                }
                 add_movement(&mut r, c, m, Some(p))?;
             }
         }
@@ -594,7 +618,8 @@ fn plan(
         }
         GatewayEvent::Other => label = "ignored",
     }
-    Ok((r, Outcome { label, receipt }))
+    let excess = r.excess.clone();
+    Ok((r, Outcome { label, receipt, excess }))
 }
 
 fn refund_description(payment_id: &str) -> String {
@@ -864,6 +889,90 @@ fn saved_card(
 }
 
 /// Best effort: the payment is recorded whatever happens to the email (a failure is logged for a person).
+/// Refunds already on their way that the ledger does not show yet: pending refunds, and excess refunds due or
+/// requested whose refund has no movement yet.
+fn excess_in_flight(c: &BookingCollection) -> Result<Money, ApiError> {
+    let currency = c.booking.currency;
+    let ledger = portal_domain::ledger::refunds_in_flight(currency, &c.movements)
+        .map_err(|e| ApiError::internal(format!("ledger: {e}")))?;
+    let booked = |id: &Option<String>| c.movements.iter().any(|m| id.is_some() && m.external_reference == *id);
+    let waiting = portal_store::payments::excess_refunds(c)
+        .into_iter()
+        .filter(|x| x.status == "due" || !booked(&x.refund_id))
+        .map(|x| x.amount);
+    Money::sum(currency, waiting)
+        .and_then(|w| w.checked_add(ledger))
+        .map_err(|e| ApiError::internal(format!("ledger: {e}")))
+}
+
+/// Start the refund of a payment's excess at the gateway (idempotent on a key derived from the payment), mark
+/// it requested, and tell the payer, once. Best effort after the commit: an excess still `due` is retried by
+/// the reconciler. The refund's ledger movements come from its `refund.*` webhooks, keyed by refund id.
+pub async fn refund_excess(state: &State, booking: &Booking, item: &ExcessRefundItem) -> bool {
+    let reference = booking.reference.as_str();
+    let Some(gateway) = &state.gateway else {
+        tracing::error!(reference, payment_id = %item.payment_id, alarm = "excess_refund_not_started", "no gateway client to refund an excess; left due for the reconciler");
+        return false;
+    };
+    let req = portal_gateway::CreateRefund {
+        payment_id: item.payment_id.clone(),
+        amount: item.amount,
+        idempotency_key: item.idempotency_key(),
+        booking_reference: reference.to_string(),
+        reason: match item.reason {
+            payment::ExcessReason::Overpaid => "duplicate",
+            payment::ExcessReason::Cancelled => "requested_by_customer",
+        },
+    };
+    let refund = match gateway.create_refund(&req).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(reference, payment_id = %item.payment_id, error = %e, alarm = "excess_refund_not_started", "excess refund refused or unanswered; left due for the reconciler");
+            return false;
+        }
+    };
+    let now = (state.clock)();
+    match state.store.excess_requested(&item.requested(&refund.id, now)).await {
+        Ok(true) => {
+            tracing::info!(reference, payment_id = %item.payment_id, refund = %refund.id, amount = %item.amount, "excess refund started");
+            send_refund_notice(state, booking, item).await;
+            true
+        }
+        // Someone else (a redelivery, the reconciler) got there first and told the customer.
+        Ok(false) => true,
+        Err(e) => {
+            tracing::error!(reference, refund = %refund.id, error = %e, "excess refund started but not marked; the reconciler will find it done at the gateway");
+            false
+        }
+    }
+}
+
+async fn send_refund_notice(state: &State, b: &Booking, item: &ExcessRefundItem) {
+    let traveller = item
+        .payer_traveller_id
+        .as_deref()
+        .and_then(|t| b.traveller(t))
+        .filter(|t| t.email.is_some())
+        .or_else(|| b.lead());
+    let Some((t, to)) = traveller.and_then(|t| t.email.clone().map(|e| (t, e))) else {
+        tracing::warn!(reference = %b.reference, "no email for a refund notice");
+        return;
+    };
+    let brand = state.brands.get(&b.brand);
+    let mail = refund_email::email(&refund_email::RefundNotice {
+        brand,
+        locale: Locale::parse(&b.locale).unwrap_or(Locale::EnGb),
+        first_name: &t.first_name,
+        reference: b.reference.as_str(),
+        amount: item.amount,
+        reason: item.reason,
+    });
+    match portal_mail::send_email(&state.ses, brand, &to, &mail, None).await {
+        Ok(()) => tracing::info!(reference = %b.reference, to = %portal_mail::mask_email(&to), "refund notice sent"),
+        Err(e) => tracing::error!(reference = %b.reference, error = %e, "refund notice not sent"),
+    }
+}
+
 async fn send_receipt(state: &State, job: &ReceiptJob) {
     let b = &job.booking;
     let traveller = job

@@ -247,6 +247,49 @@ pub fn covers_instalment(d: &Debt<'_>, id: &str) -> bool {
     }
 }
 
+/// What a brand does with money received beyond what a booking costs (`BRANDS_JSON` `overpayment`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverpaymentPolicy {
+    /// Give it back to the card or account it came from, automatically (the default).
+    #[default]
+    Refund,
+    /// Keep it as a credit on the booking for the operator to settle.
+    Credit,
+}
+
+/// Why money is given back automatically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExcessReason {
+    /// The payment took the money received over the booking's total price.
+    Overpaid,
+    /// The payment arrived after the booking was cancelled.
+    Cancelled,
+}
+
+/// The part of a payment just recorded to refund automatically, judged on the ledger *with* that payment:
+/// all of it on a cancelled booking, else what it takes the money received over the total price; either way
+/// less refunds already on their way, and never more than the payment itself. `None`: nothing to give back,
+/// or the brand keeps overpayments as credit.
+pub fn excess(
+    status: BookingStatus,
+    after: &LedgerSummary,
+    payment: Money,
+    in_flight: Money,
+    policy: OverpaymentPolicy,
+) -> Option<(Money, ExcessReason)> {
+    if policy == OverpaymentPolicy::Credit || !payment.is_positive() {
+        return None;
+    }
+    let (over, reason) = match status {
+        BookingStatus::Cancelled => (after.paid, ExcessReason::Cancelled),
+        _ => (after.credit, ExcessReason::Overpaid),
+    };
+    let give = over.checked_sub(in_flight).ok()?.min(payment);
+    give.is_positive().then_some((give, reason))
+}
+
 fn short(s: &str) -> String {
     s.chars().take(40).collect()
 }
@@ -300,6 +343,50 @@ fn luhn(digits: &[u8]) -> bool {
 mod tests {
     fn debt<'a>(purpose: Purpose, ids: &'a [String], traveller: Option<&'a str>) -> super::Debt<'a> {
         super::Debt { purpose: Some(purpose), instalment_ids: ids, traveller_id: traveller }
+    }
+
+    #[test]
+    fn the_excess_is_what_overpays_or_all_of_it_after_cancellation_less_refunds_in_flight() {
+        use super::{ExcessReason, OverpaymentPolicy, excess};
+        use crate::booking::BookingStatus;
+        use crate::money::Currency;
+        let m = |minor| Money::from_minor(minor, Currency::Gbp).unwrap();
+        let summary = |paid, credit| LedgerSummary {
+            currency: Currency::Gbp,
+            total_price: m(paid - credit),
+            paid: m(paid),
+            outstanding: m(0),
+            credit: m(credit),
+            due_now: m(0),
+            overdue: m(0),
+            next_due: None,
+            instalments: vec![],
+            traveller_shares: vec![],
+        };
+        let refund = OverpaymentPolicy::Refund;
+        // Two tabs paid the £3,080.50 balance: the second payment is all excess.
+        let twice = summary(616_100, 308_050);
+        assert_eq!(
+            excess(BookingStatus::Confirmed, &twice, m(308_050), m(0), refund),
+            Some((m(308_050), ExcessReason::Overpaid))
+        );
+        // A payment larger than what was left (the price was cut meanwhile): only the part over.
+        let cut = summary(120_000, 20_000);
+        assert_eq!(
+            excess(BookingStatus::Confirmed, &cut, m(50_000), m(0), refund),
+            Some((m(20_000), ExcessReason::Overpaid))
+        );
+        // Already being refunded: not again.
+        assert_eq!(excess(BookingStatus::Confirmed, &cut, m(50_000), m(20_000), refund), None);
+        assert_eq!(excess(BookingStatus::Confirmed, &summary(100_000, 0), m(50_000), m(0), refund), None);
+        // Paid after the booking was cancelled: all of the payment.
+        let cancelled = summary(308_050, 0);
+        assert_eq!(
+            excess(BookingStatus::Cancelled, &cancelled, m(308_050), m(0), refund),
+            Some((m(308_050), ExcessReason::Cancelled))
+        );
+        // A brand that keeps overpayments as credit.
+        assert_eq!(excess(BookingStatus::Confirmed, &twice, m(308_050), m(0), OverpaymentPolicy::Credit), None);
     }
 
     #[test]

@@ -125,6 +125,18 @@ pub enum Cancelled {
 }
 
 /// The port every money flow talks to.
+/// A refund we start ourselves (money received beyond what a booking costs, or after it was cancelled).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateRefund {
+    pub payment_id: String,
+    pub amount: Money,
+    /// Derived from the payment refunded, so one payment's excess is refunded once however often it is asked.
+    pub idempotency_key: String,
+    pub booking_reference: String,
+    /// Stripe's `reason`: `duplicate` (paid twice) or `requested_by_customer` (after a cancellation).
+    pub reason: &'static str,
+}
+
 pub trait PaymentGateway: Send + Sync {
     /// `"stripe"` or `"sandbox"`.
     fn name(&self) -> &'static str;
@@ -139,6 +151,12 @@ pub trait PaymentGateway: Send + Sync {
     /// Charge no longer carries its refunds, so a `charge.refunded` whose `amount_refunded` exceeds what we
     /// recorded is resolved by reading them.
     fn refunds_of<'a>(&'a self, payment_id: &'a str) -> BoxFuture<'a, Result<Vec<event::RefundInfo>, GatewayError>>;
+    /// Refund (part of) a succeeded payment (Stripe: `POST /v1/refunds`), idempotent on the key: the same key
+    /// answers the same refund. The answer is usually `pending`; `refund.updated` settles it.
+    fn create_refund<'a>(&'a self, req: &'a CreateRefund) -> BoxFuture<'a, Result<event::RefundInfo, GatewayError>>;
+    /// A payment as the gateway holds it now (Stripe: `GET /v1/payment_intents/{id}` with its latest charge
+    /// and balance transaction expanded): the reconciler reads the ones whose webhook never came.
+    fn read_payment<'a>(&'a self, payment_id: &'a str) -> BoxFuture<'a, Result<serde_json::Value, GatewayError>>;
     /// A charge's fee, settlement reference and card, for a webhook that named the charge only by id (Stripe
     /// does). `Ok(None)`: this gateway always sends them expanded (the sandbox).
     fn charge_details<'a>(

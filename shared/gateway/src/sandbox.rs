@@ -100,6 +100,8 @@ struct Inner {
     setup_by_key: HashMap<String, String>,
     /// Every payment id `cancel_payment` was asked to cancel, in order.
     cancels: Vec<String>,
+    /// `create_refund` idempotency key → (payment id, index in its `refunded`).
+    refund_by_key: HashMap<String, (String, usize)>,
 }
 
 pub struct SandboxGateway {
@@ -577,6 +579,67 @@ impl PaymentGateway for SandboxGateway {
                 }
                 other => Ok(crate::Cancelled::TooLate(other.to_string())),
             }
+        })
+    }
+
+    fn create_refund<'a>(
+        &'a self,
+        req: &'a crate::CreateRefund,
+    ) -> BoxFuture<'a, Result<crate::event::RefundInfo, GatewayError>> {
+        Box::pin(async move {
+            tokio::time::sleep(self.latency).await;
+            let mut inner = self.lock();
+            if !inner.fail_next.is_empty() {
+                return Err(inner.fail_next.remove(0));
+            }
+            let (payment_id, index) = match inner.refund_by_key.get(&req.idempotency_key) {
+                Some(known) => known.clone(),
+                None => {
+                    let minor = gateway_minor(req.amount)?;
+                    let p = inner.payments.get_mut(&req.payment_id).ok_or_else(|| GatewayError::Rejected {
+                        status: 404,
+                        code: "resource_missing".into(),
+                        message: format!("No such payment_intent: '{}'", req.payment_id),
+                    })?;
+                    let paid = gateway_minor(p.amount)?;
+                    let refunded: i64 = p.refunded.iter().filter(|r| r.2 != "failed").map(|r| r.1).sum();
+                    if p.status != "succeeded" || minor <= 0 || refunded + minor > paid {
+                        return Err(GatewayError::Rejected {
+                            status: 400,
+                            code: "charge_already_refunded".into(),
+                            message: "the refund is more than what is left of the payment".into(),
+                        });
+                    }
+                    // Card refunds start `pending`, as Stripe's usually do; `SettleRefund` completes them.
+                    p.refunded.push((new_id("re"), minor, "pending"));
+                    let index = p.refunded.len() - 1;
+                    let charge = p.charge_id.clone().unwrap_or_default();
+                    let meta = json!({"booking_reference": req.booking_reference});
+                    let refund = refund_json(p, index, &charge, Some(meta));
+                    let charge_event = charge_json(p, &charge);
+                    inner.pending.push(("refund.created", refund));
+                    inner.pending.push(("charge.refunded", charge_event));
+                    inner.refund_by_key.insert(req.idempotency_key.clone(), (req.payment_id.clone(), index));
+                    (req.payment_id.clone(), index)
+                }
+            };
+            let p = inner.payments.get(&payment_id).ok_or_else(|| GatewayError::Protocol("refund lost".into()))?;
+            let charge = p.charge_id.clone().unwrap_or_default();
+            let meta = json!({"booking_reference": req.booking_reference});
+            crate::event::refund_of(&refund_json(p, index, &charge, Some(meta)))
+                .ok_or_else(|| GatewayError::Protocol("refund not built".into()))
+        })
+    }
+
+    fn read_payment<'a>(&'a self, payment_id: &'a str) -> BoxFuture<'a, Result<Value, GatewayError>> {
+        Box::pin(async move {
+            let inner = self.lock();
+            let p = inner.payments.get(payment_id).ok_or_else(|| GatewayError::Rejected {
+                status: 404,
+                code: "resource_missing".into(),
+                message: format!("No such payment_intent: '{payment_id}'"),
+            })?;
+            Ok(intent_json(p, p.status == "succeeded"))
         })
     }
 

@@ -278,6 +278,31 @@ impl PaymentGateway for StripeGateway {
         })
     }
 
+    fn create_refund<'a>(
+        &'a self,
+        req: &'a crate::CreateRefund,
+    ) -> BoxFuture<'a, Result<crate::event::RefundInfo, GatewayError>> {
+        Box::pin(async move {
+            let p = |k: &str, v: &str| (k.to_string(), v.to_string());
+            let form = vec![
+                p("payment_intent", &req.payment_id),
+                p("amount", &gateway_minor(req.amount)?.to_string()),
+                p("reason", req.reason),
+                p("metadata[booking_reference]", &req.booking_reference),
+            ];
+            let r = self.post("/v1/refunds", &req.idempotency_key, &form).await?;
+            crate::event::refund_of(&r)
+                .ok_or_else(|| GatewayError::Protocol("the refund answer is not a refund".into()))
+        })
+    }
+
+    fn read_payment<'a>(&'a self, payment_id: &'a str) -> BoxFuture<'a, Result<Value, GatewayError>> {
+        Box::pin(async move {
+            let id = path_id(payment_id)?;
+            self.get(&format!("/v1/payment_intents/{id}?expand%5B%5D=latest_charge.balance_transaction")).await
+        })
+    }
+
     fn refunds_of<'a>(
         &'a self,
         payment_id: &'a str,

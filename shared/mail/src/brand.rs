@@ -1,12 +1,14 @@
 //! Brands: how a brand's emails and pages look and who sends them, from `BRANDS_JSON`, checked once at start-up.
 //!
-//! `BRANDS_JSON` is `{"<brand id>": {"name", "primary_colour": "#rrggbb", "sender"?, "logo_url"?, "logo_key"?}}`;
+//! `BRANDS_JSON` is `{"<brand id>": {"name", "primary_colour": "#rrggbb", "sender"?, "logo_url"?, "logo_key"?,
+//! "overpayment"?: "refund" | "credit"}}`;
 //! the key `default` covers every other brand id. `logo_key` is the document worker's (an S3 key of the PDF logo):
 //! accepted and ignored here, so one `BRANDS_JSON` serves both.
 
 use std::collections::HashMap;
 use std::fmt;
 
+use portal_domain::payment::OverpaymentPolicy;
 use serde::Deserialize;
 
 /// How a brand's emails and pages look and who sends them.
@@ -24,6 +26,8 @@ pub struct Brand {
 pub struct Brands {
     pub default: Brand,
     pub by_id: HashMap<String, Brand>,
+    /// `overpayment` per brand id (`refund`, the default, or `credit`); the `default` key's covers the rest.
+    pub overpayment: HashMap<String, OverpaymentPolicy>,
 }
 
 /// A `BRANDS_JSON` problem. Callers report it as a configuration error of [`BrandsError::VARIABLE`].
@@ -49,12 +53,17 @@ impl Brands {
         self.by_id.get(id).unwrap_or(&self.default)
     }
 
+    /// What brand `id` does with money received beyond a booking's price.
+    pub fn overpayment(&self, id: &str) -> OverpaymentPolicy {
+        self.overpayment.get(id).or_else(|| self.overpayment.get("default")).copied().unwrap_or_default()
+    }
+
     /// A single default brand.
     pub fn single(name: &str, primary_colour: &str, sender: &str) -> Result<Brands, BrandsError> {
         let b =
             Brand { name: name.into(), primary_colour: primary_colour.into(), sender: sender.into(), logo_url: None };
         check_brand("default", &b)?;
-        Ok(Brands { default: b, by_id: HashMap::new() })
+        Ok(Brands { default: b, by_id: HashMap::new(), overpayment: HashMap::new() })
     }
 
     /// `BRANDS_JSON` as described in the module docs; `default_sender` fills brands that name no sender.
@@ -71,6 +80,9 @@ impl Brands {
             /// The document worker's (an S3 key of the PDF logo); accepted here so one `BRANDS_JSON` serves both.
             #[serde(default, rename = "logo_key")]
             _logo_key: Option<String>,
+            /// `refund` (default) or `credit`: what happens to money received beyond the price.
+            #[serde(default)]
+            overpayment: Option<OverpaymentPolicy>,
         }
         let raw: HashMap<String, Raw> = match json {
             None => HashMap::new(),
@@ -79,6 +91,7 @@ impl Brands {
             }
         };
         let mut by_id = HashMap::new();
+        let mut overpayment = HashMap::new();
         let mut default = Brand {
             name: "Your tour portal".into(),
             primary_colour: "#1f4e79".into(),
@@ -86,6 +99,9 @@ impl Brands {
             logo_url: None,
         };
         for (id, r) in raw {
+            if let Some(p) = r.overpayment {
+                overpayment.insert(id.clone(), p);
+            }
             let b = Brand {
                 name: r.name.trim().to_string(),
                 primary_colour: r.primary_colour,
@@ -100,7 +116,7 @@ impl Brands {
             }
         }
         check_brand("default", &default)?;
-        Ok(Brands { default, by_id })
+        Ok(Brands { default, by_id, overpayment })
     }
 }
 
@@ -128,6 +144,18 @@ pub fn check_brand(id: &str, b: &Brand) -> Result<(), BrandsError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn overpayment_policy_per_brand_default_refund() {
+        let json = r##"{"alpine": {"name": "Alpine", "primary_colour": "#0a7c59", "overpayment": "credit"},
+            "coast": {"name": "Coast", "primary_colour": "#0a7c59"}}"##;
+        let b = Brands::parse(Some(json), "p@tours.example").unwrap();
+        assert_eq!(b.overpayment("alpine"), OverpaymentPolicy::Credit);
+        assert_eq!(b.overpayment("coast"), OverpaymentPolicy::Refund);
+        assert_eq!(b.overpayment("unknown"), OverpaymentPolicy::Refund);
+        let bad = r##"{"alpine": {"name": "Alpine", "primary_colour": "#0a7c59", "overpayment": "keep"}}"##;
+        assert!(Brands::parse(Some(bad), "p@tours.example").is_err());
+    }
+
     use super::*;
 
     #[test]

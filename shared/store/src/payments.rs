@@ -7,6 +7,7 @@
 //! | `checkout_intent` | `B#<REF>` | `CHECKOUT#<checkout id>` | what a checkout is for (amount, instalments, traveller, payer, method, gateway payment id, status) |
 //! | `gateway_payment` | `GWPAY#<payment id>` | `GWPAY` | gateway payment id → booking, for events that carry no metadata (disputes) |
 //! | `payment_method` | `B#<REF>` | `PAYMETHOD#<id>` | a card saved with `setup_future_usage` (gateway customer + payment method, brand, last four) |
+//! | `excess_refund` | `B#<REF>` | `EXCESS#<payment id>` | money a payment brought beyond what is owed: `due` (indexed in `open_payments`), then `requested` with the gateway's refund id |
 //! | `payment_lock` | `PAYLOCK#<REF>` | `PAYLOCK` | held (30 s lease) while one checkout of the booking looks for open payments and creates its own |
 
 use aws_sdk_dynamodb::error::SdkError;
@@ -15,7 +16,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use portal_domain::ledger::Movement;
 use portal_domain::money::Money;
-use portal_domain::payment::{Debt, Purpose};
+use portal_domain::payment::{Debt, ExcessReason, Purpose};
 use serde::{Deserialize, Serialize};
 
 use crate::items::{Aggregate, MovementItem, OutboxItem};
@@ -28,6 +29,8 @@ pub const ENTITY_CHECKOUT_INTENT: &str = "checkout_intent";
 pub const ENTITY_GATEWAY_PAYMENT: &str = "gateway_payment";
 pub const ENTITY_PAYMENT_METHOD: &str = "payment_method";
 pub const ENTITY_PAYMENT_LOCK: &str = "payment_lock";
+pub const ENTITY_EXCESS_REFUND: &str = "excess_refund";
+pub const PREFIX_EXCESS: &str = "EXCESS#";
 
 pub const SK_IDEM: &str = "IDEM";
 pub const SK_WHEVT: &str = "WHEVT";
@@ -245,6 +248,81 @@ pub struct PaymentMethodItem {
     pub saved_at: DateTime<Utc>,
 }
 
+pub fn excess_sk(payment_id: &str) -> String {
+    format!("{PREFIX_EXCESS}{payment_id}")
+}
+
+/// Money a payment brought beyond what the booking costs (or after it was cancelled), to give back: written
+/// `due` in the same transaction as the payment, `requested` once the gateway accepted the refund (its id then
+/// links the ledger's refund movements). Indexed in `open_payments` while `due`, so the reconciler retries a
+/// refund the webhook function could not start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExcessRefundItem {
+    pub pk: String,
+    pub sk: String,
+    pub entity: String,
+    pub payment_id: String,
+    pub amount: Money,
+    pub reason: ExcessReason,
+    /// `due` or `requested`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_id: Option<String>,
+    /// Who paid: the one the refund email goes to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payer_traveller_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi4pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi4sk: Option<String>,
+}
+
+impl ExcessRefundItem {
+    pub fn due(
+        reference: &str,
+        payment_id: &str,
+        amount: Money,
+        reason: ExcessReason,
+        payer_traveller_id: Option<String>,
+        now: DateTime<Utc>,
+    ) -> ExcessRefundItem {
+        ExcessRefundItem {
+            pk: keys::booking_pk(reference),
+            sk: excess_sk(payment_id),
+            entity: ENTITY_EXCESS_REFUND.into(),
+            payment_id: payment_id.into(),
+            amount,
+            reason,
+            status: "due".into(),
+            refund_id: None,
+            payer_traveller_id,
+            created_at: now,
+            updated_at: now,
+            gsi4pk: Some(keys::OPEN_GSI4PK.into()),
+            gsi4sk: Some(keys::open_gsi4sk(now, reference, &excess_sk(payment_id))),
+        }
+    }
+
+    /// The gateway accepted refund `refund_id`: no longer waiting.
+    pub fn requested(&self, refund_id: &str, now: DateTime<Utc>) -> ExcessRefundItem {
+        ExcessRefundItem {
+            status: "requested".into(),
+            refund_id: Some(refund_id.into()),
+            updated_at: now,
+            gsi4pk: None,
+            gsi4sk: None,
+            ..self.clone()
+        }
+    }
+
+    /// The refund's idempotency key at the gateway: one per payment, however often it is asked.
+    pub fn idempotency_key(&self) -> String {
+        format!("excess-refund-{}", self.payment_id)
+    }
+}
+
 /// Everything one gateway event changes, written in one conditional `TransactWriteItems`.
 #[derive(Debug, Clone)]
 pub struct Recording {
@@ -262,6 +340,8 @@ pub struct Recording {
     /// Instalments whose collection state the event moves (an off-session instalment charge paid or declined);
     /// serialised by the booking's version condition, so `booking` is `Some` whenever this is not empty.
     pub instalments: Vec<portal_domain::schedule::Instalment>,
+    /// Money this payment brought beyond what is owed, to refund (written once: condition not exists).
+    pub excess: Option<ExcessRefundItem>,
     pub now: DateTime<Utc>,
 }
 
@@ -452,7 +532,8 @@ impl Store {
         }
     }
 
-    /// Open checkout intents created before `before`, oldest first: `(reference, checkout id)`.
+    /// Open checkout intents and due excess refunds created before `before`, oldest first: `(reference, sort
+    /// key)` (`CHECKOUT#<checkout id>` or `EXCESS#<payment id>`).
     pub async fn open_payments(
         &self,
         before: DateTime<Utc>,
@@ -478,9 +559,10 @@ impl Store {
             for item in page.items.unwrap_or_default() {
                 let get = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
                 let (Some(pk), Some(sk)) = (get("pk"), get("sk")) else { continue };
-                if let (Some(r), Some(c)) = (pk.strip_prefix(keys::PREFIX_BOOKING_PK), sk.strip_prefix(PREFIX_CHECKOUT))
+                if let Some(r) = pk.strip_prefix(keys::PREFIX_BOOKING_PK)
+                    && (sk.starts_with(PREFIX_CHECKOUT) || sk.starts_with(PREFIX_EXCESS))
                 {
-                    out.push((r.to_string(), c.to_string()));
+                    out.push((r.to_string(), sk));
                 }
             }
             match page.last_evaluated_key {
@@ -531,13 +613,39 @@ impl Store {
         for i in &r.instalments {
             tx.put_any(table, &crate::items::InstalmentItem::new(&r.reference, i.clone()))?;
         }
+        if let Some(x) = &r.excess {
+            tx.put_new(table, x)?;
+        }
         self.commit(tx).await
+    }
+
+    /// Mark an excess refund `requested` (condition: still `due`). `Ok(false)`: someone else did first.
+    pub async fn excess_requested(&self, item: &ExcessRefundItem) -> Result<bool, StoreError> {
+        let res = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(to_item(item)?))
+            .condition_expression("#status = :due")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":due", s("due"))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => Ok(false),
+            Err(e) => Err(StoreError::aws(e)),
+        }
     }
 }
 
 /// The checkout intents and saved cards among a booking collection's other items.
 pub fn intents(c: &crate::BookingCollection) -> Vec<CheckoutIntentItem> {
     of_entity(c, ENTITY_CHECKOUT_INTENT)
+}
+
+pub fn excess_refunds(c: &crate::BookingCollection) -> Vec<ExcessRefundItem> {
+    of_entity(c, ENTITY_EXCESS_REFUND)
 }
 
 pub fn saved_methods(c: &crate::BookingCollection) -> Vec<PaymentMethodItem> {

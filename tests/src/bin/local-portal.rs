@@ -347,14 +347,23 @@ fn sandbox_checkout_page(
                 };
                 match sandbox.act(id, action, Utc::now().timestamp()) {
                     Ok(deliveries) => {
-                        for d in deliveries {
-                            let hooks = hooks.clone();
-                            tokio::spawn(async move {
-                                let event_id = d.event_id.clone();
-                                let r = portal_tests::instalments::deliver_one(&hooks, d).await;
-                                eprintln!("sandbox webhook {event_id} -> {} {}", r.status(), body_json(&r));
-                            });
-                        }
+                        // In order, as one gateway connection would; then whatever the gateway sends on its own
+                        // as a result (an excess refund the webhook started: refund.created, charge.refunded).
+                        let (hooks, sandbox) = (hooks.clone(), sandbox.clone());
+                        tokio::spawn(async move {
+                            let mut batch = deliveries;
+                            for _ in 0..4 {
+                                for d in batch {
+                                    let event_id = d.event_id.clone();
+                                    let r = portal_tests::instalments::deliver_one(&hooks, d).await;
+                                    eprintln!("sandbox webhook {event_id} -> {} {}", r.status(), body_json(&r));
+                                }
+                                batch = sandbox.take_deliveries(Utc::now().timestamp());
+                                if batch.is_empty() {
+                                    break;
+                                }
+                            }
+                        });
                         let back = format!("/sandbox/checkout/{}", id.replace(['<', '>', '"', '&'], ""));
                         html(
                             200,

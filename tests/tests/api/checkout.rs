@@ -877,6 +877,122 @@ async fn a_share_and_another_travellers_share_are_separate_debts_each_payer_its_
     assert_eq!(f.sandbox.cancels().len(), 2);
 }
 
+impl Fx {
+    /// Deliver what the gateway sent on its own (an excess refund's `refund.created` and `charge.refunded`).
+    async fn deliver_pending(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for d in self.sandbox.take_deliveries(now()) {
+            out.push(body_json(&self.hook(&d).await)["outcome"].as_str().unwrap_or_default().to_string());
+        }
+        out
+    }
+
+    async fn credit(&self, reference: &str) -> String {
+        let c = self.booking(reference).await;
+        LedgerSummary::compute(&c.booking, &c.movements, &c.instalments, today()).unwrap().credit.to_decimal_string()
+    }
+
+    async fn outbox_types(&self) -> Vec<String> {
+        self.entities("outbox_event")
+            .await
+            .into_iter()
+            .map(|i| portal_store::store::from_item::<Value>(i).unwrap())
+            .filter_map(|e| e["event"]["type"].as_str().map(str::to_string))
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn a_payment_that_lands_after_a_price_cut_is_recorded_and_its_excess_refunded_and_emailed() {
+    let f = fx().await;
+    f.seed("AE-10001", &seed::gbp_booking(today())).await;
+    let token = f.sign_in("AE-10001", "T1", "ada@example.com", true).await;
+    let r = f.pay("AE-10001", &token, Some(&key()), &json!({"pay": "balance", "method": "card"})).await;
+    let pid = body_json(&r)["payment_id"].as_str().unwrap().to_string();
+    // The customer pays the £2,580.50 balance; before its webhook, the operator cuts the price by £500.
+    let paid = f.sandbox.act(&pid, Action::Pay, now()).unwrap().remove(0);
+    let mut cheaper = seed::gbp_booking(today());
+    cheaper["price_lines"][1]["amount"] = json!("950.00");
+    cheaper["schedule"][2]["amount"] = json!("1080.50");
+    f.seed("AE-10001", &cheaper).await;
+    // The money is real: recorded in full, then the £500 it brought beyond the price is refunded at once.
+    assert_eq!(body_json(&f.hook(&paid).await)["outcome"], "recorded");
+    assert_eq!(body_json(&f.hook(&paid).await)["outcome"], "duplicate", "one excess however often delivered");
+    let c = f.booking("AE-10001").await;
+    let due = portal_store::payments::excess_refunds(&c);
+    assert_eq!(due.len(), 1);
+    assert_eq!((due[0].status.as_str(), due[0].amount.to_decimal_string().as_str()), ("requested", "500.00"));
+    let mails = f.receipts("ada@example.com");
+    let notice = mails.iter().find(|m| m["subject"].as_str().unwrap().contains("refunding")).expect("refund email");
+    assert!(notice.to_string().contains("£500.00") && notice.to_string().contains("paid more than"), "{notice}");
+    // The gateway's own events: pending first (not yet money back), then succeeded.
+    assert_eq!(f.deliver_pending().await, ["refund_recorded", "already_recorded"]);
+    assert_eq!(f.credit("AE-10001").await, "500.00", "a pending refund is not yet money back");
+    let settled = f.sandbox.act(&pid, Action::SettleRefund { index: 0, status: "succeeded" }, now()).unwrap();
+    assert_eq!(body_json(&f.hook(&settled[0]).await)["outcome"], "refund_recorded");
+    assert_eq!((f.credit("AE-10001").await.as_str(), f.outstanding("AE-10001").await.as_str()), ("0.00", "0.00"));
+    let types = f.outbox_types().await;
+    assert!(types.contains(&"refund.pending".to_string()) && types.contains(&"refund".to_string()), "{types:?}");
+    // Only one refund at the gateway, for exactly the excess.
+    let refunds = f.sandbox.refunds_of(&pid).await.unwrap();
+    assert_eq!(refunds.iter().map(|r| r.amount_minor).collect::<Vec<_>>(), [50000]);
+}
+
+#[tokio::test]
+async fn a_payment_after_the_booking_was_cancelled_is_refunded_in_full() {
+    let f = fx().await;
+    f.seed("AE-10001", &seed::gbp_booking(today())).await;
+    let token = f.sign_in("AE-10001", "T1", "ada@example.com", true).await;
+    let r = f.pay("AE-10001", &token, Some(&key()), &json!({"pay": "balance", "method": "card"})).await;
+    let pid = body_json(&r)["payment_id"].as_str().unwrap().to_string();
+    let paid = f.sandbox.act(&pid, Action::Pay, now()).unwrap().remove(0);
+    let mut cancelled = seed::gbp_booking(today());
+    cancelled["status"] = json!("cancelled");
+    f.seed("AE-10001", &cancelled).await;
+    assert_eq!(body_json(&f.hook(&paid).await)["outcome"], "recorded");
+    let c = f.booking("AE-10001").await;
+    let due = portal_store::payments::excess_refunds(&c);
+    assert_eq!(due[0].amount.to_decimal_string(), "2580.50");
+    assert_eq!(due[0].reason, portal_domain::payment::ExcessReason::Cancelled);
+    let mails = f.receipts("ada@example.com");
+    assert!(mails.iter().any(|m| m.to_string().contains("after the booking was cancelled")), "{mails:?}");
+    assert_eq!(f.deliver_pending().await, ["refund_recorded", "already_recorded"]);
+    let settled = f.sandbox.act(&pid, Action::SettleRefund { index: 0, status: "succeeded" }, now()).unwrap();
+    assert_eq!(body_json(&f.hook(&settled[0]).await)["outcome"], "refund_recorded");
+    let c = f.booking("AE-10001").await;
+    let s = LedgerSummary::compute(&c.booking, &c.movements, &c.instalments, today()).unwrap();
+    assert_eq!(s.paid.to_decimal_string(), "500.00", "only the deposit paid before the cancellation stays");
+}
+
+#[tokio::test]
+async fn a_brand_that_keeps_overpayments_as_credit_refunds_nothing() {
+    let f = fx().await;
+    let json =
+        json!({"alpine-escapes": {"name": f.brand, "primary_colour": "#0a7c59", "overpayment": "credit"}}).to_string();
+    let hooks = payment_webhooks::State::new(
+        f.env.store(),
+        f.env.ses.clone(),
+        SECRET,
+        auth::Brands::parse(Some(&json), &f.env.sender).unwrap(),
+    )
+    .with_gateway(f.sandbox.clone());
+    f.seed("AE-10001", &seed::gbp_booking(today())).await;
+    let token = f.sign_in("AE-10001", "T1", "ada@example.com", true).await;
+    let r = f.pay("AE-10001", &token, Some(&key()), &json!({"pay": "balance", "method": "card"})).await;
+    let pid = body_json(&r)["payment_id"].as_str().unwrap().to_string();
+    let paid = f.sandbox.act(&pid, Action::Pay, now()).unwrap().remove(0);
+    let mut cheaper = seed::gbp_booking(today());
+    cheaper["price_lines"][1]["amount"] = json!("950.00");
+    cheaper["schedule"][2]["amount"] = json!("1080.50");
+    f.seed("AE-10001", &cheaper).await;
+    let req = webhook_request(&paid.body, Some(&paid.signature)).build();
+    let r = payment_webhooks::handle(&hooks, req).await.unwrap();
+    assert_eq!(body_json(&r)["outcome"], "recorded");
+    assert_eq!(f.credit("AE-10001").await, "500.00");
+    assert!(portal_store::payments::excess_refunds(&f.booking("AE-10001").await).is_empty());
+    assert!(f.sandbox.take_deliveries(now()).is_empty(), "no refund at the gateway");
+}
+
 #[tokio::test]
 async fn split_payments_a_traveller_pays_their_share_the_lead_pays_any() {
     let f = fx().await;
