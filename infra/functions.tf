@@ -246,6 +246,35 @@ locals {
       ]
     }
 
+    # Payments whose webhook never came: reads open intents older than RECONCILE_AFTER_SECONDS from the sparse
+    # open_payments index, records what the gateway says through the webhook's exactly-once path, cancels
+    # expired checkouts at the gateway and restarts excess refunds that did not start (docs/payments.md).
+    "payment-reconciler" = {
+      memory  = 256
+      timeout = 300
+      env = {
+        EMAIL_SENDER            = var.brands["default"].sender
+        BRANDS_JSON             = local.brands_json
+        PORTAL_URL              = var.portal_url
+        DOCUMENTS_QUEUE_URL     = aws_sqs_queue.documents.url
+        GATEWAY_TIMEOUT_MS      = "8000"
+        RECONCILE_AFTER_SECONDS = tostring(var.reconcile_after_seconds)
+        RECONCILE_BATCH         = "200"
+      }
+      secrets              = { STRIPE_SECRET_KEY = "stripe_secret_key" }
+      reserved_concurrency = 1
+      schedule             = "rate(10 minutes)"
+      schedule_input       = jsonencode({})
+      http                 = false
+      permissions = [
+        { actions = ["dynamodb:Query"], resources = ["{table}/index/open_payments"] },
+        # Booking reads, the event claim, and the same one-transaction recording as the webhook function.
+        { actions = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources = ["{table}"] },
+        { actions = ["ses:SendEmail"], resources = ["{ses_identities}"] },
+        { actions = ["sqs:SendMessage"], resources = ["{queue:documents}"] },
+      ]
+    }
+
     "finance-exporter" = {
       memory  = 512
       timeout = 900
@@ -266,7 +295,7 @@ locals {
 
   brands_json = jsonencode({
     for id, b in var.brands : id => merge(
-      { name = b.name, primary_colour = b.primary_colour, sender = b.sender },
+      { name = b.name, primary_colour = b.primary_colour, sender = b.sender, overpayment = b.overpayment },
       b.logo_url == null ? {} : { logo_url = b.logo_url },
       contains(keys(local.brand_logos), id) ? { logo_key = local.brand_logos[id].key } : {},
     )

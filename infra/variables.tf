@@ -28,8 +28,15 @@ variable "brands" {
     domain         = string
     logo_url       = optional(string)
     logo_file      = optional(string)
+    # Money received beyond a booking's price (or after its cancellation): "refund" it automatically, or keep
+    # it as "credit" for the operator to settle.
+    overpayment = optional(string, "refund")
   }))
 
+  validation {
+    condition     = alltrue([for b in values(var.brands) : contains(["refund", "credit"], b.overpayment)])
+    error_message = "each brand's overpayment is \"refund\" or \"credit\"."
+  }
   validation {
     condition     = contains(keys(var.brands), "default")
     error_message = "brands must contain a `default` brand."
@@ -175,6 +182,17 @@ variable "alarm_email" {
   validation {
     condition     = var.alarm_email == "" || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alarm_email))
     error_message = "alarm_email is an email address or empty."
+  }
+}
+
+variable "reconcile_after_seconds" {
+  description = "How old an open payment (or an excess refund that did not start) must be before the payment reconciler reads it from the gateway (RECONCILE_AFTER_SECONDS): longer than a webhook normally takes, shorter than a customer would wait for a receipt."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.reconcile_after_seconds >= 60 && var.reconcile_after_seconds <= 86400
+    error_message = "reconcile_after_seconds is 60-86400."
   }
 }
 

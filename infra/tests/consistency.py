@@ -10,8 +10,8 @@ Fails, naming what is missing, when:
   - a function's IAM statements lack an action (on the right resource) that its code can reach.
 
 What "its code" means: starting from `main` in functions/<name>/src/main.rs, every fn reachable by name through
-the crate's src/ (src/bin/ excluded: those are separate tools, not the Lambda) and the shared crates it depends
-on. Resolution is by name and deliberately over-approximate (a method call reaches every fn of that name), so
+the crate's src/ (src/bin/ excluded: those are separate tools, not the Lambda) and the shared (and function
+library) crates it depends on. Resolution is by name and deliberately over-approximate (a method call reaches every fn of that name), so
 a missing permission or variable is never missed; `Type::name` calls resolve to that type's fn.
 
 Environment rule (documented in docs/deploy.md):
@@ -195,9 +195,15 @@ def crate_sources(crate: Path) -> list[Path]:
     return sorted(p for p in (crate / "src").rglob("*.rs") if "bin" not in p.relative_to(crate / "src").parts)
 
 
+# A function crate's own Lambda entry points: not reachable from another function that links its library (the
+# payment reconciler records through payment-webhooks' path; payment-webhooks sends the runner's decline email).
+ENTRY_POINTS = {"main", "from_env", "handle", "run", "route"}
+
+
 def shared_deps(repo: Path, crate: Path) -> list[Path]:
+    """The shared crates a crate depends on, and the function crates whose library it links, transitively."""
     names = {}
-    for d in (repo / "shared").iterdir():
+    for d in [*(repo / "shared").iterdir(), *(p for p in (repo / "functions").iterdir() if p != crate)]:
         toml = d / "Cargo.toml"
         if toml.exists():
             m = re.search(r'^name\s*=\s*"([^"]+)"', toml.read_text(), re.M)
@@ -234,8 +240,9 @@ def code_usage(repo: Path, crate: Path) -> Usage:
     for p in crate_sources(crate):
         fns += parse_fns(p)
     for d in shared_deps(repo, crate):
+        linked = d.parent.name == "functions"
         for p in crate_sources(d):
-            fns += parse_fns(p)
+            fns += [f for f in parse_fns(p) if not (linked and f.name in ENTRY_POINTS)]
     by_name: dict[str, list[Fn]] = {}
     by_qual: dict[str, list[Fn]] = {}
     for f in fns:

@@ -48,14 +48,16 @@ async fn deliver(hooks: &payment_webhooks::State, deliveries: Vec<Delivery>) -> 
     out
 }
 
-/// Both pages; `operator_key` guards the runner.
+/// The pages; `operator_key` guards the runner and the reconciler (`POST /local/payment-reconciler?now=`).
 pub fn local_pages(
     runner: instalment_runner::State,
+    reconciler: payment_reconciler::State,
     sandbox: Arc<SandboxGateway>,
     hooks: Arc<payment_webhooks::State>,
     operator_key: &str,
 ) -> Page {
     let runner = Arc::new(runner);
+    let reconciler = Arc::new(reconciler);
     let key = operator_key.to_string();
     Arc::new(move |method: &http::Method, path: &str, query: &str| {
         if let Some(rest) = path.strip_prefix("/sandbox/setup/") {
@@ -77,7 +79,7 @@ pub fn local_pages(
                 _ => None,
             };
         }
-        if path != "/local/instalment-runner" {
+        if path != "/local/instalment-runner" && path != "/local/payment-reconciler" {
             return None;
         }
         if method != http::Method::POST {
@@ -99,6 +101,26 @@ pub fn local_pages(
                 }
             },
         };
+        if path == "/local/payment-reconciler" {
+            let (reconciler, sandbox, hooks) = (reconciler.clone(), sandbox.clone(), hooks.clone());
+            let result = tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(async move {
+                    let report = payment_reconciler::run(&reconciler, now).await;
+                    let webhooks = deliver(&hooks, sandbox.take_deliveries(Utc::now().timestamp())).await;
+                    (report, webhooks)
+                })
+            });
+            return match result {
+                (Ok(report), webhooks) => respond(
+                    200,
+                    "application/json",
+                    serde_json::json!({"report": report, "webhooks": webhooks}).to_string(),
+                ),
+                (Err(e), _) => {
+                    respond(503, "application/json", serde_json::json!({"error": e.to_string()}).to_string())
+                }
+            };
+        }
         let (runner, sandbox, hooks) = (runner.clone(), sandbox.clone(), hooks.clone());
         let result = tokio::task::block_in_place(|| {
             tokio::runtime::Handle::current().block_on(async move {

@@ -164,9 +164,18 @@ async fn route(state: &State, req: Request) -> Result<Response<Body>, ApiError> 
         bad_signature(e)
     })?;
     let env = event::parse(raw).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let label = record_event(state, env.clone(), now).await?;
+    ack(&env.id, label)
+}
+
+/// Record one gateway event exactly once, as the webhook does: find its booking, claim the event id, fill in
+/// what it names only by id, record, then send what follows (receipt, refund of an excess, decline email,
+/// document regeneration). The reconciler hands in events it built from the gateway's current state through
+/// this same path. Returns the outcome label.
+pub async fn record_event(state: &State, env: Envelope, now: DateTime<Utc>) -> Result<&'static str, ApiError> {
     let Some((reference, checkout_id)) = locate(state, &env).await? else {
         tracing::info!(event_id = %env.id, event_type = %env.event_type, "webhook acknowledged, not ours or not acted on");
-        return ack(&env.id, "ignored");
+        return Ok("ignored");
     };
 
     let claim =
@@ -190,7 +199,7 @@ async fn route(state: &State, req: Request) -> Result<Response<Body>, ApiError> 
             if matches!(outcome.label, "recorded" | "refund_recorded" | "dispute_recorded") {
                 queue_documents(state, &reference).await;
             }
-            ack(&env.id, outcome.label)
+            Ok(outcome.label)
         }
         Err(e) => {
             let _ = state.store.release(&claim).await;
@@ -278,11 +287,11 @@ async fn locate(state: &State, env: &Envelope) -> Result<Option<(String, Option<
     }
 }
 
-async fn duplicate(state: &State, event_id: &str, mut existing: ClaimItem) -> Result<Response<Body>, ApiError> {
+async fn duplicate(state: &State, event_id: &str, mut existing: ClaimItem) -> Result<&'static str, ApiError> {
     for _ in 0..30 {
         if existing.is_done() {
             tracing::info!(event_id, "webhook duplicate acknowledged");
-            return ack(event_id, "duplicate");
+            return Ok("duplicate");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
         match state.store.get_webhook_event(event_id).await? {

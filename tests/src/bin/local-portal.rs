@@ -74,6 +74,10 @@ async fn main() {
                 auth_state.config.brands.clone(),
                 &format!("http://127.0.0.1:{port}"),
             ),
+            payment_reconciler::State::new(
+                payment_webhooks::State::new(env.store(), env.ses.clone(), "", auth_state.config.brands.clone()),
+                sandbox.clone(),
+            ),
             sandbox.clone(),
             webhooks_state.clone(),
             &operator_key,
@@ -128,6 +132,10 @@ async fn main() {
     );
     println!("                        then run the runner as if on a date: curl -X POST \\");
     println!("                        '{base}/local/instalment-runner?key={operator_key}&now=2027-06-01T00:00:00Z'");
+    println!("  Lost webhooks:        read open payments from the gateway, cancel expired checkouts, retry refunds:");
+    println!(
+        "                        curl -X POST '{base}/local/payment-reconciler?key={operator_key}&now=2027-06-01T00:00:00Z'"
+    );
     println!();
     println!("Try:");
     println!("  curl -i -X PUT {base}/operator/bookings/AE-10001 -H 'authorization: Bearer {operator_key}' \\");

@@ -8,4 +8,5 @@ mod documents;
 mod finance;
 mod instalments;
 mod operator_bookings;
+mod reconciler;
 mod secrets;
