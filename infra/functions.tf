@@ -22,10 +22,11 @@ locals {
 
   functions = {
     "operator-bookings" = {
-      memory               = 256
-      timeout              = 10
-      env                  = { OPERATOR_AUTH = "iam", DOCUMENTS_QUEUE_URL = aws_sqs_queue.documents.url }
-      secrets              = {}
+      memory  = 256
+      timeout = 10
+      env     = { OPERATOR_AUTH = "iam", DOCUMENTS_QUEUE_URL = aws_sqs_queue.documents.url, GATEWAY_TIMEOUT_MS = "3000" }
+      # A price change or cancellation cancels the booking's open checkouts at Stripe.
+      secrets              = { STRIPE_SECRET_KEY = "stripe_secret_key" }
       reserved_concurrency = null
       schedule             = null
       schedule_input       = null

@@ -37,7 +37,8 @@ pub fn today() -> NaiveDate {
 
 /// Push `body` as booking `reference` through the operator-bookings handler (the production write path).
 pub async fn seed_booking(env: &TestEnv, reference: &str, body: &Value) {
-    let ops = operator_bookings::State { store: env.store(), auth: OperatorAuth::key(OPERATOR_KEY).unwrap() };
+    let ops =
+        operator_bookings::State { store: env.store(), auth: OperatorAuth::key(OPERATOR_KEY).unwrap(), gateway: None };
     let req = ApiRequest::new("PUT", &format!("/operator/bookings/{reference}"))
         .route("/operator/bookings/{reference}")
         .path_param("reference", reference)

@@ -298,6 +298,23 @@ async fn collect(
         return Ok(());
     };
     let charge_id = taken.charge_id.clone().unwrap_or_default();
+    // A checkout the customer opened before the take may still pay this instalment: cancel it at the gateway
+    // first (one open payment per debt). If it already took money, or is moving it, the customer's payment
+    // wins: no charge now; the next run finds the instalment covered.
+    // Under the booking's payment lock, which checkout holds while it looks for open payments and creates one:
+    // no checkout can open between the clearing and the charge.
+    let Some(lock) = state.store.lock_payments(reference, now, 30).await? else {
+        tracing::info!(reference, instalment = id, "a checkout of the booking is being started; charged next run");
+        report.interrupted += 1;
+        return interrupt(state, reference, id, &charge_id, now).await;
+    };
+    let clear = clear_open_checkouts(state, reference, id, now).await;
+    if !matches!(clear, Ok(true)) {
+        let _ = state.store.release(&lock).await;
+        clear?;
+        report.interrupted += 1;
+        return interrupt(state, reference, id, &charge_id, now).await;
+    }
     let result = match &card {
         None => Err(GatewayError::Rejected {
             status: 409,
@@ -327,6 +344,9 @@ async fn collect(
             state.gateway.create_payment(&req).await.map(|_| ())
         }
     };
+    if let Err(e) = state.store.release(&lock).await {
+        tracing::warn!(reference, error = %e, "payment lock not released; its lease frees it");
+    }
     match result {
         Ok(()) => {
             tracing::info!(reference, instalment = id, charge_id = %charge_id, attempt = taken.attempt_number(), "instalment charge accepted by the gateway");
@@ -404,6 +424,45 @@ async fn record_decline(
         }
     }
     Ok(None)
+}
+
+/// Cancel every open checkout of the booking that would also pay instalment `id`. `Ok(false)`: one cannot be
+/// cancelled (succeeded, processing, or the gateway did not answer), so the instalment must not be charged now.
+async fn clear_open_checkouts(
+    state: &State,
+    reference: &str,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let Some(c) = state.store.load_booking(reference).await? else { return Ok(true) };
+    let open: Vec<_> = portal_store::payments::intents(&c)
+        .into_iter()
+        .filter(|i| i.is_open() && portal_domain::payment::covers_instalment(&i.debt(), id))
+        .collect();
+    for intent in open {
+        if !intent.is_cancellable() {
+            tracing::info!(reference, instalment = id, checkout_id = %intent.checkout_id, "the customer's own payment is on its way; not charging");
+            return Ok(false);
+        }
+        match state.gateway.cancel_payment(&intent.gateway_payment_id).await {
+            Ok(portal_gateway::Cancelled::Cancelled) => {
+                tracing::info!(reference, instalment = id, checkout_id = %intent.checkout_id, "open checkout cancelled before charging the instalment");
+                match state.store.update_intent(&intent.with_status("cancelled", now), &intent.status).await {
+                    Ok(()) | Err(StoreError::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(portal_gateway::Cancelled::TooLate(status)) => {
+                tracing::info!(reference, instalment = id, checkout_id = %intent.checkout_id, status = %status, "the customer paid it themselves; not charging");
+                return Ok(false);
+            }
+            Err(e) => {
+                tracing::warn!(reference, instalment = id, error = %e, "open checkout not cancelled; not charging this run");
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
 }
 
 async fn interrupt(

@@ -6,6 +6,8 @@
 
 use std::convert::Infallible;
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use lambda_http::{Body, Request, Response};
 use portal_domain::booking::{Booking, BookingInput, ValidatedBooking};
@@ -13,6 +15,7 @@ use portal_domain::ids::BookingReference;
 use portal_domain::ledger::Actor;
 use portal_domain::money::Money;
 use portal_domain::upsert::{Existing, plan_upsert};
+use portal_gateway::PaymentGateway;
 use portal_http::config::ConfigError;
 use portal_http::operator::OperatorAuth;
 use portal_http::{ApiError, header, json, json_body, path_param, respond};
@@ -35,14 +38,53 @@ mod sha2_fingerprint {
 pub struct State {
     pub store: Store,
     pub auth: OperatorAuth,
+    /// Cancels the booking's open checkouts when a push changes its price or cancels it (one open payment per
+    /// debt: a checkout priced before the change must not take money after it). `None`: not cancelled here;
+    /// the reconciler cancels them when they expire and any excess they take is refunded.
+    pub gateway: Option<Arc<dyn PaymentGateway>>,
 }
 
 impl State {
+    /// `TABLE_NAME`, the operator auth variables, and optional `STRIPE_SECRET_KEY` (+ `STRIPE_API_BASE`,
+    /// `GATEWAY_TIMEOUT_MS`) to cancel superseded checkouts.
     pub async fn from_env() -> Result<State, ConfigError> {
         let table = portal_http::config::required("TABLE_NAME")?;
         let auth = OperatorAuth::from_env()?;
         let sdk = portal_store::aws::sdk_config().await;
-        Ok(State { store: Store::new(portal_store::aws::dynamodb_client(&sdk, None), table), auth })
+        let gateway: Option<Arc<dyn PaymentGateway>> = match portal_http::config::optional("STRIPE_SECRET_KEY") {
+            None => None,
+            Some(key) => Some(Arc::new(portal_gateway::stripe::StripeGateway::from_env(&key, 3000)?)),
+        };
+        Ok(State { store: Store::new(portal_store::aws::dynamodb_client(&sdk, None), table), auth, gateway })
+    }
+}
+
+/// After a push that changed the price or cancelled the booking: cancel its open checkouts at the gateway and
+/// mark them cancelled. Best effort after the commit; one the gateway says is too late (paid, or moving money)
+/// is left to its webhook, and any excess it brings is refunded there.
+async fn cancel_open_checkouts(state: &State, before: &portal_store::BookingCollection, reason: &str) {
+    let Some(gateway) = &state.gateway else { return };
+    let reference = before.booking.reference.as_str();
+    let now = Utc::now();
+    for intent in portal_store::payments::intents(before).into_iter().filter(|i| i.is_cancellable()) {
+        match gateway.cancel_payment(&intent.gateway_payment_id).await {
+            Ok(portal_gateway::Cancelled::Cancelled) => {
+                match state.store.update_intent(&intent.with_status("cancelled", now), &intent.status).await {
+                    Ok(()) | Err(StoreError::Conflict(_)) => {
+                        tracing::info!(reference, checkout_id = %intent.checkout_id, reason, "open checkout cancelled after a booking change");
+                    }
+                    Err(e) => {
+                        tracing::error!(reference, checkout_id = %intent.checkout_id, error = %e, "open checkout cancelled at the gateway but not marked")
+                    }
+                }
+            }
+            Ok(portal_gateway::Cancelled::TooLate(status)) => {
+                tracing::info!(reference, checkout_id = %intent.checkout_id, status = %status, "open checkout already paying; its webhook records it and refunds any excess");
+            }
+            Err(e) => {
+                tracing::warn!(reference, checkout_id = %intent.checkout_id, error = %e, alarm = "checkout_not_cancelled", "open checkout not cancelled after a booking change; it expires and any excess is refunded");
+            }
+        }
     }
 }
 
@@ -133,6 +175,15 @@ async fn upsert(
         }
         match write(state, current.as_ref(), validated.clone(), &fp, &operator).await {
             Ok((item, created, paid)) => {
+                if let Some(c) = &current {
+                    let repriced = c.aggregate.total_price != item.aggregate.total_price;
+                    let cancelled = item.booking.status == portal_domain::booking::BookingStatus::Cancelled
+                        && c.booking.status != portal_domain::booking::BookingStatus::Cancelled;
+                    if repriced || cancelled {
+                        cancel_open_checkouts(state, c, if cancelled { "booking_cancelled" } else { "price_changed" })
+                            .await;
+                    }
+                }
                 if let Some(q) = queue {
                     let reason = if created {
                         "created"

@@ -26,12 +26,13 @@ async fn main() {
     let operator_key = format!("op_{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
     let auth = OperatorAuth::key(&operator_key).expect("generated key is long enough");
 
-    let operator_bookings = Arc::new(operator_bookings::State { store: env.store(), auth: auth.clone() });
-
     let auth_state = Arc::new(local_auth_state(&env, &auth, port));
     let sign_in_brand = auth_state.config.brands.get("alpine-escapes").clone();
     let (documents_state, documents_queue) = local_documents(&env, &auth, &auth_state.sessions).await;
     let (checkout_state, webhooks_state, sandbox) = local_payments(&env, &auth_state, &documents_queue, port);
+    // A price change or cancellation cancels the booking's open checkouts at the (sandbox) gateway.
+    let operator_bookings =
+        Arc::new(operator_bookings::State { store: env.store(), auth: auth.clone(), gateway: Some(sandbox.clone()) });
 
     let gateway = Gateway::new()
         .function("operator-bookings", {

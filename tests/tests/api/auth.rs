@@ -61,7 +61,7 @@ fn roomy() -> auth::RateLimits {
 async fn fx_with(limits: auth::RateLimits, floor: Duration) -> Fx {
     let env = TestEnv::new().await;
     let tag = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
-    let ops = operator_bookings::State { store: env.store(), auth: OperatorAuth::key(OP_KEY).unwrap() };
+    let ops = operator_bookings::State { store: env.store(), auth: OperatorAuth::key(OP_KEY).unwrap(), gateway: None };
     let today = Utc::now().date_naive();
     for (reference, mut body) in [(A, seed::gbp_booking(today)), (B, seed::group_booking(today))] {
         for t in body["travellers"].as_array_mut().unwrap() {
@@ -729,7 +729,8 @@ async fn operator_issues_links_and_revokes_everything() {
 #[tokio::test]
 async fn crlf_and_markup_in_names_cannot_inject_headers_or_html() {
     let f = fx().await;
-    let ops = operator_bookings::State { store: f.env.store(), auth: OperatorAuth::key(OP_KEY).unwrap() };
+    let ops =
+        operator_bookings::State { store: f.env.store(), auth: OperatorAuth::key(OP_KEY).unwrap(), gateway: None };
     let today = Utc::now().date_naive();
     let mut body = seed::gbp_booking(today);
     let ada = f.email("ada");

@@ -902,6 +902,57 @@ impl Fx {
     }
 }
 
+impl Fx {
+    /// The operator's push, through a function that cancels superseded checkouts at the sandbox gateway.
+    async fn push(&self, reference: &str, body: &Value) {
+        let ops = operator_bookings::State {
+            store: self.env.store(),
+            auth: portal_http::operator::OperatorAuth::key(portal_tests::customer::OPERATOR_KEY).unwrap(),
+            gateway: Some(self.sandbox.clone()),
+        };
+        let req = ApiRequest::new("PUT", &format!("/operator/bookings/{reference}"))
+            .route("/operator/bookings/{reference}")
+            .path_param("reference", reference)
+            .bearer(portal_tests::customer::OPERATOR_KEY)
+            .json(body)
+            .build();
+        let r = operator_bookings::handle(&ops, req).await.unwrap_or_else(|e| match e {});
+        assert!(r.status().as_u16() < 300, "{}", body_json(&r));
+    }
+}
+
+#[tokio::test]
+async fn a_price_change_or_cancellation_cancels_open_checkouts_but_not_other_changes() {
+    let f = fx().await;
+    f.seed("AE-10001", &seed::gbp_booking(today())).await;
+    let token = f.sign_in("AE-10001", "T1", "ada@example.com", true).await;
+    let balance = json!({"pay": "balance", "method": "card"});
+    let first =
+        body_json(&f.pay("AE-10001", &token, Some(&key()), &balance).await)["payment_id"].as_str().unwrap().to_string();
+    // A change that leaves the price alone (an itinerary title) leaves the checkout open.
+    let mut retitled = seed::gbp_booking(today());
+    retitled["itinerary"][2]["title"] = json!("Five Lakes walk (Sunnegga)");
+    f.push("AE-10001", &retitled).await;
+    assert_eq!(f.sandbox.status(&first).as_deref(), Some("requires_payment_method"));
+    // A price cut: the checkout priced before it can no longer take money.
+    let mut cheaper = retitled.clone();
+    cheaper["price_lines"][1]["amount"] = json!("950.00");
+    cheaper["schedule"][2]["amount"] = json!("1080.50");
+    f.push("AE-10001", &cheaper).await;
+    assert_eq!(f.sandbox.status(&first).as_deref(), Some("canceled"));
+    assert_eq!(intent_status(&f.booking("AE-10001").await, &first), "cancelled");
+    // A new checkout is for the new balance; cancelling the booking cancels it too.
+    let second =
+        body_json(&f.pay("AE-10001", &token, Some(&key()), &balance).await)["payment_id"].as_str().unwrap().to_string();
+    assert_eq!(f.sandbox.status(&second).as_deref(), Some("requires_payment_method"));
+    let mut cancelled = cheaper.clone();
+    cancelled["status"] = json!("cancelled");
+    f.push("AE-10001", &cancelled).await;
+    assert_eq!(f.sandbox.status(&second).as_deref(), Some("canceled"));
+    let r = f.pay("AE-10001", &token, Some(&key()), &json!({"pay": "balance", "method": "card"})).await;
+    assert_problem(&r, 409, "conflict");
+}
+
 #[tokio::test]
 async fn a_payment_that_lands_after_a_price_cut_is_recorded_and_its_excess_refunded_and_emailed() {
     let f = fx().await;

@@ -42,7 +42,7 @@ async fn fx() -> Fx {
         queue: queue.clone(),
         clock: std::sync::Arc::new(Utc::now),
     };
-    let ops = operator_bookings::State { store: env.store(), auth: OperatorAuth::key(KEY).unwrap() };
+    let ops = operator_bookings::State { store: env.store(), auth: OperatorAuth::key(KEY).unwrap(), gateway: None };
     Fx { env, ops, docs, generator, queue }
 }
 

@@ -31,7 +31,7 @@ fn opts(owner: &str) -> ExportOptions {
 }
 
 async fn push_demo_bookings(env: &TestEnv) {
-    let s = operator_bookings::State { store: env.store(), auth: OperatorAuth::key(KEY).unwrap() };
+    let s = operator_bookings::State { store: env.store(), auth: OperatorAuth::key(KEY).unwrap(), gateway: None };
     for (reference, body) in seed::demo_bookings(Utc::now().date_naive()) {
         let req = ApiRequest::new("PUT", &format!("/operator/bookings/{reference}"))
             .route("/operator/bookings/{reference}")

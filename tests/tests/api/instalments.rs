@@ -644,11 +644,12 @@ async fn round_trips_of_an_approval_and_of_a_run() {
     let started = std::time::Instant::now();
     assert_eq!(f.run(later(61)).await.charged, 2);
     let run_ms = started.elapsed().as_millis();
-    // The index (one Query), the booking lease (PutItem, DeleteItem), per instalment: the booking (Query) and the
-    // take (TransactWriteItems). No Scan.
+    // The index (one Query), the booking lease (PutItem, DeleteItem), per instalment: the booking (Query), the
+    // take (TransactWriteItems), then under the booking's payment lock (PutItem, DeleteItem) the booking again
+    // (Query: no checkout may have opened for it since the take). No Scan.
     assert_eq!(
         calls(&f),
-        vec![pair("DeleteItem", 1), pair("PutItem", 1), pair("Query", 3), pair("TransactWriteItems", 2)]
+        vec![pair("DeleteItem", 3), pair("PutItem", 3), pair("Query", 5), pair("TransactWriteItems", 2)]
     );
     eprintln!(
         "moto: approve-all {approve_ms} ms; a run charging 2 instalments {run_ms} ms (sandbox latency 20 ms a call)"
@@ -825,4 +826,59 @@ async fn checkout_never_asks_again_for_an_instalment_being_collected() {
             .await
             .unwrap();
     assert_eq!(r.status(), 409, "{}", body_json(&r));
+}
+
+impl Fx {
+    /// The customer opens a checkout for `INS1` in the portal (as the signed-in `token`).
+    async fn customer_checkout(&self, token: &str) -> String {
+        let checkout = ::checkout::State::new(self.env.store(), sessions(), self.sandbox.clone());
+        let req = ApiRequest::new("POST", &format!("/bookings/{REF}/payments"))
+            .route("/bookings/{reference}/payments")
+            .path_param("reference", REF)
+            .bearer(token)
+            .header("idempotency-key", &key())
+            .json(&json!({"pay": "instalments", "instalment_ids": ["INS1"], "method": "card"}))
+            .build();
+        let r = ::checkout::handle(&checkout, req).await.unwrap_or_else(|e| match e {});
+        assert_eq!(r.status(), 201, "{}", body_json(&r));
+        body_json(&r)["payment_id"].as_str().unwrap().to_string()
+    }
+}
+
+#[tokio::test]
+async fn the_runner_cancels_an_unpaid_checkout_for_the_instalment_before_charging_it() {
+    let f = fx().await;
+    let token = f.with_saved_card().await;
+    assert_eq!(f.approve(&token, "INS1").await.status(), 200);
+    let pid = f.customer_checkout(&token).await;
+    let r = f.run(later(30)).await;
+    assert_eq!(r.charged, 1, "{r:?}");
+    assert_eq!(f.sandbox.status(&pid).as_deref(), Some("canceled"), "the open checkout can no longer take money");
+    assert!(f.sandbox.act(&pid, Action::Pay, Utc::now().timestamp()).is_err());
+    let c = f.booking().await;
+    let intent = portal_store::payments::intents(&c).into_iter().find(|i| i.gateway_payment_id == pid).unwrap();
+    assert_eq!(intent.status, "cancelled");
+    assert_eq!(f.deliver().await, vec!["recorded"]);
+    assert_eq!(f.outstanding().await, "1580.50", "charged once");
+}
+
+#[tokio::test]
+async fn a_customer_who_paid_the_instalment_themselves_is_not_charged_again_by_the_runner() {
+    let f = fx().await;
+    let token = f.with_saved_card().await;
+    assert_eq!(f.approve(&token, "INS1").await.status(), 200);
+    let pid = f.customer_checkout(&token).await;
+    // The customer pays at the gateway; the runner comes before the webhook.
+    let paid = f.sandbox.act(&pid, Action::Pay, Utc::now().timestamp()).unwrap().remove(0);
+    let r = f.run(later(30)).await;
+    assert_eq!((r.charged, r.interrupted), (0, 1), "{r:?}");
+    assert!(f.sandbox.off_session_payments().is_empty(), "no off-session charge");
+    assert_eq!(f.status("INS1").await, InstalmentStatus::Approved);
+    let r = f.hook(&paid.body, &paid.signature).await;
+    assert_eq!(body_json(&r)["outcome"], "recorded");
+    // The next run finds it covered: paid, nothing charged.
+    let r = f.run(later(30) + Duration::minutes(5)).await;
+    assert_eq!((r.charged, r.settled), (0, 1), "{r:?}");
+    assert!(f.sandbox.off_session_payments().is_empty());
+    assert_eq!(f.outstanding().await, "1580.50");
 }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 const KEY: &str = "test-operator-key-0123456789abcdef0123456789";
 
 fn state(env: &TestEnv) -> operator_bookings::State {
-    operator_bookings::State { store: env.store(), auth: OperatorAuth::key(KEY).unwrap() }
+    operator_bookings::State { store: env.store(), auth: OperatorAuth::key(KEY).unwrap(), gateway: None }
 }
 
 fn put(reference: &str, body: &Value) -> ApiRequest {
@@ -292,7 +292,7 @@ async fn sample_events_are_real_api_gateway_requests_with_iam_auth() {
     // The files under events/ feed `cargo lambda invoke --data-file`; here they run through the handler in
     // IAM mode, as in AWS.
     let env = TestEnv::new().await;
-    let s = operator_bookings::State { store: env.store(), auth: OperatorAuth::Iam };
+    let s = operator_bookings::State { store: env.store(), auth: OperatorAuth::Iam, gateway: None };
     let dir = portal_tests::moto::repo_root().join("events/operator-bookings");
     let load = |name: &str| lambda_http::request::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap();
     let call = |name: &'static str| {
