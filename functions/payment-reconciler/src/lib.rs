@@ -92,8 +92,8 @@ pub async fn run(state: &State, now: DateTime<Utc>) -> Result<Report, StoreError
     for (reference, sk) in entries {
         let result = if let Some(checkout_id) = sk.strip_prefix(PREFIX_CHECKOUT) {
             checkout(state, &reference, checkout_id, now, &mut report).await
-        } else if let Some(payment_id) = sk.strip_prefix(PREFIX_EXCESS) {
-            excess(state, &reference, payment_id, &mut report).await
+        } else if sk.starts_with(PREFIX_EXCESS) {
+            excess(state, &reference, &sk, &mut report).await
         } else {
             Ok(())
         };
@@ -188,9 +188,9 @@ async fn mark_cancelled(state: &State, intent: &CheckoutIntentItem, now: DateTim
     }
 }
 
-async fn excess(state: &State, reference: &str, payment_id: &str, report: &mut Report) -> Result<(), String> {
+async fn excess(state: &State, reference: &str, sk: &str, report: &mut Report) -> Result<(), String> {
     let c = state.store().load_booking(reference).await.map_err(|e| e.to_string())?.ok_or("no such booking")?;
-    let Some(item) = portal_store::payments::excess_refunds(&c).into_iter().find(|x| x.payment_id == payment_id) else {
+    let Some(item) = portal_store::payments::excess_refunds(&c).into_iter().find(|x| x.sk == sk) else {
         return Ok(());
     };
     if item.status != "due" {

@@ -190,8 +190,8 @@ pub async fn record_event(state: &State, env: Envelope, now: DateTime<Utc>) -> R
             if let Some(r) = &outcome.receipt {
                 send_receipt(state, r).await;
             }
-            if let (Some(x), Some(r)) = (&outcome.excess, &outcome.receipt) {
-                refund_excess(state, &r.booking, x).await;
+            if let Some((x, booking)) = &outcome.excess {
+                refund_excess(state, booking, x).await;
             }
             if outcome.label == "failure_recorded" {
                 email_instalment_decline(state, &env, &reference).await;
@@ -312,8 +312,9 @@ async fn duplicate(state: &State, event_id: &str, mut existing: ClaimItem) -> Re
 struct Outcome {
     label: &'static str,
     receipt: Option<ReceiptJob>,
-    /// Money this payment brought beyond what is owed: refund it now (it is recorded `due` already).
-    excess: Option<ExcessRefundItem>,
+    /// Money beyond what is owed (a payment's, or a failed refund's): refund it now (it is recorded `due`
+    /// already), with the booking whose payer is told.
+    excess: Option<(ExcessRefundItem, Booking)>,
 }
 
 struct ReceiptJob {
@@ -514,12 +515,20 @@ fn plan(
                 // Money beyond what is owed (two checkouts paid, the price cut meanwhile, the booking cancelled)
                 // is recorded, then given back: the refund is due in this same transaction.
                 if let Some(job) = &receipt {
-                    let in_flight = excess_in_flight(c)?;
+                    let in_flight = excess_in_flight(c, &c.movements)?;
                     if let Some((give, reason)) =
                         payment::excess(c.booking.status, &job.summary, amount, in_flight, overpayment)
                     {
                         let payer = job.payer_traveller_id.clone();
-                        r.excess = Some(ExcessRefundItem::due(reference, &p.payment_id, give, reason, payer, now));
+                        r.excess = Some(ExcessRefundItem::due(
+                            reference,
+                            &p.payment_id,
+                            &p.payment_id,
+                            give,
+                            reason,
+                            payer,
+                            now,
+                        ));
                         tracing::info!(reference, payment_id = %p.payment_id, amount = %give, reason = ?reason, "payment beyond what is owed; refund due");
                     }
                 }
@@ -627,7 +636,36 @@ fn plan(
         }
         GatewayEvent::Other => label = "ignored",
     }
-    let excess = r.excess.clone();
+    // A refund that failed put its money back on the booking: if that leaves the customer owed money with
+    // nothing on its way back, it is refunded again from the same payment, once per failed refund. Not for a
+    // refund the portal itself started (a card that refused one refund refuses the next): that credit is left
+    // for the operator, with an alarm.
+    if r.excess.is_none()
+        && let Some(failed) = r.movements.iter().find(|m| m.kind == MovementKind::RefundFailed)
+        && let Some(refund_id) = failed.external_reference.clone()
+    {
+        let ours = portal_store::payments::excess_refunds(c).iter().any(|x| x.refund_id.as_deref() == Some(&refund_id));
+        let payment_id = match &env.event {
+            GatewayEvent::Refund(x) => x.payment_id.clone(),
+            GatewayEvent::ChargeRefunded { payment_id, .. } => Some(payment_id.clone()),
+            _ => None,
+        };
+        let all: Vec<Movement> = c.movements.iter().chain(r.movements.iter()).cloned().collect();
+        let after = LedgerSummary::compute(&c.booking, &all, &c.instalments, now.date_naive())
+            .map_err(|e| ApiError::internal(format!("ledger: {e}")))?;
+        let in_flight = excess_in_flight(c, &all)?;
+        if let Some(pid) = payment_id
+            && let Some((give, reason)) =
+                payment::excess(c.booking.status, &after, failed.amount, in_flight, overpayment)
+        {
+            if ours {
+                tracing::error!(reference, refund = %refund_id, amount = %give, alarm = "excess_refund_failed", "a refund the portal started failed; the credit is left for the operator");
+            } else {
+                r.excess = Some(ExcessRefundItem::due(reference, &refund_id, &pid, give, reason, None, now));
+            }
+        }
+    }
+    let excess = r.excess.clone().map(|x| (x, c.booking.clone()));
     Ok((r, Outcome { label, receipt, excess }))
 }
 
@@ -900,11 +938,11 @@ fn saved_card(
 /// Best effort: the payment is recorded whatever happens to the email (a failure is logged for a person).
 /// Refunds already on their way that the ledger does not show yet: pending refunds, and excess refunds due or
 /// requested whose refund has no movement yet.
-fn excess_in_flight(c: &BookingCollection) -> Result<Money, ApiError> {
+fn excess_in_flight(c: &BookingCollection, movements: &[Movement]) -> Result<Money, ApiError> {
     let currency = c.booking.currency;
-    let ledger = portal_domain::ledger::refunds_in_flight(currency, &c.movements)
+    let ledger = portal_domain::ledger::refunds_in_flight(currency, movements)
         .map_err(|e| ApiError::internal(format!("ledger: {e}")))?;
-    let booked = |id: &Option<String>| c.movements.iter().any(|m| id.is_some() && m.external_reference == *id);
+    let booked = |id: &Option<String>| movements.iter().any(|m| id.is_some() && m.external_reference == *id);
     let waiting = portal_store::payments::excess_refunds(c)
         .into_iter()
         .filter(|x| x.status == "due" || !booked(&x.refund_id))

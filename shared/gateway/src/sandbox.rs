@@ -102,6 +102,21 @@ struct Inner {
     cancels: Vec<String>,
     /// `create_refund` idempotency key → (payment id, index in its `refunded`).
     refund_by_key: HashMap<String, (String, usize)>,
+    /// Payment ids in creation order.
+    order: Vec<String>,
+}
+
+/// A payment as the sandbox holds it, for tests that compare the ledger with the gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentSnapshot {
+    pub id: String,
+    pub booking_reference: String,
+    /// In the gateway's minor units.
+    pub amount_minor: i64,
+    pub status: String,
+    pub off_session: bool,
+    /// `(refund id, minor, status)` in order.
+    pub refunds: Vec<(String, i64, String)>,
 }
 
 pub struct SandboxGateway {
@@ -127,6 +142,12 @@ impl SandboxGateway {
             calls: AtomicUsize::new(0),
             inner: Mutex::new(Inner::default()),
         }
+    }
+
+    /// Answer after `latency` (default 20 ms, a fast real gateway; zero for long simulations).
+    pub fn with_latency(mut self, latency: Duration) -> SandboxGateway {
+        self.latency = latency;
+        self
     }
 
     /// Number of `create_payment` calls received (idempotent replays included).
@@ -224,6 +245,29 @@ Save the sandbox Visa •••• 4242</button></form>\
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Every payment, in creation order.
+    pub fn snapshot(&self) -> Vec<PaymentSnapshot> {
+        let inner = self.lock();
+        inner
+            .order
+            .iter()
+            .filter_map(|id| inner.payments.get(id))
+            .map(|p| PaymentSnapshot {
+                id: p.id.clone(),
+                booking_reference: p.request.metadata.booking_reference.clone(),
+                amount_minor: gateway_minor(p.amount).unwrap_or_default(),
+                status: p.status.to_string(),
+                off_session: p.request.off_session.is_some(),
+                refunds: p.refunded.iter().map(|(id, m, s)| (id.clone(), *m, s.to_string())).collect(),
+            })
+            .collect()
+    }
+
+    /// Whether the gateway has webhooks of its own waiting to be taken.
+    pub fn has_pending_deliveries(&self) -> bool {
+        !self.lock().pending.is_empty()
     }
 
     /// The gateway customer a payment was created for (the one its card is saved under).
@@ -537,6 +581,7 @@ impl PaymentGateway for SandboxGateway {
                         }
                     }
                     inner.payments.insert(id.clone(), p);
+                    inner.order.push(id.clone());
                     inner.by_key.insert(req.idempotency_key.clone(), id.clone());
                     id
                 }

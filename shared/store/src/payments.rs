@@ -7,7 +7,7 @@
 //! | `checkout_intent` | `B#<REF>` | `CHECKOUT#<checkout id>` | what a checkout is for (amount, instalments, traveller, payer, method, gateway payment id, status) |
 //! | `gateway_payment` | `GWPAY#<payment id>` | `GWPAY` | gateway payment id → booking, for events that carry no metadata (disputes) |
 //! | `payment_method` | `B#<REF>` | `PAYMETHOD#<id>` | a card saved with `setup_future_usage` (gateway customer + payment method, brand, last four) |
-//! | `excess_refund` | `B#<REF>` | `EXCESS#<payment id>` | money a payment brought beyond what is owed: `due` (indexed in `open_payments`), then `requested` with the gateway's refund id |
+//! | `excess_refund` | `B#<REF>` | `EXCESS#<payment or failed refund id>` | money a payment brought beyond what is owed: `due` (indexed in `open_payments`), then `requested` with the gateway's refund id |
 //! | `payment_lock` | `PAYLOCK#<REF>` | `PAYLOCK` | held (30 s lease) while one checkout of the booking looks for open payments and creates its own |
 
 use aws_sdk_dynamodb::error::SdkError;
@@ -280,8 +280,12 @@ pub struct ExcessRefundItem {
 }
 
 impl ExcessRefundItem {
+    /// `source`: what made the money excess, naming the item: the payment that overpaid (its id), or a refund
+    /// that failed and so put money back (the refund's id). `payment_id`: the payment refunded from.
+    #[allow(clippy::too_many_arguments)]
     pub fn due(
         reference: &str,
+        source: &str,
         payment_id: &str,
         amount: Money,
         reason: ExcessReason,
@@ -290,7 +294,7 @@ impl ExcessRefundItem {
     ) -> ExcessRefundItem {
         ExcessRefundItem {
             pk: keys::booking_pk(reference),
-            sk: excess_sk(payment_id),
+            sk: excess_sk(source),
             entity: ENTITY_EXCESS_REFUND.into(),
             payment_id: payment_id.into(),
             amount,
@@ -301,7 +305,7 @@ impl ExcessRefundItem {
             created_at: now,
             updated_at: now,
             gsi4pk: Some(keys::OPEN_GSI4PK.into()),
-            gsi4sk: Some(keys::open_gsi4sk(now, reference, &excess_sk(payment_id))),
+            gsi4sk: Some(keys::open_gsi4sk(now, reference, &excess_sk(source))),
         }
     }
 
@@ -317,9 +321,10 @@ impl ExcessRefundItem {
         }
     }
 
-    /// The refund's idempotency key at the gateway: one per payment, however often it is asked.
+    /// The refund's idempotency key at the gateway: one per source (the overpaying payment, or the failed
+    /// refund), however often it is asked.
     pub fn idempotency_key(&self) -> String {
-        format!("excess-refund-{}", self.payment_id)
+        format!("excess-refund-{}", self.sk.strip_prefix(PREFIX_EXCESS).unwrap_or(&self.sk))
     }
 }
 
