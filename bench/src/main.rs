@@ -110,6 +110,7 @@ const FUNCTIONS: &[Function] = &[
         request: list_cards,
     },
     Function { name: "instalment-runner", bin: "instalment-runner", route: "schedule: one run", request: export_run },
+    Function { name: "payment-reconciler", bin: "payment-reconciler", route: "schedule: one run", request: export_run },
 ];
 
 fn hello(_: &Ctx, _: usize) -> Value {
