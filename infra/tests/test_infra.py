@@ -119,7 +119,8 @@ class Consistency(Broken):
         self.assertReported("finance-exporter: environment variable ARCHIVE_BUCKET is required at start-up")
 
     def test_operator_key_is_needed_unless_iam_is_set(self) -> None:
-        edit(self.infra / "functions.tf", 'env                  = { OPERATOR_AUTH = "iam", DOCUMENTS', "env = { DOCUMENTS")
+        # Alignment follows terraform fmt, so match the operator-bookings entry's env line by pattern.
+        edit(self.infra / "functions.tf", r'(env\s*=\s*\{ )OPERATOR_AUTH = "iam", (DOCUMENTS)', r"\1\2", regex=True)
         self.assertReported("operator-bookings: environment variable OPERATOR_KEY is required at start-up")
 
     def test_secrets_that_main_never_reads(self) -> None:
@@ -135,7 +136,7 @@ class Consistency(Broken):
         self.assertReported("environment variable SESION_IDLE_SECONDS is set but the function's code never reads it")
 
     def test_a_route_without_integration(self) -> None:
-        edit(self.infra / "functions.tf", r'("auth" = \{.*?)http                 = true', r"\1http = false", regex=True)
+        edit(self.infra / "functions.tf", r'("auth" = \{.*?)http\s*=\s*true', r"\1http = false", regex=True)
         self.assertReported('route POST /auth/magic-links has no integration: local.functions["auth"].http is not true')
 
     def test_the_api_body_without_integrations(self) -> None:

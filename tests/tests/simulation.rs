@@ -638,6 +638,9 @@ async fn seeded_money_simulation_keeps_ledger_gateway_and_finance_in_step() {
                 sim.check_export().await;
                 timed("export", t);
             }
+            if i % 1000 == 0 {
+                eprintln!("simulation: {i} operations after {:.1} s", started.elapsed().as_secs_f64());
+            }
         }
         for (name, (n, d)) in &time {
             eprintln!(
