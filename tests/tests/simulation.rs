@@ -50,6 +50,8 @@ struct Sim {
     operator: operator_bookings::State,
     lead: String,
     traveller: String,
+    /// When the two sessions were signed: tokens live 30 minutes, a long run signs in again as a customer would.
+    signed_at: std::time::Instant,
     /// Webhooks sent and not yet delivered.
     network: Vec<Delivery>,
     /// Idempotency keys used, with their bodies and token, to repeat.
@@ -119,6 +121,7 @@ impl Sim {
             operator,
             lead,
             traveller,
+            signed_at: std::time::Instant::now(),
             network: Vec::new(),
             keys: Vec::new(),
             booking,
@@ -556,6 +559,11 @@ impl Sim {
     /// One operation; its name.
     async fn step(&mut self) -> &'static str {
         self.step += 1;
+        if self.signed_at.elapsed() > std::time::Duration::from_secs(900) {
+            self.lead = sign_in(&self.env, REF, "T1", "ada@example.com", true).await;
+            self.traveller = sign_in(&self.env, REF, "T2", "charles@example.com", false).await;
+            self.signed_at = std::time::Instant::now();
+        }
         match self.rng.random_range(0..100) {
             0..20 => {
                 self.checkout().await;

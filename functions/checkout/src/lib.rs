@@ -619,8 +619,9 @@ async fn create_or_reuse(ctx: &Ctx<'_>, traveller_id: &str, is_lead: bool) -> Re
     };
     intent.index_open();
     let pointer = GatewayPaymentItem::new(&created.payment_id, reference.as_str(), &checkout_id);
-    // If this fails the gateway payment exists; a retry with the same key gets the same one back (gateway
-    // idempotency), and the reconciler cancels it if nobody does.
+    // If this fails the gateway payment exists but nothing here records it, so the reconciler never sees it:
+    // nobody holds its client secret, so it cannot take money, and a retry with the same key gets the same
+    // PaymentIntent back (gateway idempotency) instead of a second one.
     state.store.complete_checkout(&done, Some((&intent, &pointer)), &superseded).await?;
     tracing::info!(
         reference = %reference, checkout_id = %checkout_id, amount = %priced.amount, method = ?ctx.input.method,
