@@ -9,6 +9,7 @@ pub mod instalments;
 pub mod moto;
 pub mod pages;
 pub mod seed;
+pub mod signin;
 pub mod stripe_double;
 
 pub use apigw::{ApiRequest, body_json};

@@ -6,11 +6,13 @@
 //! | `TOKEN_HASH_KEY` | base64url secret (≥ 32 bytes) for the keyed hashes of tokens, codes and rate keys |
 //! | `SESSION_KEYS`, `SESSION_*` | session signing keys and lifetimes (see `portal_http::session`) |
 //! | `PORTAL_URL` | where customers open the portal (`https://…`, or `http://127.0.0.1…`/`http://localhost…` locally) |
-//! | `MAGIC_LINK_TTL_SECONDS` | link and code lifetime, 60..=900, default 900 |
+//! | `MAGIC_LINK_TTL_SECONDS` | link and code lifetime, 60..=900, default 600 |
 //! | `MAGIC_LINK_MIN_RESPONSE_MS` | timing floor of `POST /auth/magic-links`, 0..=5000, default 600 |
 //! | `EMAIL_SENDER` | verified SES sender used by brands that name none |
 //! | `BRANDS_JSON` | `{"<brand id>": {"name", "primary_colour": "#rrggbb", "sender"?, "logo_url"?, "logo_key"?}}`; key `default` for the rest (`logo_key` is the document worker's) |
-//! | `RATE_WINDOW_SECONDS`, `RATE_PER_REFERENCE`, `RATE_PER_EMAIL`, `RATE_PER_CLIENT`, `RATE_SIGN_IN_PER_CLIENT` | rate limits |
+//! | `RATE_WINDOW_SECONDS`, `RATE_PER_CLIENT`, `RATE_PER_REFERENCE_EMAIL`, `RATE_REFERENCE_MISSES`, `RATE_SIGN_IN_PER_CLIENT`, `RATE_CODE_FAILURES_PER_DAY` | rate limits ([`RateLimits`]); the mailer's `RATE_EMAIL_PER_DAY` |
+//! | `SIGN_IN_QUEUE_URL` | the queue the `sign-in-mailer` consumes |
+//! | `OPERATOR_PRINCIPALS` | IAM principals allowed on operator routes (IAM mode) |
 //! | `OPERATOR_AUTH`, `OPERATOR_KEY` | operator authentication (see `portal_http::operator`) |
 
 use std::time::Duration;
@@ -23,23 +25,34 @@ use crate::tokens::TokenKey;
 /// Brands (`BRANDS_JSON`) are `portal_mail`'s: the receipt and instalment emails read the same configuration.
 pub use portal_mail::{Brand, Brands};
 
-/// Fixed-window rate limits (hits per window).
+/// Fixed-window rate limits (hits per window unless said otherwise). Each is documented in `docs/auth.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimits {
     pub window_seconds: i64,
-    /// Link requests naming one booking reference.
-    pub per_reference: u32,
-    /// Link requests naming one email.
-    pub per_email: u32,
-    /// Link requests from one client address.
+    /// Link requests from one client address (`RATE_PER_CLIENT`, 20).
     pub per_client: u32,
-    /// Sign-in attempts (token or code) from one client address.
+    /// Link requests naming one (booking reference, email) pair (`RATE_PER_REFERENCE_EMAIL`, 5): a stranger
+    /// using other emails never spends the customer's budget.
+    pub per_reference_email: u32,
+    /// Link requests for one booking that named no traveller's email (`RATE_REFERENCE_MISSES`, 10): past it an
+    /// alarm is logged; the answer does not change (it must not tell a match from a miss).
+    pub reference_misses: u32,
+    /// Sign-in attempts (token or code) from one client address (`RATE_SIGN_IN_PER_CLIENT`, 30).
     pub sign_in_per_client: u32,
+    /// Code attempts for one booking per UTC day (`RATE_CODE_FAILURES_PER_DAY`, 20).
+    pub code_attempts_per_day: u32,
 }
 
 impl Default for RateLimits {
     fn default() -> Self {
-        RateLimits { window_seconds: 900, per_reference: 5, per_email: 5, per_client: 20, sign_in_per_client: 30 }
+        RateLimits {
+            window_seconds: 900,
+            per_client: 20,
+            per_reference_email: 5,
+            reference_misses: 10,
+            sign_in_per_client: 30,
+            code_attempts_per_day: 20,
+        }
     }
 }
 
@@ -56,6 +69,8 @@ pub struct AuthConfig {
 }
 
 pub const MAX_LINK_TTL_SECONDS: u64 = 900;
+/// 10 minutes (ASVS 5.0 V6.5: one-time out-of-band codes live at most 10 minutes by default).
+pub const DEFAULT_LINK_TTL_SECONDS: u64 = 600;
 
 impl AuthConfig {
     pub fn from_env() -> Result<AuthConfig, ConfigError> {
@@ -71,16 +86,23 @@ impl AuthConfig {
         let d = RateLimits::default();
         let limits = RateLimits {
             window_seconds: config::number("RATE_WINDOW_SECONDS", d.window_seconds as u64, 60, 86_400)? as i64,
-            per_reference: config::number("RATE_PER_REFERENCE", d.per_reference.into(), 1, 1000)? as u32,
-            per_email: config::number("RATE_PER_EMAIL", d.per_email.into(), 1, 1000)? as u32,
             per_client: config::number("RATE_PER_CLIENT", d.per_client.into(), 1, 10_000)? as u32,
+            per_reference_email: config::number("RATE_PER_REFERENCE_EMAIL", d.per_reference_email.into(), 1, 1000)?
+                as u32,
+            reference_misses: config::number("RATE_REFERENCE_MISSES", d.reference_misses.into(), 1, 10_000)? as u32,
             sign_in_per_client: config::number("RATE_SIGN_IN_PER_CLIENT", d.sign_in_per_client.into(), 1, 10_000)?
                 as u32,
+            code_attempts_per_day: config::number(
+                "RATE_CODE_FAILURES_PER_DAY",
+                d.code_attempts_per_day.into(),
+                1,
+                10_000,
+            )? as u32,
         };
         AuthConfig::new(
             token_key,
             &config::required("PORTAL_URL")?,
-            config::number("MAGIC_LINK_TTL_SECONDS", MAX_LINK_TTL_SECONDS, 60, MAX_LINK_TTL_SECONDS)? as i64,
+            config::number("MAGIC_LINK_TTL_SECONDS", DEFAULT_LINK_TTL_SECONDS, 60, MAX_LINK_TTL_SECONDS)? as i64,
             Duration::from_millis(config::number("MAGIC_LINK_MIN_RESPONSE_MS", 600, 0, 5000)?),
             brands,
             limits,

@@ -128,7 +128,7 @@ mod tests {
             first_name: name,
             reference: "AE-10001",
             link: "https://portal.example/sign-in#token=abc_-",
-            code: "042137",
+            code: "04213795",
             expires_at: Utc.with_ymd_and_hms(2027, 3, 3, 9, 5, 0).unwrap(),
         }
     }
@@ -149,7 +149,7 @@ mod tests {
             assert!(r.text.contains(word) && r.html.contains(word), "{locale:?}");
             assert!(r.text.contains("https://portal.example/sign-in#token=abc_-"));
             assert!(r.html.contains("href=\"https://portal.example/sign-in#token=abc_-\""));
-            assert!(r.text.contains("042137") && r.html.contains("042137"));
+            assert!(r.text.contains("04213795") && r.html.contains("04213795"));
             assert!(r.subject.contains("AE-10001") && r.subject.contains("Alpine Escapes"));
             assert!(r.html.contains("#0a7c59"));
         }

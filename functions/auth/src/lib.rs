@@ -2,10 +2,11 @@
 //!
 //! | route | who | what |
 //! | --- | --- | --- |
-//! | `POST /auth/magic-links` | anyone | `{booking_reference, email}` → always `202`, same body, same timing envelope; emails a link + code if the email is on the booking |
+//! | `POST /auth/magic-links` | anyone | `{booking_reference, email}` → always `202`, same body, same timing envelope; queues a link + code email ([`mailer`]) if the email is on the booking |
 //! | `POST /auth/sessions` | anyone | `{token}` or `{booking_reference, code}` → consumes the link, `201` with the session (cookie + bearer) |
 //! | `GET /auth/sessions/current` | customer | who am I; re-issues the sliding cookie |
 //! | `DELETE /auth/sessions/current` | customer | logout: the session item is deleted, the token stops working |
+//! | `DELETE /auth/sessions` | customer | sign out everywhere: every session of the caller's traveller on the booking ends |
 //! | `POST /operator/bookings/{reference}/magic-links` | operator | `{traveller_id?, send_email}` → link for the lead or one traveller, emailed or returned |
 //! | `POST /operator/bookings/{reference}/sessions/revoke` | operator | deletes every session and unused link of the booking |
 //!
@@ -14,6 +15,7 @@
 
 pub mod config;
 pub mod email;
+pub mod mailer;
 pub mod page;
 pub mod tokens;
 
@@ -33,7 +35,7 @@ use portal_http::customer::session_ended;
 use portal_http::operator::OperatorAuth;
 use portal_http::session::{Session, SessionConfig, clear_cookie};
 use portal_http::{ApiError, client_ip, json, json_body, respond};
-use portal_store::auth::{NewLink, Proof, SessionItem, link_refs, rate_pk};
+use portal_store::auth::{AccessEnd, NewLink, Proof, SessionItem, link_refs, rate_pk};
 use portal_store::{BookingCollection, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
@@ -60,6 +62,8 @@ impl Clock {
 pub struct State {
     pub store: Store,
     pub ses: aws_sdk_sesv2::Client,
+    /// Where `POST /auth/magic-links` puts the email to send (the `sign-in-mailer` sends it).
+    pub sign_in_queue: mailer::SignInQueue,
     pub operator: OperatorAuth,
     pub sessions: SessionConfig,
     pub config: AuthConfig,
@@ -70,11 +74,12 @@ impl State {
     pub fn new(
         store: Store,
         ses: aws_sdk_sesv2::Client,
+        sign_in_queue: mailer::SignInQueue,
         operator: OperatorAuth,
         sessions: SessionConfig,
         config: AuthConfig,
     ) -> State {
-        State { store, ses, operator, sessions, config, clock: Clock::default() }
+        State { store, ses, sign_in_queue, operator, sessions, config, clock: Clock::default() }
     }
 
     /// Everything from the environment, checked before the first request (see [`config`]).
@@ -85,7 +90,11 @@ impl State {
         let operator = OperatorAuth::from_env()?;
         let sdk = portal_store::aws::sdk_config().await;
         let store = Store::new(portal_store::aws::dynamodb_client(&sdk, None), table);
-        Ok(State::new(store, aws_sdk_sesv2::Client::new(&sdk), operator, sessions, config))
+        let queue = mailer::SignInQueue {
+            client: aws_sdk_sqs::Client::new(&sdk),
+            url: portal_http::config::required("SIGN_IN_QUEUE_URL")?,
+        };
+        Ok(State::new(store, aws_sdk_sesv2::Client::new(&sdk), queue, operator, sessions, config))
     }
 }
 
@@ -98,6 +107,7 @@ enum Route {
     RequestLink,
     CreateSession,
     CurrentSession,
+    AllSessions,
     OperatorLink,
     OperatorRevoke,
 }
@@ -120,6 +130,7 @@ fn route(req: &Request) -> Result<(Route, Option<String>), ApiError> {
     let m = req.method();
     let (route, allowed): (Route, &[http::Method]) = match segs.as_slice() {
         ["auth", "magic-links"] => (Route::RequestLink, &[http::Method::POST]),
+        ["auth", "sessions"] if *m == http::Method::DELETE => (Route::AllSessions, &[http::Method::DELETE]),
         ["auth", "sessions"] => (Route::CreateSession, &[http::Method::POST]),
         ["auth", "sessions", "current"] => (Route::CurrentSession, &[http::Method::GET, http::Method::DELETE]),
         ["operator", "bookings", _, "magic-links"] => (Route::OperatorLink, &[http::Method::POST]),
@@ -145,6 +156,7 @@ async fn dispatch(state: &State, req: Request) -> Result<Response<Body>, ApiErro
         (Route::CreateSession, _) => create_session(state, &req).await,
         (Route::CurrentSession, http::Method::DELETE) => logout(state, &req).await,
         (Route::CurrentSession, _) => current_session(state, &req).await,
+        (Route::AllSessions, _) => sign_out_everywhere(state, &req).await,
         (Route::OperatorLink, _) => operator_link(state, &req, reference.as_deref().unwrap_or("")).await,
         (Route::OperatorRevoke, _) => operator_revoke(state, &req, reference.as_deref().unwrap_or("")).await,
     }
@@ -186,7 +198,17 @@ fn reference_field(raw: &str, field: &str) -> Result<BookingReference, ApiError>
 /// Count one hit in each `(scope, value, limit)` fixed window, in order; the first full window answers 429
 /// with `Retry-After` (later windows are not counted).
 async fn rate_limit(state: &State, checks: &[(&str, &str, u32)], now: i64) -> Result<(), ApiError> {
-    let w = state.config.limits.window_seconds.max(1);
+    rate_limit_in(state, state.config.limits.window_seconds, checks, now).await
+}
+
+/// [`rate_limit`] with windows of `window_seconds` (86 400: UTC days).
+async fn rate_limit_in(
+    state: &State,
+    window_seconds: i64,
+    checks: &[(&str, &str, u32)],
+    now: i64,
+) -> Result<(), ApiError> {
+    let w = window_seconds.max(1);
     let window = now.div_euclid(w);
     let window_end = (window + 1) * w;
     for (scope, value, limit) in checks {
@@ -203,24 +225,28 @@ async fn rate_limit(state: &State, checks: &[(&str, &str, u32)], now: i64) -> Re
 // Issuing links
 
 /// A link just written: the token and code exist only here and in the email (or the operator's response).
-struct Issued {
+pub(crate) struct Issued {
     code: String,
     link: String,
     expires_at: DateTime<Utc>,
 }
 
-async fn issue_link(
-    state: &State,
-    booking: &Booking,
+/// Write a new link for `traveller` and retire their older ones (links and codes) in the same transaction:
+/// only the newest link and code a traveller was sent work.
+pub(crate) async fn issue_link(
+    store: &Store,
+    config: &AuthConfig,
+    c: &BookingCollection,
     traveller: &Traveller,
     now: DateTime<Utc>,
 ) -> Result<Issued, ApiError> {
+    let booking = &c.booking;
     let token = tokens::new_token().map_err(random_failed)?;
     let code = tokens::new_code().map_err(random_failed)?;
     let link_id = tokens::new_id().map_err(random_failed)?;
     let reference = booking.reference.as_str();
-    let key = &state.config.token_key;
-    let expires_at = now + chrono::Duration::seconds(state.config.link_ttl_seconds);
+    let key = &config.token_key;
+    let expires_at = now + chrono::Duration::seconds(config.link_ttl_seconds);
     let new = NewLink {
         token_hash: key.token_hash(&token),
         code_hash: key.code_hash(reference, &link_id, &code),
@@ -232,20 +258,22 @@ async fn issue_link(
         created_at: now.timestamp(),
         expires_at: expires_at.timestamp(),
     };
-    state.store.put_link(&new).await?;
-    tracing::info!(reference, traveller_id = %traveller.id, link_id = %new.link_id, "sign-in link issued");
-    let link = state.config.sign_in_link(&token);
+    let retire: Vec<_> = link_refs(c).into_iter().filter(|r| r.traveller_id == traveller.id).collect();
+    store.put_link(&new, &retire).await?;
+    tracing::info!(reference, traveller_id = %traveller.id, link_id = %new.link_id, retired = retire.len(), "sign-in link issued");
+    let link = config.sign_in_link(&token);
     Ok(Issued { code, link, expires_at })
 }
 
-async fn send_link_email(
-    state: &State,
+pub(crate) async fn send_link_email(
+    ses: &aws_sdk_sesv2::Client,
+    config: &AuthConfig,
     booking: &Booking,
     traveller: &Traveller,
     to: &str,
     issued: &Issued,
 ) -> Result<(), ApiError> {
-    let brand = state.config.brands.get(&booking.brand);
+    let brand = config.brands.get(&booking.brand);
     let mail = email::email(&email::LinkEmail {
         brand,
         locale: Locale::parse(&booking.locale).unwrap_or(Locale::EnGb),
@@ -255,7 +283,7 @@ async fn send_link_email(
         code: &issued.code,
         expires_at: issued.expires_at,
     });
-    portal_mail::send_email(&state.ses, brand, to, &mail, None).await.map_err(ApiError::Unavailable)?;
+    portal_mail::send_email(ses, brand, to, &mail, None).await.map_err(ApiError::Unavailable)?;
     tracing::info!(reference = %booking.reference, to = %mask_email(to), "sign-in email sent");
     Ok(())
 }
@@ -275,9 +303,13 @@ struct Accepted {
 
 /// `POST /auth/magic-links`.
 ///
-/// Same status, headers and body whether or not anything matched. Both paths make the same reads (three
-/// rate counters, one booking `Query`); the matching path also writes the link and sends the email, and
-/// the answer is held until `min_response` after the request arrived, so both fall in one timing envelope.
+/// Same status, headers and body whether or not anything matched. Limits that can answer 429 are counted
+/// before anything is looked up and only on what the caller sent: its address, and the pair (reference,
+/// email). Strangers trying other emails on a booking spend their own pair budgets, never the customer's;
+/// their misses are counted per reference apart from the matches (past `reference_misses` an alarm is
+/// logged; the answer stays the same). A match puts one message on the sign-in queue: the email is sent by
+/// [`mailer`], so the answer never waits for SES. Every answer is held until `min_response` after the request
+/// arrived, so both paths fall in one timing envelope.
 async fn request_link(state: &State, req: &Request, started: Instant) -> Result<Response<Body>, ApiError> {
     let body: LinkRequest = json_body(req)?;
     let reference = reference_field(&body.booking_reference, "booking_reference")?;
@@ -286,13 +318,10 @@ async fn request_link(state: &State, req: &Request, started: Instant) -> Result<
     let now = state.clock.now();
     let client = client_ip(req).unwrap_or_else(|| "unknown".into());
     let l = state.config.limits;
+    let pair = format!("{reference}\u{1f}{email}");
     rate_limit(
         state,
-        &[
-            ("link-client", &client, l.per_client),
-            ("link-email", &email, l.per_email),
-            ("link-ref", reference.as_str(), l.per_reference),
-        ],
+        &[("link-client", &client, l.per_client), ("link-ref-email", &pair, l.per_reference_email)],
         now.timestamp(),
     )
     .await?;
@@ -302,30 +331,43 @@ async fn request_link(state: &State, req: &Request, started: Instant) -> Result<
         let b = &c.booking;
         let mut m = b.travellers_with_email(&email);
         let first = m.next()?;
-        Some((
-            b,
-            if first.id == b.lead_traveller_id {
-                first
-            } else {
-                m.find(|t| t.id == b.lead_traveller_id).unwrap_or(first)
-            },
-        ))
+        Some(if first.id == b.lead_traveller_id {
+            first
+        } else {
+            m.find(|t| t.id == b.lead_traveller_id).unwrap_or(first)
+        })
     });
+    // Failures past this point are logged, never answered differently: the answer must not tell whether the
+    // email matched.
     match matched {
-        Some((booking, traveller)) => {
-            // Failures past this point are logged, never answered differently: the answer must not tell
-            // whether the email matched.
-            let sent = async {
-                let issued = issue_link(state, booking, traveller, now).await?;
-                send_link_email(state, booking, traveller, &email, &issued).await
-            }
-            .await;
-            if let Err(e) = sent {
-                tracing::error!(reference = %reference, error = %e, "sign-in link requested but not delivered");
+        Some(traveller) => {
+            let msg = mailer::SignInMessage {
+                reference: reference.to_string(),
+                traveller_id: traveller.id.clone(),
+                email_hash: state.config.token_key.email_hash(&email),
+                requested_at: now.timestamp(),
+            };
+            match state.sign_in_queue.send(&msg).await {
+                Ok(()) => {
+                    tracing::info!(reference = %reference, to = %mask_email(&email), "sign-in link requested; email queued")
+                }
+                Err(e) => tracing::error!(reference = %reference, error = %e, "sign-in link requested but not queued"),
             }
         }
         None => {
-            tracing::info!(reference = %reference, to = %mask_email(&email), "sign-in link requested; no traveller matches")
+            tracing::info!(reference = %reference, to = %mask_email(&email), "sign-in link requested; no traveller matches");
+            let w = l.window_seconds.max(1);
+            let window = now.timestamp().div_euclid(w);
+            let pk =
+                rate_pk("link-ref-miss", &state.config.token_key.rate_key("link-ref-miss", reference.as_str()), window);
+            match state.store.rate_hit(&pk, l.reference_misses, (window + 1) * w + 3600).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(
+                    alarm = "sign_in_guessing", reference = %reference,
+                    "many link requests for this booking named no traveller's email (someone guessing emails)"
+                ),
+                Err(e) => tracing::error!(reference = %reference, error = %e, "miss counter not updated"),
+            }
         }
     }
     let elapsed = started.elapsed();
@@ -360,7 +402,11 @@ struct OperatorLinkResponse {
     code: Option<String>,
 }
 
-async fn load_for_operator(state: &State, req: &Request, raw_reference: &str) -> Result<BookingCollection, ApiError> {
+async fn load_for_operator(
+    state: &State,
+    req: &Request,
+    raw_reference: &str,
+) -> Result<(BookingCollection, String), ApiError> {
     let operator = state.operator.authenticate(req)?;
     let reference = reference_field(raw_reference, "reference")?;
     let c = state
@@ -369,12 +415,12 @@ async fn load_for_operator(state: &State, req: &Request, raw_reference: &str) ->
         .await?
         .ok_or_else(|| ApiError::not_found(format!("there is no booking {reference}")))?;
     tracing::info!(reference = %reference, operator = %operator, "operator sign-in action");
-    Ok(c)
+    Ok((c, operator))
 }
 
 /// `POST /operator/bookings/{reference}/magic-links`.
 async fn operator_link(state: &State, req: &Request, raw_reference: &str) -> Result<Response<Body>, ApiError> {
-    let c = load_for_operator(state, req, raw_reference).await?;
+    let (c, operator) = load_for_operator(state, req, raw_reference).await?;
     let body: OperatorLinkRequest = json_body(req)?;
     let booking = &c.booking;
     let traveller_id = body.traveller_id.as_deref().unwrap_or(&booking.lead_traveller_id);
@@ -391,11 +437,19 @@ async fn operator_link(state: &State, req: &Request, raw_reference: &str) -> Res
         }
         (_, false) => None,
     };
-    let issued = issue_link(state, booking, traveller, state.clock.now()).await?;
+    let issued = issue_link(&state.store, &state.config, &c, traveller, state.clock.now()).await?;
     if let Some(to) = &to {
-        send_link_email(state, booking, traveller, to, &issued).await?;
+        send_link_email(&state.ses, &state.config, booking, traveller, to, &issued).await?;
     }
     let delivered_by_us = to.is_some();
+    if !delivered_by_us {
+        // Counted by a CloudWatch metric filter (OperatorLinksReturned) with an alarm: a link handed to a
+        // caller instead of the traveller's inbox is the one way around the email check.
+        tracing::warn!(
+            metric = "operator_link_returned", reference = %booking.reference, traveller_id = %traveller.id,
+            operator = %operator, "sign-in link returned to the operator instead of emailed"
+        );
+    }
     let Issued { code, link, expires_at } = issued;
     json(
         201,
@@ -420,7 +474,7 @@ struct Revoked {
 
 /// `POST /operator/bookings/{reference}/sessions/revoke`.
 async fn operator_revoke(state: &State, req: &Request, raw_reference: &str) -> Result<Response<Body>, ApiError> {
-    let c = load_for_operator(state, req, raw_reference).await?;
+    let (c, _) = load_for_operator(state, req, raw_reference).await?;
     let (sessions, links) = state.store.revoke_all(&c).await?;
     tracing::info!(reference = %c.booking.reference, sessions, links, "sessions and links revoked");
     json(200, &Revoked { reference: c.booking.reference.to_string(), sessions_revoked: sessions, links_revoked: links })
@@ -585,7 +639,16 @@ async fn create_session(state: &State, req: &Request) -> Result<Response<Body>, 
                     format!("code: the code from the email is {} digits", tokens::CODE_DIGITS),
                 ));
             }
-            rate_limit(state, &[("sign-in-client", &client, state.config.limits.sign_in_per_client)], now).await?;
+            let l = state.config.limits;
+            rate_limit(state, &[("sign-in-client", &client, l.sign_in_per_client)], now).await?;
+            // The booking's daily budget of code attempts, counted before any comparison (so concurrent guesses
+            // cannot exceed it; the attempt that succeeds counts too). Past it, codes for this booking are
+            // refused until the next UTC day; the emailed link keeps working.
+            rate_limit_in(state, 86_400, &[("code-booking-day", reference.as_str(), l.code_attempts_per_day)], now)
+                .await
+                .inspect_err(|_| {
+                    tracing::warn!(alarm = "sign_in_code_cap", reference = %reference, "daily code attempts of a booking used up")
+                })?;
             let c = state.store.load_booking(reference.as_str()).await?.ok_or_else(|| failed("no such booking"))?;
             let key = &state.config.token_key;
             let live = link_refs(&c).into_iter().filter(|r| r.expires_at > now && r.attempts < MAX_CODE_ATTEMPTS);
@@ -638,6 +701,28 @@ async fn logout(state: &State, req: &Request) -> Result<Response<Body>, ApiError
         .map_err(|e| ApiError::internal(format!("building response: {e}")))
 }
 
+#[derive(Debug, Serialize)]
+struct SignedOutEverywhere {
+    sessions_ended: usize,
+}
+
+/// `DELETE /auth/sessions`: every session of the caller's traveller on this booking ends (this one included),
+/// in every browser and device; their tokens stop working at once. Unused links stay (they are in the
+/// traveller's inbox and expire on their own).
+async fn sign_out_everywhere(state: &State, req: &Request) -> Result<Response<Body>, ApiError> {
+    let now = state.clock.now().timestamp();
+    let (session, c) = live_session(state, req, now).await?;
+    let end = AccessEnd {
+        travellers: Vec::new(),
+        sessions: c.sessions.iter().filter(|s| s.traveller_id == session.traveller_id).map(|s| s.sid.clone()).collect(),
+    };
+    let (ended, _) = state.store.revoke(&c, &end).await?;
+    tracing::info!(reference = %session.reference, traveller_id = %session.traveller_id, sessions = ended, "signed out everywhere");
+    let mut r = json(200, &SignedOutEverywhere { sessions_ended: ended })?;
+    r.headers_mut().insert("set-cookie", clear_cookie().parse().map_err(|_| ApiError::internal("cookie header"))?);
+    Ok(r)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -660,6 +745,7 @@ mod tests {
             (Route::OperatorLink, Some("AE-1".into()))
         );
         assert_eq!(route(&req("POST", "/operator/bookings/AE-1/sessions/revoke")).unwrap().0, Route::OperatorRevoke);
+        assert_eq!(route(&req("DELETE", "/auth/sessions")).unwrap().0, Route::AllSessions);
         assert_eq!(route(&req("GET", "/auth/sessions")).unwrap_err().status(), 405);
         assert_eq!(route(&req("HEAD", "/auth/magic-links")).unwrap_err().status(), 405);
         assert_eq!(route(&req("POST", "/auth/nope")).unwrap_err().status(), 404);

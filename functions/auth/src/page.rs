@@ -3,7 +3,7 @@
 //! Opening it (GET, HEAD) consumes nothing: the token is in the URL fragment, which browsers never send to a
 //! server and mail scanners cannot use. The page's script reads the fragment, removes it from the address
 //! bar and history, and only a click on the button POSTs it to `/auth/sessions`. A second form takes the
-//! booking reference and the 6-digit code instead. The inline script and style are allowed by their SHA-256
+//! booking reference and the 8-digit code instead. The inline script and style are allowed by their SHA-256
 //! in the `Content-Security-Policy`; nothing else runs.
 
 use base64::Engine;
@@ -76,7 +76,7 @@ pub fn sign_in_page(brand: &Brand) -> SignInPage {
 <p><button id=\"go\" type=\"button\">Sign in</button></p></div>\
 <form id=\"code-form\"><p>Or use the code from the email:</p>\
 <label>Booking reference<input id=\"ref\" autocomplete=\"off\" required maxlength=\"20\"></label>\
-<label>Code<input id=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required pattern=\"[0-9]{{6}}\" maxlength=\"6\"></label>\
+<label>Code<input id=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required pattern=\"[0-9]{{8}}\" maxlength=\"8\"></label>\
 <button type=\"submit\">Sign in with code</button></form></div>\
 <p id=\"out\" role=\"status\"></p></main><script>{SCRIPT}</script></body></html>\n"
     );

@@ -16,7 +16,7 @@ pub const TOKEN_BYTES: usize = 32;
 /// Length of a token as it appears in a link (base64url, no padding).
 pub const TOKEN_CHARS: usize = 43;
 /// Digits in a one-time code.
-pub const CODE_DIGITS: usize = 6;
+pub const CODE_DIGITS: usize = 8;
 /// Wrong codes that invalidate a code.
 pub const MAX_CODE_ATTEMPTS: u32 = 5;
 
@@ -59,6 +59,12 @@ impl TokenKey {
         self.mac(&["code", reference, link_id, code])
     }
 
+    /// An email address as the sign-in queue carries it (case-insensitive): the address itself never goes on
+    /// the queue.
+    pub fn email_hash(&self, email: &str) -> String {
+        self.mac(&["email", &email.trim().to_ascii_lowercase()])
+    }
+
     /// A rate-limit key: emails and client addresses are never stored in clear.
     pub fn rate_key(&self, scope: &str, value: &str) -> String {
         let mut h = self.mac(&["rate", scope, value]);
@@ -90,7 +96,7 @@ pub fn new_id() -> Result<String, RandomUnavailable> {
 
 /// A fresh code of [`CODE_DIGITS`] digits, uniform (rejection sampling, no modulo bias).
 pub fn new_code() -> Result<String, RandomUnavailable> {
-    const RANGE: u32 = 1_000_000; // 10^CODE_DIGITS
+    const RANGE: u32 = 100_000_000; // 10^CODE_DIGITS
     const LIMIT: u32 = u32::MAX - (u32::MAX % RANGE);
     loop {
         let n = u32::from_be_bytes(random_bytes::<4>()?);
@@ -131,14 +137,15 @@ mod tests {
     }
 
     #[test]
-    fn codes_are_six_digits() {
+    fn codes_are_eight_digits() {
         for _ in 0..200 {
             let c = new_code().unwrap();
             assert!(is_code_shaped(&c), "{c}");
         }
-        assert!(!is_code_shaped("12345"));
-        assert!(!is_code_shaped("12345a"));
-        assert!(!is_code_shaped("１２３４５６"));
+        assert_eq!(10u64.pow(CODE_DIGITS as u32), 100_000_000, "RANGE is 10^CODE_DIGITS");
+        assert!(!is_code_shaped("123456"), "six digits are too few");
+        assert!(!is_code_shaped("1234567a"));
+        assert!(!is_code_shaped("１２３４５６７８"));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Booking documents.
 //!
 //! - `GET /bookings/{reference}/documents` (customer): the documents, versions and dates the session may see
-//!   (the lead: all; a traveller: the shared ones and vouchers for services they are on).
+//!   (the lead: all; another traveller: the itinerary, vouchers for services they are on, and receipts they
+//!   paid or were paid for; never the invoice).
 //! - `GET /bookings/{reference}/documents/{document_id}/url?version=N` (customer): a presigned S3 `GET` URL
 //!   valid for at most 5 minutes with a download file name, and its expiry. Latest version by default.
 //! - `POST /operator/bookings/{reference}/documents/regenerate` `{types?}` (operator): 202; the request goes
@@ -112,7 +113,9 @@ fn check_document_id(id: &str) -> Result<(), ApiError> {
     }
 }
 
-/// The versions the session's traveller may see. A traveller no longer on the booking: the unknown-booking 404.
+/// The versions the session's traveller may see ([`portal_domain::overview::may_see_document`]: the invoice is
+/// the lead's, a receipt its payer's and its paid-for traveller's, a voucher its travellers'). Anything else
+/// is left out here, so its list entry and its URL answer exactly like a document that does not exist.
 fn visible_documents(session: &Session, c: &BookingCollection) -> Result<Vec<DocumentItem>, ApiError> {
     if c.booking.traveller(&session.traveller_id).is_none() {
         return Err(not_found_booking());
@@ -120,7 +123,16 @@ fn visible_documents(session: &Session, c: &BookingCollection) -> Result<Vec<Doc
     let lead = session.is_lead && c.booking.lead_traveller_id == session.traveller_id;
     Ok(document_items(c)
         .into_iter()
-        .filter(|d| lead || d.traveller_ids.is_empty() || d.traveller_ids.contains(&session.traveller_id))
+        .filter(|d| {
+            let travellers = portal_store::lookup::document_travellers(
+                c,
+                &d.doc_type,
+                d.movement_id.as_deref(),
+                &d.traveller_ids,
+                d.traveller_id.as_deref(),
+            );
+            portal_domain::overview::may_see_document(&d.doc_type, &travellers, &session.traveller_id, lead)
+        })
         .collect())
 }
 

@@ -492,12 +492,13 @@ fn plan(
             idempotency_key: idem,
             traveller_id: Some(ch.session.traveller_id.clone()),
             instalment_ids: vec![i.id.clone()],
+            // No client address here: movements reach finance exports. The address stays in the approval
+            // evidence on the instalment item only.
             description: Some(format!(
-                "{} of instalment {} by traveller {} from {}{how}",
+                "{} of instalment {} by traveller {}{how}",
                 if kind == MovementKind::InstalmentApproved { "Approval" } else { "Withdrawal of the approval" },
                 i.id,
                 ch.session.traveller_id,
-                ch.client_ip.as_deref().unwrap_or("an unknown address"),
             )),
             acquirer_fee: None,
         };

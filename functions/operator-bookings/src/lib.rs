@@ -261,8 +261,21 @@ async fn write(
     let paid = plan.movements.iter().any(|m| m.kind == portal_domain::ledger::MovementKind::Payment);
     let mut tx = Tx::default();
     state.store.stage_upsert(&mut tx, current, &item, &plan.instalments, &plan.movements, plan.events)?;
+    // A traveller removed, an email changed, the lead moved: their sessions and unused links end in this same
+    // transaction (a session is proof of an email on the booking in a role; after the change it proves neither).
+    let ended = match current {
+        Some(c) => {
+            let end = portal_store::auth::AccessEnd::travellers(c.booking.access_changed(&item.booking));
+            state.store.stage_revoke(&mut tx, c, &end)?;
+            end.counts(c)
+        }
+        None => (0, 0),
+    };
     state.store.commit(tx).await?;
-    tracing::info!(reference = %item.booking.reference, version = item.version, created = plan.created, movements = plan.movements.len(), "booking upserted");
+    tracing::info!(
+        reference = %item.booking.reference, version = item.version, created = plan.created,
+        movements = plan.movements.len(), sessions_ended = ended.0, links_ended = ended.1, "booking upserted"
+    );
     Ok((item, plan.created, paid))
 }
 

@@ -230,6 +230,32 @@ impl Booking {
         self.travellers.iter().filter(move |t| t.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(email)))
     }
 
+    /// Travellers of `self` (the booking as it was) whose access a change to `new` takes away or alters:
+    /// removed from the booking, their email changed or removed, or the lead role moved away from or to them.
+    /// Their sessions and unused sign-in links end with the change (a session proves an email on a booking
+    /// in a role; after the change it proves neither).
+    pub fn access_changed(&self, new: &Booking) -> Vec<String> {
+        let lead_moved = self.lead_traveller_id != new.lead_traveller_id;
+        let mut out: Vec<String> = self
+            .travellers
+            .iter()
+            .filter(|old| match new.traveller(&old.id) {
+                None => true,
+                Some(now) => {
+                    let same_email = match (&old.email, &now.email) {
+                        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+                        (None, None) => true,
+                        _ => false,
+                    };
+                    !same_email || (lead_moved && (old.id == self.lead_traveller_id || old.id == new.lead_traveller_id))
+                }
+            })
+            .map(|t| t.id.clone())
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Distinct lower-cased traveller emails.
     pub fn emails(&self) -> Vec<String> {
         let mut seen = Vec::new();
@@ -577,6 +603,27 @@ pub(crate) mod tests {
     fn validate(v: serde_json::Value) -> Result<ValidatedBooking, DomainError> {
         let input: BookingInput = serde_json::from_value(v).expect("shape");
         Booking::from_input(BookingReference::parse("AB-1234").unwrap(), input)
+    }
+
+    #[test]
+    fn access_changes_when_a_traveller_goes_their_email_changes_or_the_lead_moves() {
+        let old = validate(sample_input()).unwrap().booking;
+        assert!(old.access_changed(&old).is_empty(), "no change, nobody affected");
+        let mut renamed = sample_input();
+        renamed["travellers"][0]["last_name"] = "Byron".into();
+        renamed["travellers"][0]["email"] = "ADA@example.com".into();
+        assert!(old.access_changed(&validate(renamed).unwrap().booking).is_empty(), "case of the email is no change");
+        let mut moved = sample_input();
+        moved["travellers"][0]["email"] = "ada@elsewhere.example".into();
+        assert_eq!(old.access_changed(&validate(moved).unwrap().booking), vec!["T1"]);
+        let mut lead = sample_input();
+        lead["lead_traveller_id"] = "T2".into();
+        lead["travellers"][1]["email"] = "charles@example.com".into();
+        assert_eq!(old.access_changed(&validate(lead).unwrap().booking), vec!["T1", "T2"]);
+        let mut removed = sample_input();
+        removed["travellers"].as_array_mut().unwrap().pop();
+        let removed = validate(removed).expect("a booking without T2");
+        assert_eq!(old.access_changed(&removed.booking), vec!["T2"]);
     }
 
     #[test]

@@ -49,6 +49,28 @@ pub struct DocumentRecord {
     pub traveller_id: Option<String>,
     /// For receipts: the payment movement the receipt is for.
     pub movement_id: Option<String>,
+    /// Who besides the lead the document is for: a voucher's travellers (empty: the party), a receipt's payer
+    /// and the traveller it paid for. See [`may_see_document`].
+    pub travellers: Vec<String>,
+}
+
+/// The one rule for who sees a document (the overview and the documents route both apply it; a document the
+/// viewer may not see is answered exactly like one that does not exist):
+///
+/// - the lead passenger sees every document;
+/// - the invoice is the lead's alone (it carries every traveller's name and price line);
+/// - a receipt is seen by its payer and by the traveller it paid for (`travellers`; none known: the lead only);
+/// - an itinerary or voucher by everyone it is for (`travellers`, empty meaning the whole party).
+pub fn may_see_document(doc_type: &str, travellers: &[String], viewer: &str, viewer_is_lead: bool) -> bool {
+    if viewer_is_lead {
+        return true;
+    }
+    let listed = travellers.iter().any(|t| t == viewer);
+    match doc_type {
+        "invoice" => false,
+        "receipt" => listed,
+        _ => travellers.is_empty() || listed,
+    }
 }
 
 /// The stored state of one booking.
@@ -477,7 +499,7 @@ pub fn build(
     };
 
     // Documents: the newest version of each document the viewer may see.
-    let visible_doc = |d: &DocumentRecord| lead || d.traveller_id.as_deref().is_none_or(|t| t == me.id);
+    let visible_doc = |d: &DocumentRecord| may_see_document(&d.doc_type, &d.travellers, &me.id, lead);
     let mut latest: BTreeMap<(&str, &str), &DocumentRecord> = BTreeMap::new();
     for d in input.documents.iter().filter(|d| visible_doc(d)) {
         let key = (d.doc_type.as_str(), d.document_id.as_str());
@@ -1091,6 +1113,7 @@ mod tests {
                 generated_at: Some(at(at_)),
                 traveller_id: traveller.map(Into::into),
                 movement_id: movement.map(Into::into),
+                travellers: traveller.map(|t| vec![t.to_string()]).unwrap_or_default(),
             };
         f.documents = vec![
             doc("invoice", "INV1", 1, "2026-10-01T10:00:00Z", None, None),
@@ -1108,9 +1131,28 @@ mod tests {
         assert_eq!(last["type"], "documents_updated");
         assert_eq!(last["documents"][0]["document_id"], "INV1");
         assert!(!o.to_string().contains("url"));
-        // Another traveller does not see T1's e-ticket.
+        // Another traveller sees neither T1's e-ticket, nor the invoice, nor a receipt they neither paid nor
+        // were paid for.
         let o = run(&f, "T2", false, Locale::EnGb, "2026-11-25");
-        assert_eq!(o["documents"].as_array().unwrap().len(), 2);
+        assert!(o["documents"].as_array().unwrap().is_empty(), "{}", o["documents"]);
+        f.documents[2].travellers = vec!["T2".into()];
+        let o = run(&f, "T2", false, Locale::EnGb, "2026-11-25");
+        let ids: Vec<&str> =
+            o["documents"].as_array().unwrap().iter().map(|d| d["document_id"].as_str().unwrap()).collect();
+        assert_eq!(ids, vec!["RCP1"]);
+    }
+
+    #[test]
+    fn who_sees_which_document() {
+        let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(may_see_document("invoice", &[], "T1", true));
+        assert!(!may_see_document("invoice", &t(&["T2"]), "T2", false), "the invoice is the lead's");
+        assert!(may_see_document("receipt", &t(&["T2", "T3"]), "T3", false), "paid for");
+        assert!(!may_see_document("receipt", &t(&["T2"]), "T3", false));
+        assert!(!may_see_document("receipt", &[], "T3", false), "no known payer: the lead only");
+        assert!(may_see_document("itinerary", &[], "T3", false));
+        assert!(may_see_document("voucher", &[], "T3", false), "a voucher for the party");
+        assert!(!may_see_document("voucher", &t(&["T2"]), "T3", false));
     }
 
     #[test]

@@ -196,12 +196,26 @@ fn is_condition_failure<R>(e: &SdkError<UpdateItemError, R>) -> bool {
 }
 
 impl Store {
-    /// Write both halves of a new link (neither may exist yet).
-    pub async fn put_link(&self, link: &NewLink) -> Result<(), StoreError> {
+    /// Write both halves of a new link (neither may exist yet) and, in the same transaction, delete both halves
+    /// of every link in `retire` (the traveller's older links: only the newest link and code work).
+    pub async fn put_link(&self, link: &NewLink, retire: &[LinkRefItem]) -> Result<(), StoreError> {
         let (l, r) = link.items();
+        for chunk in retire.chunks((crate::store::MAX_TRANSACTION_ACTIONS - 2) / 2).skip(1) {
+            // More than ~49 older links (only possible if TTL lags): the surplus goes first, on its own.
+            let mut tx = Tx::default();
+            for old in chunk {
+                tx.delete(self.table(), old.pk.clone(), old.sk.clone())?;
+                tx.delete(self.table(), old.link_pk.clone(), SK_LINK.into())?;
+            }
+            self.commit(tx).await?;
+        }
         let mut tx = Tx::default();
         tx.put_new(self.table(), &l)?;
         tx.put_new(self.table(), &r)?;
+        for old in retire.iter().take((crate::store::MAX_TRANSACTION_ACTIONS - 2) / 2) {
+            tx.delete(self.table(), old.pk.clone(), old.sk.clone())?;
+            tx.delete(self.table(), old.link_pk.clone(), SK_LINK.into())?;
+        }
         self.commit(tx).await
     }
 
@@ -390,16 +404,12 @@ impl Store {
     /// Returns (sessions, links) deleted. Deletes are unconditional (deleting a missing item is a no-op) and
     /// sent in transactions of at most 100 actions.
     pub async fn revoke_all(&self, c: &BookingCollection) -> Result<(usize, usize), StoreError> {
-        let reference = c.booking.reference.as_str();
-        let mut deletes: Vec<(String, String)> = Vec::new();
-        for sid in &c.session_ids {
-            deletes.push((keys::booking_pk(reference), keys::session_sk(sid)));
-        }
-        let refs = link_refs(c);
-        for r in &refs {
-            deletes.push((r.pk.clone(), r.sk.clone()));
-            deletes.push((r.link_pk.clone(), SK_LINK.into()));
-        }
+        self.revoke(c, &AccessEnd::everyone(c)).await
+    }
+
+    /// Delete the sessions and unused links `end` names. Returns (sessions, links) deleted.
+    pub async fn revoke(&self, c: &BookingCollection, end: &AccessEnd) -> Result<(usize, usize), StoreError> {
+        let deletes = end.deletes(c);
         for chunk in deletes.chunks(crate::store::MAX_TRANSACTION_ACTIONS) {
             let mut tx = Tx::default();
             for (pk, sk) in chunk {
@@ -407,7 +417,70 @@ impl Store {
             }
             self.commit(tx).await?;
         }
-        Ok((c.session_ids.len(), refs.len()))
+        Ok(end.counts(c))
+    }
+
+    /// Add the deletes of `end` to a transaction being built (the operator upsert: the booking change and the
+    /// end of the access it takes away commit together).
+    pub fn stage_revoke(&self, tx: &mut Tx, c: &BookingCollection, end: &AccessEnd) -> Result<(), StoreError> {
+        for (pk, sk) in end.deletes(c) {
+            tx.delete(self.table(), pk, sk)?;
+        }
+        Ok(())
+    }
+}
+
+/// Whose access ends: sessions and unused links of some travellers of a booking (or all of them).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AccessEnd {
+    /// Travellers whose every session and unused link ends.
+    pub travellers: Vec<String>,
+    /// Sessions that end whoever they belong to (the travellers' own are included anyway).
+    pub sessions: Vec<String>,
+}
+
+impl AccessEnd {
+    pub fn everyone(c: &BookingCollection) -> AccessEnd {
+        let mut t: Vec<String> = c.sessions.iter().map(|s| s.traveller_id.clone()).collect();
+        t.extend(link_refs(c).into_iter().map(|r| r.traveller_id));
+        t.extend(c.booking.travellers.iter().map(|x| x.id.clone()));
+        t.sort();
+        t.dedup();
+        AccessEnd { travellers: t, sessions: c.sessions.iter().map(|s| s.sid.clone()).collect() }
+    }
+
+    pub fn travellers(ids: impl IntoIterator<Item = String>) -> AccessEnd {
+        AccessEnd { travellers: ids.into_iter().collect(), sessions: Vec::new() }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.travellers.is_empty() && self.sessions.is_empty()
+    }
+
+    fn ends_session(&self, s: &crate::store::LiveSession) -> bool {
+        self.sessions.contains(&s.sid) || self.travellers.contains(&s.traveller_id)
+    }
+
+    /// The (pk, sk) of every item to delete, from the collection as read.
+    pub fn deletes(&self, c: &BookingCollection) -> Vec<(String, String)> {
+        let reference = c.booking.reference.as_str();
+        let mut out = Vec::new();
+        for s in c.sessions.iter().filter(|s| self.ends_session(s)) {
+            out.push((keys::booking_pk(reference), keys::session_sk(&s.sid)));
+        }
+        for r in link_refs(c).into_iter().filter(|r| self.travellers.contains(&r.traveller_id)) {
+            out.push((r.pk.clone(), r.sk.clone()));
+            out.push((r.link_pk, SK_LINK.into()));
+        }
+        out
+    }
+
+    /// (sessions, links) the deletes end.
+    pub fn counts(&self, c: &BookingCollection) -> (usize, usize) {
+        (
+            c.sessions.iter().filter(|s| self.ends_session(s)).count(),
+            link_refs(c).iter().filter(|r| self.travellers.contains(&r.traveller_id)).count(),
+        )
     }
 }
 

@@ -83,6 +83,8 @@ struct DocumentItem {
     traveller_id: Option<String>,
     #[serde(default)]
     movement_id: Option<String>,
+    #[serde(default)]
+    traveller_ids: Vec<String>,
 }
 
 /// The documents of a loaded collection (`entity = "document"` items in `other`). An unreadable document
@@ -95,6 +97,13 @@ pub fn documents(c: &BookingCollection) -> Vec<DocumentRecord> {
         }
         match from_item::<DocumentItem>(item.clone()) {
             Ok(d) => out.push(DocumentRecord {
+                travellers: document_travellers(
+                    c,
+                    &d.doc_type,
+                    d.movement_id.as_deref(),
+                    &d.traveller_ids,
+                    d.traveller_id.as_deref(),
+                ),
                 doc_type: d.doc_type,
                 document_id: d.document_id,
                 version: d.version,
@@ -105,6 +114,45 @@ pub fn documents(c: &BookingCollection) -> Vec<DocumentRecord> {
             Err(e) => tracing::warn!(reference = %c.booking.reference, error = %e, "unreadable document item skipped"),
         }
     }
+    out
+}
+
+/// Who besides the lead a document is for ([`portal_domain::overview::may_see_document`] decides): for a
+/// receipt, the traveller its payment paid for and its payer (the checkout's payer, or for an instalment the
+/// runner charged, the traveller who approved it), from the collection as it is now; for anything else the
+/// travellers the document item names (`traveller_ids`, or its one `traveller_id`).
+pub fn document_travellers(
+    c: &BookingCollection,
+    doc_type: &str,
+    movement_id: Option<&str>,
+    traveller_ids: &[String],
+    traveller_id: Option<&str>,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    if doc_type == "receipt" {
+        let Some(movement_id) = movement_id else {
+            return out;
+        };
+        if let Some(m) = c.movements.iter().find(|m| m.id == movement_id) {
+            out.extend(m.traveller_id.clone());
+            let intents = crate::payments::intents(c);
+            match intents.iter().find(|i| i.movement_id == movement_id) {
+                Some(i) => out.push(i.payer_traveller_id.clone()),
+                None => out.extend(
+                    c.instalments
+                        .iter()
+                        .filter(|i| m.instalment_ids.contains(&i.id))
+                        .filter_map(|i| i.approval.as_ref().map(|a| a.approved_by.clone())),
+                ),
+            }
+        }
+    } else if !traveller_ids.is_empty() {
+        out.extend(traveller_ids.iter().cloned());
+    } else {
+        out.extend(traveller_id.map(str::to_string));
+    }
+    out.sort();
+    out.dedup();
     out
 }
 

@@ -61,10 +61,26 @@ pub struct BookingCollection {
     pub emails: Vec<String>,
     pub instalments: Vec<Instalment>,
     pub movements: Vec<Movement>,
-    /// Ids of the booking's live customer sessions (`SESSION#<sid>` items).
-    pub session_ids: Vec<String>,
+    /// The booking's live customer sessions (`SESSION#<sid>` items): whose they are, for revocation.
+    pub sessions: Vec<LiveSession>,
     /// Items of entity types this crate version does not read (documents, approvals...), kept raw.
     pub other: Vec<Item>,
+}
+
+/// A live customer session as the booking's collection lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveSession {
+    pub sid: String,
+    pub traveller_id: String,
+    /// The traveller's email when the session started.
+    pub email: String,
+}
+
+impl BookingCollection {
+    /// Is the session `sid` still live (not signed out or revoked)?
+    pub fn has_session(&self, sid: &str) -> bool {
+        self.sessions.iter().any(|s| s.sid == sid)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -274,7 +290,7 @@ fn collection_from_items(items: Vec<Item>) -> Result<Option<BookingCollection>, 
     let mut instalments = Vec::new();
     let mut movements = Vec::new();
     let mut other = Vec::new();
-    let mut session_ids = Vec::new();
+    let mut sessions = Vec::new();
     for item in items {
         match entity(&item) {
             Some(items::ENTITY_BOOKING) => booking = Some(from_item(item)?),
@@ -285,8 +301,13 @@ fn collection_from_items(items: Vec<Item>) -> Result<Option<BookingCollection>, 
             Some(items::ENTITY_INSTALMENT) => instalments.push(from_item::<InstalmentItem>(item)?.instalment),
             Some(items::ENTITY_MOVEMENT) => movements.push(from_item::<MovementItem>(item)?.movement),
             Some(items::ENTITY_SESSION) => {
+                let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
                 if let Some(sk) = item.get("sk").and_then(|v| v.as_s().ok()) {
-                    session_ids.push(sk.trim_start_matches(keys::PREFIX_SESSION).to_string());
+                    sessions.push(LiveSession {
+                        sid: sk.trim_start_matches(keys::PREFIX_SESSION).to_string(),
+                        traveller_id: text("traveller_id"),
+                        email: text("email"),
+                    });
                 }
                 other.push(item);
             }
@@ -308,7 +329,7 @@ fn collection_from_items(items: Vec<Item>) -> Result<Option<BookingCollection>, 
         emails,
         instalments,
         movements,
-        session_ids,
+        sessions,
         other,
     }))
 }

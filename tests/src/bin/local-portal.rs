@@ -26,7 +26,10 @@ async fn main() {
     let operator_key = format!("op_{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
     let auth = OperatorAuth::key(&operator_key).expect("generated key is long enough");
 
-    let auth_state = Arc::new(local_auth_state(&env, &auth, port));
+    let sign_in_queue = portal_tests::signin::sign_in_queue(&env, "portal-sign-in").await;
+    let auth_state = Arc::new(local_auth_state(&env, &auth, port, sign_in_queue.clone()));
+    // The sign-in mailer consumes the queue in the background, as the SQS event source does in AWS.
+    portal_tests::signin::spawn(sign_in_queue, portal_tests::signin::mailer(&auth_state, 10));
     let sign_in_brand = auth_state.config.brands.get("alpine-escapes").clone();
     let (documents_state, documents_queue) = local_documents(&env, &auth, &auth_state.sessions).await;
     let (checkout_state, webhooks_state, sandbox) = local_payments(&env, &auth_state, &documents_queue, port);
@@ -252,7 +255,12 @@ async fn local_documents(
 }
 
 /// The sign-in function with secrets generated for this run (nothing to configure locally).
-fn local_auth_state(env: &TestEnv, operator: &OperatorAuth, port: u16) -> auth::State {
+fn local_auth_state(
+    env: &TestEnv,
+    operator: &OperatorAuth,
+    port: u16,
+    queue: auth::mailer::SignInQueue,
+) -> auth::State {
     let secret = || auth::tokens::new_token().expect("the CSPRNG works").into_bytes();
     let key = auth::tokens::TokenKey::new(&secret()).expect("a 43-byte secret is long enough");
     let sessions = portal_http::session::SessionConfig::new(
@@ -275,13 +283,13 @@ fn local_auth_state(env: &TestEnv, operator: &OperatorAuth, port: u16) -> auth::
     let config = auth::AuthConfig::new(
         key,
         &format!("http://127.0.0.1:{port}"),
-        900,
+        600,
         std::time::Duration::from_millis(600),
         brands,
         auth::RateLimits::default(),
     )
     .expect("valid auth config");
-    auth::State::new(env.store(), env.ses.clone(), operator.clone(), sessions, config)
+    auth::State::new(env.store(), env.ses.clone(), queue, operator.clone(), sessions, config)
 }
 
 /// A working magic link for the lead passenger of AE-10001, issued through the operator route in-process.

@@ -23,6 +23,8 @@ const BRANDS: &str = r##"{"alpine-escapes": {"name": "Alpine Escapes", "primary_
 struct Fx {
     env: TestEnv,
     auth: auth::State,
+    /// The sign-in mailer consuming `auth`'s queue (as the SQS event source does in AWS).
+    mailer: auth::mailer::Mailer,
     /// Unique per test: moto's SES outbox is shared by every test of the binary.
     tag: String,
 }
@@ -31,29 +33,39 @@ impl Fx {
     fn email(&self, who: &str) -> String {
         format!("{who}-{}@example.com", self.tag)
     }
+
+    /// Deliver what the link requests queued: the mailer issues the links and sends the emails.
+    async fn mail(&self) -> usize {
+        portal_tests::signin::drain(&self.auth.sign_in_queue, &self.mailer, self.auth.clock.now()).await
+    }
 }
 
-fn auth_state(env: &TestEnv, limits: auth::RateLimits, floor: Duration) -> auth::State {
+/// The IAM principal of the sample events (`events/*/...json`, `requestContext.authorizer.iam.userArn`).
+const SAMPLE_OPERATOR: &str = "arn:aws:iam::123456789012:user/reservations";
+
+async fn auth_state(env: &TestEnv, limits: auth::RateLimits, floor: Duration) -> auth::State {
     let brands = auth::Brands::parse(Some(BRANDS), &env.sender).unwrap();
     let cfg = auth::AuthConfig::new(
         auth::tokens::TokenKey::new(&[9u8; 32]).unwrap(),
         "https://portal.example",
-        900,
+        auth::config::DEFAULT_LINK_TTL_SECONDS as i64,
         floor,
         brands,
         limits,
     )
     .unwrap();
-    auth::State::new(env.store(), env.ses.clone(), OperatorAuth::key(OP_KEY).unwrap(), sessions(), cfg)
+    let queue = portal_tests::signin::sign_in_queue(env, &format!("sign-in-{}", uuid::Uuid::new_v4().simple())).await;
+    auth::State::new(env.store(), env.ses.clone(), queue, OperatorAuth::key(OP_KEY).unwrap(), sessions(), cfg)
 }
 
 fn roomy() -> auth::RateLimits {
     auth::RateLimits {
         window_seconds: 900,
-        per_reference: 100,
-        per_email: 100,
         per_client: 100,
+        per_reference_email: 100,
+        reference_misses: 100,
         sign_in_per_client: 100,
+        code_attempts_per_day: 100,
     }
 }
 
@@ -73,8 +85,9 @@ async fn fx_with(limits: auth::RateLimits, floor: Duration) -> Fx {
         let r = upsert(&ops, reference, &body).await;
         assert_eq!(r.status(), 201, "{}", body_json(&r));
     }
-    let auth = auth_state(&env, limits, floor);
-    Fx { env, auth, tag }
+    let auth = auth_state(&env, limits, floor).await;
+    let mailer = portal_tests::signin::mailer(&auth, 10);
+    Fx { env, auth, mailer, tag }
 }
 
 async fn fx() -> Fx {
@@ -142,7 +155,7 @@ fn token_from(text: &str) -> String {
 fn code_from_html(html: &str) -> String {
     let i = html.find("font-family:monospace").expect("the code block");
     let start = i + html[i..].find('>').unwrap() + 1;
-    html[start..start + 6].to_string()
+    html[start..start + 8].to_string()
 }
 
 /// Sign in with a fresh operator-issued link; returns the session token.
@@ -179,7 +192,11 @@ async fn full_journey_request_email_exchange_read_logout() {
     // WHEN Ada asks for a link with her booking reference (typed in lower case) and email
     let r = send(&f.auth, link_request("ae-10001", &ada.to_uppercase())).await;
     assert_eq!(r.status(), 202, "{}", body_json(&r));
-    // THEN SES sent one branded email in en-GB with the link and the code
+    // THEN the request only queued the email (no SES call on the request path)...
+    assert!(f.env.emails_to(&ada).is_empty(), "nothing sent before the mailer runs");
+    assert_eq!(count(&f.env, "magic_link").await, 0, "nor any link written");
+    assert_eq!(f.mail().await, 1);
+    // ...and the mailer sent one branded email in en-GB with the link and the code
     let mails = f.env.emails_to(&ada);
     assert_eq!(mails.len(), 1, "{mails:?}");
     let m = &mails[0];
@@ -191,7 +208,7 @@ async fn full_journey_request_email_exchange_read_logout() {
     assert!(html.contains("href=\"https://portal.example/sign-in#token="));
     let token = token_from(html);
     let code = code_from_html(html);
-    assert!(code.bytes().all(|b| b.is_ascii_digit()), "{code}");
+    assert!(code.len() == 8 && code.bytes().all(|b| b.is_ascii_digit()), "{code}");
     // AND the table holds only a keyed hash of the token (a database read gives no working link)
     let items = format!("{:?}", f.env.all_items().await);
     assert!(!items.contains(&token) && !items.contains(&format!("\"{code}\"")));
@@ -269,7 +286,7 @@ async fn full_journey_request_email_exchange_read_logout() {
 #[tokio::test]
 async fn code_fallback_and_five_wrong_attempts() {
     let f = fx().await;
-    let wrong = |code: &str| format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
+    let wrong = |code: &str| format!("{:08}", (code.parse::<u32>().unwrap() + 1) % 100_000_000);
     // GIVEN a link: four wrong codes, then the right one, signs in
     let (_, code) = issue(&f.auth, A, None).await;
     for _ in 0..4 {
@@ -313,11 +330,11 @@ async fn reused_and_expired_tokens_are_refused_and_write_nothing() {
     let before = non_rate_items(&f.env).await;
     assert_problem(&send(&f.auth, exchange(json!({"token": token}))).await, 401, "/problems/sign-in-failed");
     assert_eq!(non_rate_items(&f.env).await, before, "a reused token writes nothing");
-    // Expired: the link lives 15 minutes at most
+    // Expired: the link lives 10 minutes by default
     let (token, code) = issue(&f.auth, A, None).await;
     let issued = non_rate_items(&f.env).await;
     assert_eq!(issued, before + 2, "a link is two items");
-    f.auth.clock.advance(901);
+    f.auth.clock.advance(601);
     assert_problem(&send(&f.auth, exchange(json!({"token": token}))).await, 401, "/problems/sign-in-failed");
     assert_problem(
         &send(&f.auth, exchange(json!({"booking_reference": A, "code": code}))).await,
@@ -326,10 +343,10 @@ async fn reused_and_expired_tokens_are_refused_and_write_nothing() {
     );
     assert_eq!(non_rate_items(&f.env).await, issued, "an expired token writes nothing");
     assert_eq!(count(&f.env, "session").await, 1);
-    // The link's items carry a DynamoDB TTL no more than 15 minutes after issue
+    // The link's items carry a DynamoDB TTL no more than 10 minutes after issue
     for i in f.env.all_items().await.iter().filter(|i| i["entity"].as_s().unwrap().starts_with("magic_link")) {
         let exp: i64 = i["expires_at"].as_n().unwrap().parse().unwrap();
-        assert!(exp <= Utc::now().timestamp() + 900 + 5, "{exp}");
+        assert!(exp <= Utc::now().timestamp() + 600 + 5, "{exp}");
     }
 }
 
@@ -404,7 +421,7 @@ async fn two_concurrent_exchanges_of_one_token_make_exactly_one_session() {
 async fn prefetching_the_link_with_get_or_head_consumes_nothing() {
     // GIVEN the local gateway serving the auth function and the sign-in page
     let f = fx().await;
-    let state = auth_state(&f.env, roomy(), Duration::from_millis(20));
+    let state = auth_state(&f.env, roomy(), Duration::from_millis(20)).await;
     let gw = Gateway::new()
         .function("auth", portal_tests::handler!(state, auth::handle))
         .page(portal_tests::pages::sign_in(f.auth.config.brands.get("alpine-escapes")));
@@ -480,11 +497,12 @@ async fn known_and_unknown_emails_get_the_same_answer_in_the_same_envelope() {
         kmin.as_millis() * 3 > umax.as_millis() && umin.as_millis() * 3 > kmax.as_millis(),
         "same order of magnitude"
     );
-    // AND only the matching requests sent email or wrote a link
+    // AND only the matching requests queued an email: three emails, and one live link (each retires the last)
+    assert_eq!(f.mail().await, 3);
     assert_eq!(f.env.emails_to(&ada).len(), 3);
-    assert_eq!(count(&f.env, "magic_link").await, 3);
+    assert_eq!(count(&f.env, "magic_link").await, 1);
     // (For the record: the unpadded work of each path, which the floor must cover.)
-    let raw = auth_state(&f.env, roomy(), Duration::ZERO);
+    let raw = auth_state(&f.env, roomy(), Duration::ZERO).await;
     for (reference, email) in [(A, ada.clone()), (A, f.email("nobody"))] {
         let t = Instant::now();
         assert_eq!(send(&raw, link_request(reference, &email)).await.status(), 202);
@@ -494,36 +512,53 @@ async fn known_and_unknown_emails_get_the_same_answer_in_the_same_envelope() {
             t.elapsed()
         );
     }
+    f.mail().await;
     assert!(f.env.emails_to(&f.email("nobody")).is_empty());
 }
 
 #[tokio::test]
-async fn link_requests_are_rate_limited_per_reference_email_and_client() {
-    let limits =
-        auth::RateLimits { window_seconds: 900, per_reference: 2, per_email: 3, per_client: 4, sign_in_per_client: 3 };
+async fn strangers_naming_a_booking_cannot_lock_its_customer_out() {
+    // GIVEN the old attack: requests naming A with strangers' emails, more than any per-reference limit allowed
+    let limits = auth::RateLimits { per_reference_email: 2, reference_misses: 3, ..roomy() };
     let f = fx_with(limits, Duration::ZERO).await;
     let ada = f.email("ada");
-    let charles = f.email("charles");
-    // Per reference: the third request for A (from different clients, different emails) is refused
-    assert_eq!(send(&f.auth, link_request(A, &ada).source_ip("198.51.100.1")).await.status(), 202);
-    assert_eq!(send(&f.auth, link_request(A, &charles).source_ip("198.51.100.2")).await.status(), 202);
-    let r = send(&f.auth, link_request(A, &f.email("x")).source_ip("198.51.100.3")).await;
+    for i in 0..8 {
+        let r = send(&f.auth, link_request(A, &f.email(&format!("stranger{i}"))).source_ip(&format!("198.51.100.{i}")))
+            .await;
+        assert_eq!(r.status(), 202, "a miss is answered like a match, past the miss budget too");
+    }
+    // WHEN Ada asks for her link
+    let r = send(&f.auth, link_request(A, &ada).source_ip("203.0.113.50")).await;
+    // THEN she gets it: the strangers spent their own (reference, email) budgets and the booking's miss count
+    assert_eq!(r.status(), 202);
+    assert_eq!(f.mail().await, 1);
+    assert_eq!(f.env.emails_to(&ada).len(), 1);
+    // AND her own pair is limited (a customer clicking twice is fine, a flood is not)
+    assert_eq!(send(&f.auth, link_request(A, &ada).source_ip("203.0.113.51")).await.status(), 202);
+    let r = send(&f.auth, link_request(A, &ada).source_ip("203.0.113.52")).await;
     assert_problem(&r, 429, "/problems/rate-limited");
     let retry: i64 = header(&r, "retry-after").parse().unwrap();
     assert!((1..=900).contains(&retry), "{retry}");
-    // Per email: the same email over other references
-    for (i, reference) in ["AB-0001", "AB-0002"].iter().enumerate() {
-        assert_eq!(
-            send(&f.auth, link_request(reference, &ada).source_ip(&format!("198.51.100.{}", 10 + i))).await.status(),
-            202
-        );
-    }
-    assert_problem(
-        &send(&f.auth, link_request("AB-0003", &ada).source_ip("198.51.100.20")).await,
-        429,
-        "/problems/rate-limited",
+    // AND Charles, on the same booking, is not affected by either
+    assert_eq!(send(&f.auth, link_request(A, &f.email("charles")).source_ip("203.0.113.53")).await.status(), 202);
+    // AND the misses were counted apart (a RATE item at the miss limit), with no email or address in clear
+    let items = f.env.all_items().await;
+    let rates: Vec<_> = items.iter().filter(|i| i["sk"].as_s().unwrap() == "RATE").collect();
+    assert!(
+        rates
+            .iter()
+            .any(|r| r["pk"].as_s().unwrap().starts_with("RATE#link-ref-miss#") && r["hits"].as_n().unwrap() == "3")
     );
-    // Per client address
+    for r in rates {
+        assert!(r["expires_at"].as_n().is_ok());
+        assert!(!format!("{r:?}").contains("example.com") && !format!("{r:?}").contains("198.51"));
+    }
+}
+
+#[tokio::test]
+async fn link_requests_and_sign_ins_are_rate_limited_per_client() {
+    let limits = auth::RateLimits { per_client: 4, sign_in_per_client: 3, ..roomy() };
+    let f = fx_with(limits, Duration::ZERO).await;
     for i in 0..4 {
         let r =
             send(&f.auth, link_request(&format!("CD-000{i}"), &f.email(&format!("c{i}"))).source_ip("192.0.2.7")).await;
@@ -534,29 +569,189 @@ async fn link_requests_are_rate_limited_per_reference_email_and_client() {
         429,
         "/problems/rate-limited",
     );
-    // Sign-in attempts per client address too
+    assert_eq!(send(&f.auth, link_request("CD-0009", &f.email("c9")).source_ip("192.0.2.99")).await.status(), 202);
     for _ in 0..3 {
         assert_eq!(
-            send(&f.auth, exchange(json!({"booking_reference": A, "code": "000000"})).source_ip("192.0.2.8"))
+            send(&f.auth, exchange(json!({"booking_reference": A, "code": "00000000"})).source_ip("192.0.2.8"))
                 .await
                 .status(),
             401
         );
     }
     assert_problem(
-        &send(&f.auth, exchange(json!({"booking_reference": A, "code": "000000"})).source_ip("192.0.2.8")).await,
+        &send(&f.auth, exchange(json!({"booking_reference": A, "code": "00000000"})).source_ip("192.0.2.8")).await,
         429,
         "/problems/rate-limited",
     );
-    // Only two emails went out (the first two requests); counters carry a TTL and no email in clear
-    assert_eq!(f.env.emails_to(&ada).len(), 1);
-    let items = f.env.all_items().await;
-    let rates: Vec<_> = items.iter().filter(|i| i["sk"].as_s().unwrap() == "RATE").collect();
-    assert!(!rates.is_empty());
-    for r in rates {
-        assert!(r["expires_at"].as_n().is_ok());
-        assert!(!format!("{r:?}").contains("example.com") && !format!("{r:?}").contains("198.51"));
+}
+
+#[tokio::test]
+async fn an_address_gets_at_most_its_daily_sign_in_emails() {
+    // GIVEN a daily cap of 3 sign-in emails per address, and no other limit in the way
+    let mut f = fx().await;
+    f.mailer.emails_per_day = 3;
+    let ada = f.email("ada");
+    // WHEN someone who knows Ada's booking and email asks for her link 6 times
+    for i in 0..6 {
+        let r = send(&f.auth, link_request(A, &ada).source_ip(&format!("198.51.100.{i}"))).await;
+        assert_eq!(r.status(), 202, "the answer never changes");
     }
+    assert_eq!(f.mail().await, 6);
+    // THEN she receives 3 emails, and only the newest link works
+    let mails = f.env.emails_to(&ada);
+    assert_eq!(mails.len(), 3);
+    assert_eq!(count(&f.env, "magic_link").await, 1);
+    let newest = token_from(mails[2]["body"].as_str().unwrap());
+    let older = token_from(mails[0]["body"].as_str().unwrap());
+    assert_problem(&send(&f.auth, exchange(json!({"token": older}))).await, 401, "/problems/sign-in-failed");
+    assert_eq!(send(&f.auth, exchange(json!({"token": newest}))).await.status(), 201);
+    // AND the next UTC day she can get one again
+    f.auth.clock.advance(86_400);
+    assert_eq!(send(&f.auth, link_request(A, &ada)).await.status(), 202);
+    assert_eq!(f.mail().await, 1);
+    assert_eq!(f.env.emails_to(&ada).len(), 4);
+}
+
+#[tokio::test]
+async fn a_new_link_retires_that_travellers_older_links_and_codes() {
+    let f = fx().await;
+    // GIVEN two links for Ada and one for Charles
+    let (t1, c1) = issue(&f.auth, A, None).await;
+    let (charles_token, _) = issue(&f.auth, A, Some("T2")).await;
+    let (t2, c2) = issue(&f.auth, A, None).await;
+    // THEN Ada's first link and code are dead, her second works, and Charles's is untouched
+    assert_problem(&send(&f.auth, exchange(json!({"token": t1}))).await, 401, "/problems/sign-in-failed");
+    assert_problem(
+        &send(&f.auth, exchange(json!({"booking_reference": A, "code": c1}))).await,
+        401,
+        "/problems/sign-in-failed",
+    );
+    assert_eq!(count(&f.env, "magic_link").await, 2);
+    let r = send(&f.auth, exchange(json!({"booking_reference": A, "code": c2}))).await;
+    assert_eq!(r.status(), 201, "{}", body_json(&r));
+    assert_problem(&send(&f.auth, exchange(json!({"token": t2}))).await, 401, "/problems/sign-in-failed");
+    assert_eq!(send(&f.auth, exchange(json!({"token": charles_token}))).await.status(), 201);
+}
+
+#[tokio::test]
+async fn a_bookings_daily_code_attempts_are_capped() {
+    let limits = auth::RateLimits { code_attempts_per_day: 7, ..roomy() };
+    let f = fx_with(limits, Duration::ZERO).await;
+    let wrong = |code: &str| format!("{:08}", (code.parse::<u32>().unwrap() + 1) % 100_000_000);
+    // GIVEN an attacker who burns a code (5 wrong attempts), then guesses at the next one from other addresses
+    let (_, code) = issue(&f.auth, A, None).await;
+    for i in 0..5 {
+        let r = send(
+            &f.auth,
+            exchange(json!({"booking_reference": A, "code": wrong(&code)})).source_ip(&format!("198.51.100.{i}")),
+        )
+        .await;
+        assert_problem(&r, 401, "/problems/sign-in-failed");
+    }
+    let (token, code) = issue(&f.auth, A, None).await;
+    for i in 0..2 {
+        let r = send(
+            &f.auth,
+            exchange(json!({"booking_reference": A, "code": wrong(&code)}))
+                .source_ip(&format!("198.51.100.{}", 10 + i)),
+        )
+        .await;
+        assert_problem(&r, 401, "/problems/sign-in-failed");
+    }
+    // WHEN the booking's daily budget (7) is spent, even the right code is refused until the next UTC day
+    let r = send(&f.auth, exchange(json!({"booking_reference": A, "code": code}))).await;
+    assert_problem(&r, 429, "/problems/rate-limited");
+    let retry: i64 = header(&r, "retry-after").parse().unwrap();
+    assert!((1..=86_400).contains(&retry), "{retry}");
+    // AND another booking's codes are unaffected, and the emailed link still works
+    let (_, b_code) = issue(&f.auth, B, None).await;
+    assert_eq!(send(&f.auth, exchange(json!({"booking_reference": B, "code": b_code}))).await.status(), 201);
+    assert_eq!(send(&f.auth, exchange(json!({"token": token}))).await.status(), 201);
+    // AND the next day codes work again
+    f.auth.clock.advance(86_400);
+    let (_, code) = issue(&f.auth, A, None).await;
+    assert_eq!(send(&f.auth, exchange(json!({"booking_reference": A, "code": code}))).await.status(), 201);
+}
+
+#[tokio::test]
+async fn sign_out_everywhere_ends_every_session_of_that_traveller_only() {
+    let f = fx().await;
+    let phone = signed_in(&f.auth, A).await;
+    let laptop = signed_in(&f.auth, A).await;
+    let (charles, _) = issue(&f.auth, A, Some("T2")).await;
+    let r = send(&f.auth, exchange(json!({"token": charles}))).await;
+    let charles = body_json(&r)["access_token"].as_str().unwrap().to_string();
+    let r = send(&f.auth, ApiRequest::new("DELETE", "/auth/sessions").bearer(&phone)).await;
+    assert_eq!(r.status(), 200, "{}", body_json(&r));
+    assert_eq!(body_json(&r), json!({"sessions_ended": 2}));
+    assert!(header(&r, "set-cookie").contains("Max-Age=0"));
+    for t in [&phone, &laptop] {
+        assert_problem(&send(&f.auth, current().bearer(t)).await, 401, "/problems/unauthorized");
+    }
+    assert_eq!(send(&f.auth, current().bearer(&charles)).await.status(), 200, "another traveller stays signed in");
+    assert_problem(
+        &send(&f.auth, ApiRequest::new("DELETE", "/auth/sessions").bearer(&phone)).await,
+        401,
+        "/problems/unauthorized",
+    );
+    assert_problem(&send(&f.auth, ApiRequest::new("DELETE", "/auth/sessions")).await, 401, "/problems/unauthorized");
+}
+
+#[tokio::test]
+async fn an_upsert_that_changes_who_is_on_the_booking_ends_their_access_at_once() {
+    let f = fx().await;
+    let ops =
+        operator_bookings::State { store: f.env.store(), auth: OperatorAuth::key(OP_KEY).unwrap(), gateway: None };
+    let today = Utc::now().date_naive();
+    let mut body = seed::gbp_booking(today);
+    for t in body["travellers"].as_array_mut().unwrap() {
+        if let Some(e) = t["email"].as_str() {
+            let who = e.split('@').next().unwrap().to_string();
+            t["email"] = Value::String(f.email(&who));
+        }
+    }
+    let signed = |traveller: &'static str| {
+        let s = &f.auth;
+        async move {
+            let (token, _) = issue(s, A, Some(traveller)).await;
+            let r = send(s, exchange(json!({"token": token}))).await;
+            assert_eq!(r.status(), 201, "{}", body_json(&r));
+            body_json(&r)["access_token"].as_str().unwrap().to_string()
+        }
+    };
+    // GIVEN Ada (lead) and Charles signed in, and an unused link for Charles
+    let ada = signed("T1").await;
+    let charles = signed("T2").await;
+    let (charles_link, _) = issue(&f.auth, A, Some("T2")).await;
+    // WHEN the operator makes Charles the lead
+    body["lead_traveller_id"] = json!("T2");
+    let r = upsert(&ops, A, &body).await;
+    assert_eq!(r.status(), 200, "{}", body_json(&r));
+    // THEN both sessions and Charles's unused link end in the same write
+    for t in [&ada, &charles] {
+        assert_problem(&send(&f.auth, current().bearer(t)).await, 401, "/problems/unauthorized");
+    }
+    assert_problem(&send(&f.auth, exchange(json!({"token": charles_link}))).await, 401, "/problems/sign-in-failed");
+    // AND new sessions carry the new roles
+    let charles = signed("T2").await;
+    assert_eq!(body_json(&send(&f.auth, current().bearer(&charles)).await)["session"]["is_lead"], true);
+    let ada = signed("T1").await;
+    assert_eq!(body_json(&send(&f.auth, current().bearer(&ada)).await)["session"]["is_lead"], false);
+    // WHEN Charles's email changes, or Ada is removed from the booking
+    body["travellers"][1]["email"] = json!(f.email("charles.new"));
+    assert_eq!(upsert(&ops, A, &body).await.status(), 200);
+    assert_problem(&send(&f.auth, current().bearer(&charles)).await, 401, "/problems/unauthorized");
+    assert_eq!(send(&f.auth, current().bearer(&ada)).await.status(), 200, "Ada's access did not change");
+    let travellers = body["travellers"].as_array().unwrap().iter().filter(|t| t["id"] != "T1").cloned().collect();
+    body["travellers"] = Value::Array(travellers);
+    for line in body["price_lines"].as_array_mut().unwrap() {
+        if line["traveller_id"] == "T1" {
+            line["traveller_id"] = json!("T2");
+        }
+    }
+    let r = upsert(&ops, A, &body).await;
+    assert_eq!(r.status(), 200, "{}", body_json(&r));
+    assert_problem(&send(&f.auth, current().bearer(&ada)).await, 401, "/problems/unauthorized");
 }
 
 fn b64(v: &Value) -> String {
@@ -746,6 +941,7 @@ async fn crlf_and_markup_in_names_cannot_inject_headers_or_html() {
     body["travellers"][0]["first_name"] = json!("<img src=x onerror=alert(1)> \"Ada\"");
     assert_eq!(upsert(&ops, "AE-77777", &body).await.status(), 201);
     assert_eq!(send(&f.auth, link_request("AE-77777", &ada)).await.status(), 202);
+    f.mail().await;
     let mails = f.env.emails_to(&ada);
     assert_eq!(mails.len(), 1);
     let html = mails[0]["body"].as_str().unwrap();
@@ -794,7 +990,7 @@ async fn bad_input_is_a_precise_4xx_never_a_500() {
         ("empty", exchange(json!({})), 422, "/problems/validation-error"),
         (
             "both",
-            exchange(json!({"token": "A".repeat(43), "booking_reference": A, "code": "123456"})),
+            exchange(json!({"token": "A".repeat(43), "booking_reference": A, "code": "12345678"})),
             422,
             "/problems/validation-error",
         ),
@@ -808,8 +1004,14 @@ async fn bad_input_is_a_precise_4xx_never_a_500() {
         ("unknown token", exchange(json!({"token": "A".repeat(43)})), 401, "/problems/sign-in-failed"),
         ("short code", exchange(json!({"booking_reference": A, "code": "12"})), 422, "/problems/validation-error"),
         (
+            "six-digit code",
+            exchange(json!({"booking_reference": A, "code": "123456"})),
+            422,
+            "/problems/validation-error",
+        ),
+        (
             "code for unknown booking",
-            exchange(json!({"booking_reference": "ZZ-0000", "code": "123456"})),
+            exchange(json!({"booking_reference": "ZZ-0000", "code": "12345678"})),
             401,
             "/problems/sign-in-failed",
         ),
@@ -840,8 +1042,8 @@ async fn sample_events_are_real_api_gateway_requests() {
     // The files under events/auth/ feed `cargo lambda invoke --data-file`; here they run through the handler
     // with IAM operator auth, as in AWS.
     let f = fx().await;
-    let mut s = auth_state(&f.env, roomy(), Duration::ZERO);
-    s.operator = OperatorAuth::Iam;
+    let mut s = auth_state(&f.env, roomy(), Duration::ZERO).await;
+    s.operator = OperatorAuth::iam([SAMPLE_OPERATOR]).unwrap();
     let dir = portal_tests::moto::repo_root().join("events/auth");
     let call = |name: &'static str| {
         let req = lambda_http::request::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap();
@@ -860,4 +1062,13 @@ async fn sample_events_are_real_api_gateway_requests() {
     assert_eq!(body_json(&r), json!({"reference": A, "sessions_revoked": 0, "links_revoked": 1}));
     // Without an IAM principal the operator routes answer 401.
     assert_problem(&send(&s, revoke(A)).await, 401, "/problems/unauthorized");
+    // A SigV4 caller the account lets invoke the API but that is not on the allow-list: 403, nothing issued.
+    let mut other = auth_state(&f.env, roomy(), Duration::ZERO).await;
+    other.operator = OperatorAuth::iam(["arn:aws:iam::123456789012:role/reservations"]).unwrap();
+    let links = count(&f.env, "magic_link").await;
+    for name in ["operator-issue-magic-link.json", "operator-revoke-sessions.json"] {
+        let req = lambda_http::request::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap();
+        assert_problem(&auth::handle(&other, req).await.unwrap_or_else(|e| match e {}), 403, "/problems/forbidden");
+    }
+    assert_eq!(count(&f.env, "magic_link").await, links);
 }

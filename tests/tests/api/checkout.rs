@@ -1349,3 +1349,36 @@ async fn stripe_events_naming_the_charge_by_id_get_fee_and_card_from_the_gateway
     let m = c.movements.iter().find(|m| m.external_reference.as_deref() == Some("pi_ids_2")).unwrap();
     assert_eq!(m.acquirer_fee, None);
 }
+
+#[tokio::test]
+async fn a_receipt_is_for_its_payer_and_the_traveller_it_paid_for() {
+    use portal_domain::overview::may_see_document;
+    let f = fx().await;
+    f.seed("AE-50005", &seed::group_booking(today())).await;
+    let grace = f.sign_in("AE-50005", "G1", "grace@example.com", true).await;
+    let katherine = f.sign_in("AE-50005", "G3", "katherine@example.com", false).await;
+    let paid = |token: String, body: Value| {
+        let f = &f;
+        async move {
+            let r = f.pay("AE-50005", &token, Some(&key()), &body).await;
+            assert_eq!(r.status(), 201, "{}", body_json(&r));
+            let pid = body_json(&r)["payment_id"].as_str().unwrap().to_string();
+            let d = f.sandbox.act(&pid, Action::Pay, now()).unwrap();
+            assert_eq!(f.hook(&d[0]).await.status(), 200);
+            let c = f.booking("AE-50005").await;
+            let m = c.movements.iter().find(|m| m.external_reference.as_deref() == Some(pid.as_str())).unwrap().clone();
+            portal_store::lookup::document_travellers(&c, "receipt", Some(&m.id), &[], None)
+        }
+    };
+    // Grace (lead) pays Alan's share: the receipt is hers (payer) and his (paid for); no one else's
+    let who = paid(grace, json!({"pay": "traveller_share", "traveller_id": "G2", "method": "card"})).await;
+    assert_eq!(who, vec!["G1", "G2"]);
+    assert!(may_see_document("receipt", &who, "G2", false));
+    assert!(!may_see_document("receipt", &who, "G3", false));
+    // Katherine pays her own share: hers alone (and the lead's, who sees every document)
+    let who = paid(katherine, json!({"pay": "traveller_share", "method": "card"})).await;
+    assert_eq!(who, vec!["G3"]);
+    assert!(may_see_document("receipt", &who, "G3", false));
+    assert!(!may_see_document("receipt", &who, "G2", false));
+    assert!(may_see_document("receipt", &who, "G1", true));
+}

@@ -108,7 +108,10 @@ impl Fx {
     }
 
     async fn sign_in(&self, reference: &str, traveller: &str, is_lead: bool, at: i64) -> String {
-        let token = sign_in_at(&self.env, reference, traveller, "x@example.com", is_lead, at).await;
+        // The session proves the traveller's email as the booking has it now (as a real sign-in would).
+        let c = self.env.store().load_booking(reference).await.unwrap().expect("the booking");
+        let email = c.booking.traveller(traveller).and_then(|t| t.email.clone()).unwrap_or_default();
+        let token = sign_in_at(&self.env, reference, traveller, &email, is_lead, at).await;
         format!("{COOKIE_NAME}={token}")
     }
 
@@ -283,7 +286,14 @@ async fn bad_inputs() {
     assert_eq!(f.url("AE-50005", "voucher-S-BL", None, &alan).await.status(), 200);
     problem(&f.url("AE-50005", "voucher-S-BL", None, &kath).await, 404, "not-found");
     let kl = body_json(&f.list("AE-50005", &kath).await);
-    assert!(!kl.to_string().contains("voucher-S-BL") && kl.to_string().contains("invoice"));
+    assert!(!kl.to_string().contains("voucher-S-BL") && kl.to_string().contains("itinerary"));
+    // The invoice (every traveller's name and price line) is the lead's alone: not listed, and its URL answers
+    // exactly like a document that does not exist.
+    assert!(!kl.to_string().contains("\"invoice\""), "{kl}");
+    let forged = f.url("AE-50005", "invoice", None, &kath).await;
+    let missing = f.url("AE-50005", "nothing-here", None, &kath).await;
+    problem(&forged, 404, "not-found");
+    assert_eq!(body_json(&forged), body_json(&missing));
     // Regeneration: unknown booking, bad types, customer session, wrong method.
     problem(&f.regenerate("ZZ-99999", None).await, 404, "not-found");
     problem(&f.regenerate("AE-10001", Some(json!({"types": ["passport"]}))).await, 422, "validation-error");
@@ -412,7 +422,7 @@ async fn sample_events_are_real_requests_and_the_overview_lists_the_documents() 
     assert_eq!(status(call(load("get-document-url-latest.json")).await.unwrap_or_else(|e| match e {})), 200);
     assert_eq!(status(call(load("get-document-url-traversal.json")).await.unwrap_or_else(|e| match e {})), 400);
     // The operator event carries an IAM principal, as API Gateway passes it.
-    f.docs.auth = OperatorAuth::Iam;
+    f.docs.auth = OperatorAuth::iam(["arn:aws:iam::123456789012:user/reservations"]).unwrap();
     let r = documents::handle(&f.docs, load("regenerate.json")).await.unwrap_or_else(|e| match e {});
     assert_eq!(r.status(), 202, "{}", body_json(&r));
     assert_eq!(f.run_worker().await, 1);
@@ -557,4 +567,65 @@ async fn the_brand_logo_comes_from_the_bucket_and_a_missing_or_broken_one_leaves
         assert_eq!((v, images), (4, vec![]), "case {n}: the monogram (v4 once, then unchanged)");
         assert!(text.contains("AE Alpine Escapes"), "{text}");
     }
+}
+
+#[tokio::test]
+async fn a_traveller_sees_only_receipts_they_paid_or_were_paid_for_and_never_the_invoice() {
+    let f = fx().await;
+    let today = Utc::now().date_naive();
+    // GIVEN the lead's bank transfer, and a payment the back office recorded for Charles (T2)
+    let mut body = seed::gbp_booking(today);
+    body["payments_received"].as_array_mut().unwrap().push(json!({
+        "external_reference": "BT-CHARLES-1", "amount": "100.00", "channel": "bank_transfer",
+        "received_at": format!("{today}T09:00:00Z"), "traveller_id": "T2"
+    }));
+    f.upsert("AE-10001", &body).await;
+    assert_eq!(f.run_worker().await, 1);
+    let now = Utc::now().timestamp();
+    let lead = f.sign_in("AE-10001", "T1", true, now).await;
+    let charles = f.sign_in("AE-10001", "T2", false, now).await;
+    let ids = |r: Response<Body>| -> Vec<String> {
+        body_json(&r)["documents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["document_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let all = ids(f.list("AE-10001", &lead).await);
+    let receipts: Vec<&String> = all.iter().filter(|i| i.starts_with("receipt-")).collect();
+    assert_eq!(receipts.len(), 2, "{all:?}");
+    let c = f.env.store().load_booking("AE-10001").await.unwrap().unwrap();
+    let for_charles = c.movements.iter().find(|m| m.external_reference.as_deref() == Some("BT-CHARLES-1")).unwrap();
+    let his = format!("receipt-{}", for_charles.id);
+    let leads = receipts.iter().find(|r| ***r != his).unwrap().to_string();
+    // WHEN Charles lists the documents
+    let mine = ids(f.list("AE-10001", &charles).await);
+    // THEN he sees the itinerary and his receipt, not the lead's receipt nor the invoice
+    assert!(mine.contains(&"itinerary".to_string()) && mine.contains(&his), "{mine:?}");
+    assert!(!mine.contains(&leads) && !mine.contains(&"invoice".to_string()), "{mine:?}");
+    // AND a forged URL request for the lead's receipt answers exactly like a document that does not exist
+    let forged = f.url("AE-10001", &leads, None, &charles).await;
+    let missing = f.url("AE-10001", "receipt-movnothing", None, &charles).await;
+    problem(&forged, 404, "not-found");
+    assert_eq!(body_json(&forged), body_json(&missing));
+    assert_eq!(f.url("AE-10001", &his, None, &charles).await.status(), 200);
+    // AND the overview agrees with the documents route
+    let overview = ::bookings::State::new(f.env.store(), sessions());
+    let req = ApiRequest::new("GET", "/bookings/AE-10001")
+        .route("/bookings/{reference}")
+        .path_param("reference", "AE-10001")
+        .header("cookie", &charles);
+    let r = ::bookings::handle(&overview, req.build()).await.unwrap_or_else(|e| match e {});
+    let listed: Vec<String> = body_json(&r)["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["document_id"].as_str().unwrap().to_string())
+        .collect();
+    let mut a = listed.clone();
+    a.sort();
+    let mut b = mine.clone();
+    b.sort();
+    assert_eq!(a, b);
 }

@@ -236,7 +236,10 @@ async fn approve_all_then_the_runner_charges_each_instalment_once_on_its_due_dat
     let e = evidence[0];
     assert_eq!(e.actor.id, "T1");
     assert!(e.external_reference.as_deref().unwrap().starts_with("pm_"));
-    assert!(e.description.as_deref().unwrap().contains("203.0.113.9"), "{:?}", e.description);
+    // The client address is evidence on the instalment's approval, never in ledger text (finance exports it).
+    assert!(!e.description.as_deref().unwrap().contains("203.0.113"), "{:?}", e.description);
+    let approved = c.instalments.iter().find(|i| i.id == "INS1").and_then(|i| i.approval.clone()).unwrap();
+    assert_eq!(approved.client_ip.as_deref(), Some("203.0.113.9"));
     assert_eq!(f.outbox_types().await.iter().filter(|t| *t == "instalment.approved").count(), 2);
     // Approving all again: nothing left to approve, 200 and empty.
     let again = f.approve_all(&token).await;

@@ -131,7 +131,7 @@ async fn concurrent_double_upsert_leaves_one_consistent_version() {
     let (r1, r2) = tokio::join!(send(&s, put("AE-10001", &base)), send(&s, put("AE-10001", &base)));
     let mut statuses = [r1.status().as_u16(), r2.status().as_u16()];
     statuses.sort();
-    assert!(statuses == [200, 201] || statuses == [201, 409], "{statuses:?}");
+    assert!(statuses == [200, 201] || statuses == [201, 409], "{statuses:?}: {} / {}", body_json(&r1), body_json(&r2));
     let (r1, r2) = tokio::join!(send(&s, put("AE-10001", &a)), send(&s, put("AE-10001", &b)));
     for r in [&r1, &r2] {
         assert!(matches!(r.status().as_u16(), 200 | 409), "{} {}", r.status(), body_json(r));
@@ -292,7 +292,11 @@ async fn sample_events_are_real_api_gateway_requests_with_iam_auth() {
     // The files under events/ feed `cargo lambda invoke --data-file`; here they run through the handler in
     // IAM mode, as in AWS.
     let env = TestEnv::new().await;
-    let s = operator_bookings::State { store: env.store(), auth: OperatorAuth::Iam, gateway: None };
+    let s = operator_bookings::State {
+        store: env.store(),
+        auth: OperatorAuth::iam(["arn:aws:iam::123456789012:user/reservations"]).unwrap(),
+        gateway: None,
+    };
     let dir = portal_tests::moto::repo_root().join("events/operator-bookings");
     let load = |name: &str| lambda_http::request::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap();
     let call = |name: &'static str| {
