@@ -1072,3 +1072,22 @@ async fn sample_events_are_real_api_gateway_requests() {
     }
     assert_eq!(count(&f.env, "magic_link").await, links);
 }
+
+#[tokio::test]
+async fn the_mailer_sample_event_is_a_real_sqs_event_and_a_stale_or_foreign_message_sends_nothing() {
+    let f = fx().await;
+    let dir = portal_tests::moto::repo_root().join("events/sign-in-mailer");
+    let event: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("sqs-sign-in.json")).unwrap()).unwrap();
+    // Requested long ago and with an email hash that is not Ada's: dropped, not retried, nothing sent.
+    let resp = auth::mailer::handle(&f.mailer, event.clone(), Utc::now()).await;
+    assert!(resp.batch_item_failures.is_empty());
+    let msg: auth::mailer::SignInMessage = serde_json::from_str(event.records[0].body.as_deref().unwrap()).unwrap();
+    let fresh = auth::mailer::SignInMessage { requested_at: Utc::now().timestamp(), ..msg };
+    assert_eq!(
+        auth::mailer::deliver(&f.mailer, &fresh, Utc::now()).await.unwrap(),
+        auth::mailer::Outcome::Dropped("the traveller's email changed since the request")
+    );
+    assert_eq!(count(&f.env, "magic_link").await, 0);
+    assert!(f.env.emails_to(&f.email("ada")).is_empty());
+}
