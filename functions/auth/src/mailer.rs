@@ -65,7 +65,7 @@ impl Mailer {
     pub async fn from_env() -> Result<Mailer, ConfigError> {
         let table = config::required("TABLE_NAME")?;
         let config = AuthConfig::from_env()?;
-        let emails_per_day = config::number("RATE_EMAIL_PER_DAY", EMAILS_PER_DAY.into(), 1, 100)? as u32;
+        let emails_per_day = config::number("RATE_EMAIL_PER_DAY", EMAILS_PER_DAY.into(), 1, 10_000)? as u32;
         let sdk = portal_store::aws::sdk_config().await;
         let store = Store::new(portal_store::aws::dynamodb_client(&sdk, None), table);
         Ok(Mailer { store, ses: aws_sdk_sesv2::Client::new(&sdk), config, emails_per_day })
