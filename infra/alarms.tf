@@ -1,5 +1,6 @@
-# Alarms to one SNS topic: per-function errors and throttles, dead-letter depth, and finance exporter lag
-# (no successful exporter run for an hour means events are piling up in the outbox).
+# Alarms to one SNS topic: per-function errors and throttles, dead-letter depth, finance exporter lag (no
+# successful exporter run for an hour means events are piling up in the outbox), log lines the code marks for a
+# person (`alarm=...`), and operator sign-in links returned instead of emailed.
 
 resource "aws_sns_topic" "alarms" {
   name              = "${local.prefix}-alarms"
@@ -49,8 +50,9 @@ resource "aws_cloudwatch_metric_alarm" "function_throttles" {
 # Every dead-letter queue: one message there is work that failed all its retries and waits for a person.
 locals {
   dead_letter_queues = {
-    schedule  = { queue = aws_sqs_queue.schedule_dlq.name, what = "A scheduled invocation failed after its retries" }
-    documents = { queue = aws_sqs_queue.documents_dlq.name, what = "A document regeneration failed 5 times" }
+    schedule     = { queue = aws_sqs_queue.schedule_dlq.name, what = "A scheduled invocation failed after its retries" }
+    documents    = { queue = aws_sqs_queue.documents_dlq.name, what = "A document regeneration failed 5 times" }
+    sign_in_mail = { queue = aws_sqs_queue.sign_in_mail_dlq.name, what = "A sign-in email failed 3 times" }
   }
 }
 
@@ -108,4 +110,68 @@ resource "aws_cloudwatch_metric_alarm" "exporter_lag" {
       stat        = "Sum"
     }
   }
+}
+
+# Log lines (tracing JSON, `{"level": .., "fields": {"message": .., "alarm": "excess_refund_failed", ..}}`) that
+# the code logs with an `alarm` field: something a person must look at (a refund that failed, a payment not
+# reconciled, a booking under sign-in guessing, an address at its daily sign-in email cap). One metric per
+# function, in namespace <prefix>/<function>.
+resource "aws_cloudwatch_log_metric_filter" "portal_alarms" {
+  for_each       = local.functions
+  name           = "${local.prefix}-${each.key}-portal-alarms"
+  log_group_name = aws_cloudwatch_log_group.function[each.key].name
+  pattern        = "{ $.fields.alarm = * }"
+
+  metric_transformation {
+    name          = "PortalAlarms"
+    namespace     = "${local.prefix}/${each.key}"
+    value         = "1"
+    default_value = "0"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "portal_alarms" {
+  for_each            = local.functions
+  alarm_name          = "${local.prefix}-${each.key}-portal-alarms"
+  alarm_description   = "${each.key} logged a line with an `alarm` field (fields.alarm names what happened): search its log group for it."
+  namespace           = "${local.prefix}/${each.key}"
+  metric_name         = "PortalAlarms"
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  depends_on          = [aws_cloudwatch_log_metric_filter.portal_alarms]
+}
+
+# An operator-issued sign-in link returned in the API response instead of emailed (the one way around the email
+# check; functions/auth logs `metric=operator_link_returned` for each). Many in an hour is worth a look.
+resource "aws_cloudwatch_log_metric_filter" "operator_links_returned" {
+  name           = "${local.prefix}-auth-operator-links-returned"
+  log_group_name = aws_cloudwatch_log_group.function["auth"].name
+  pattern        = "{ $.fields.metric = \"operator_link_returned\" }"
+
+  metric_transformation {
+    name          = "OperatorLinksReturned"
+    namespace     = "${local.prefix}/auth"
+    value         = "1"
+    default_value = "0"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "operator_links_returned" {
+  alarm_name          = "${local.prefix}-auth-operator-links-returned"
+  alarm_description   = "Operators had ${var.returned_links_alarm_threshold} or more sign-in links returned to them (not emailed) in an hour: check who (the log lines name the operator principal and booking)."
+  namespace           = "${local.prefix}/auth"
+  metric_name         = "OperatorLinksReturned"
+  statistic           = "Sum"
+  period              = 3600
+  evaluation_periods  = 1
+  threshold           = var.returned_links_alarm_threshold
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  depends_on          = [aws_cloudwatch_log_metric_filter.operator_links_returned]
 }

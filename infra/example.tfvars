@@ -27,9 +27,15 @@ gateway_secret_arns = {
   stripe_webhook_secret = "arn:aws:secretsmanager:eu-west-2:123456789012:secret:portal/stripe-webhook-secret-AbCdEf"
 }
 
-magic_link_ttl_seconds  = 900
+magic_link_ttl_seconds  = 600
 session_idle_seconds    = 1800
 session_max_age_seconds = 43200
+
+# Who may call the operator routes (SigV4): a role admits every session of it; anyone else gets 403.
+operator_principal_arns = [
+  "arn:aws:iam::123456789012:role/tour-operator-sync",
+  "arn:aws:iam::123456789012:user/ops-console",
+]
 
 lambda_artifacts_dir = "../target/lambda"
 log_retention_days   = 400

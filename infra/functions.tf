@@ -8,7 +8,16 @@
 #   secrets              env var => key of local.secret_arns; the value is fed to the variable at apply time
 #   permissions          IAM statements: actions and placeholder resources, expanded in iam.tf:
 #                          {table}, {table}/index/<name>, {exports_bucket}[/prefix], {documents_bucket}[/prefix],
-#                          {ses_identities} (every brand identity and the configuration set), {secret:<key>}
+#                          {ses_identities} (every brand identity and the configuration set), {secret:<key>},
+#                          {queue:<key>} (iam.tf local.queue_arns)
+#   leading_keys         partition keys the function may touch (IAM StringLike patterns: "B#*", "DUE"), set by iam.tf
+#                        as a ForAllValues:StringLike dynamodb:LeadingKeys condition on its dynamodb:* statements.
+#                        For a Query of an index the leading key is the index's hash key value (EMAIL#..., DUE,
+#                        UNEXPORTED, HELD, OPEN). Rule, checked by consistency.py: every partition-key constructor
+#                        the function's code can reach (fn *_pk, const *_PK, `pk: format!("X#..")`, read from
+#                        shared/ and functions/ sources) is covered, and so is the table partition of the items an
+#                        index it queries returns; an index hash value (*_GSI<N>PK) counts only when the function
+#                        may query that index. A missing prefix is AccessDenied in AWS only (moto ignores it).
 #   reserved_concurrency null for the account pool, or a cap (protects what the function calls)
 #   schedule             null, or an EventBridge Scheduler expression (the function is invoked with schedule_input)
 #   http                 true when docs/openapi.json routes to it (x-portal-function)
@@ -24,7 +33,12 @@ locals {
     "operator-bookings" = {
       memory  = 256
       timeout = 10
-      env     = { OPERATOR_AUTH = "iam", DOCUMENTS_QUEUE_URL = aws_sqs_queue.documents.url, GATEWAY_TIMEOUT_MS = "3000" }
+      env = {
+        OPERATOR_AUTH       = "iam"
+        OPERATOR_PRINCIPALS = join(",", var.operator_principal_arns)
+        DOCUMENTS_QUEUE_URL = aws_sqs_queue.documents.url
+        GATEWAY_TIMEOUT_MS  = "3000"
+      }
       # A price change or cancellation cancels the booking's open checkouts at Stripe.
       secrets              = { STRIPE_SECRET_KEY = "stripe_secret_key" }
       reserved_concurrency = null
@@ -37,19 +51,25 @@ locals {
         # After a change commits: queue the document regeneration (docs/documents.md).
         { actions = ["sqs:SendMessage"], resources = ["{queue:documents}"] },
       ]
+      # The booking collection and its outbox events; LINK#: an upsert that takes access away deletes unused links.
+      leading_keys = ["B#*", "OUTBOX#*", "LINK#*"]
     }
 
     "auth" = {
       memory  = 256
       timeout = 10
       env = {
-        OPERATOR_AUTH           = "iam"
-        PORTAL_URL              = var.portal_url
-        EMAIL_SENDER            = var.brands["default"].sender
-        BRANDS_JSON             = local.brands_json
-        MAGIC_LINK_TTL_SECONDS  = tostring(var.magic_link_ttl_seconds)
-        SESSION_IDLE_SECONDS    = tostring(var.session_idle_seconds)
-        SESSION_MAX_AGE_SECONDS = tostring(var.session_max_age_seconds)
+        OPERATOR_AUTH              = "iam"
+        OPERATOR_PRINCIPALS        = join(",", var.operator_principal_arns)
+        PORTAL_URL                 = var.portal_url
+        EMAIL_SENDER               = var.brands["default"].sender
+        BRANDS_JSON                = local.brands_json
+        MAGIC_LINK_TTL_SECONDS     = tostring(var.magic_link_ttl_seconds)
+        SESSION_IDLE_SECONDS       = tostring(var.session_idle_seconds)
+        SESSION_MAX_AGE_SECONDS    = tostring(var.session_max_age_seconds)
+        RATE_CODE_FAILURES_PER_DAY = tostring(var.code_failures_per_booking_per_day)
+        # POST /auth/magic-links queues the email for the sign-in-mailer (infra/sign-in.tf).
+        SIGN_IN_QUEUE_URL = aws_sqs_queue.sign_in_mail.url
       }
       secrets = {
         SESSION_KEYS   = "session_keys"
@@ -62,8 +82,39 @@ locals {
       http                 = true
       permissions = [
         { actions = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources = ["{table}"] },
+        # The operator route (POST /operator/.../sign-in-links with send_email) still sends synchronously.
+        { actions = ["ses:SendEmail"], resources = ["{ses_identities}"] },
+        { actions = ["sqs:SendMessage"], resources = ["{queue:sign_in_mail}"] },
+      ]
+      # Bookings (sessions, travellers), sign-in links, rate-limit counters.
+      leading_keys = ["B#*", "LINK#*", "RATE#*"]
+    }
+
+    # Consumes the sign-in queue (infra/sign-in.tf): checks the traveller still matches, counts the address's
+    # daily cap, issues the link and emails it (functions/auth/src/mailer.rs).
+    "sign-in-mailer" = {
+      memory  = 256
+      timeout = 30
+      env = {
+        PORTAL_URL             = var.portal_url
+        EMAIL_SENDER           = var.brands["default"].sender
+        BRANDS_JSON            = local.brands_json
+        MAGIC_LINK_TTL_SECONDS = tostring(var.magic_link_ttl_seconds)
+        RATE_EMAIL_PER_DAY     = tostring(var.sign_in_emails_per_day)
+      }
+      secrets = { TOKEN_HASH_KEY = "token_hash_key" }
+      # Caps the SES send rate however many requests are queued.
+      reserved_concurrency = 10
+      schedule             = null
+      schedule_input       = null
+      http                 = false
+      permissions = [
+        # The booking read (Query), the daily cap counter (UpdateItem), the link and the retirement of older
+        # ones in one TransactWriteItems (Put, Delete). No GetItem: the mailer never calls it.
+        { actions = ["dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources = ["{table}"] },
         { actions = ["ses:SendEmail"], resources = ["{ses_identities}"] },
       ]
+      leading_keys = ["B#*", "LINK#*", "RATE#*"]
     }
 
     "bookings" = {
@@ -82,6 +133,8 @@ locals {
         { actions = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem"], resources = ["{table}"] },
         { actions = ["dynamodb:Query"], resources = ["{table}/index/by_email"] },
       ]
+      # The by_email index (EMAIL#<address>) and the bookings it lists.
+      leading_keys = ["B#*", "EMAIL#*"]
     }
 
     # Customer document list and presigned URLs, the operator regenerate route (docs/documents.md). Reads,
@@ -91,6 +144,7 @@ locals {
       timeout = 30
       env = {
         OPERATOR_AUTH           = "iam"
+        OPERATOR_PRINCIPALS     = join(",", var.operator_principal_arns)
         DOCUMENTS_BUCKET        = aws_s3_bucket.portal["documents"].bucket
         DOCUMENTS_QUEUE_URL     = aws_sqs_queue.documents.url
         SESSION_IDLE_SECONDS    = tostring(var.session_idle_seconds)
@@ -107,6 +161,7 @@ locals {
         { actions = ["s3:GetObject"], resources = ["{documents_bucket}/bookings/*"] },
         { actions = ["sqs:SendMessage"], resources = ["{queue:documents}"] },
       ]
+      leading_keys = ["B#*"]
     }
 
     # Customer checkout: prices the payment from the ledger and creates it at the gateway (docs/payments.md).
@@ -134,6 +189,8 @@ locals {
         # one TransactWriteItems (IAM checks its parts: PutItem).
         { actions = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"], resources = ["{table}"] },
       ]
+      # The booking collection, idempotency records, the per-booking payment lock, the gateway payment pointer.
+      leading_keys = ["B#*", "IDEM#*", "PAYLOCK#*", "GWPAY#*"]
     }
 
     # The gateway's signed webhook: the only writer of payments, refunds and disputes; sends the receipt and
@@ -168,6 +225,8 @@ locals {
         { actions = ["ses:SendEmail"], resources = ["{ses_identities}"] },
         { actions = ["sqs:SendMessage"], resources = ["{queue:documents}"] },
       ]
+      # Bookings, outbox events, the event claim (WHEVT#) and the gateway payment pointer (GWPAY#).
+      leading_keys = ["B#*", "OUTBOX#*", "WHEVT#*", "GWPAY#*"]
     }
 
     # Consumes the documents queue (event source mapping in documents.tf) and renders PDFs into the bucket.
@@ -190,6 +249,7 @@ locals {
         # fetched on first use.
         { actions = ["s3:GetObject"], resources = ["{documents_bucket}/brands/*", "{documents_bucket}/fonts/*"] },
       ]
+      leading_keys = ["B#*"]
     }
 
     # Scheduled payments, customer side: approve/withdraw instalments (ledger evidence + outbox in one
@@ -215,6 +275,7 @@ locals {
         # (instalments, evidence movements, outbox events, the stored answer, card set-ups).
         { actions = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], resources = ["{table}"] },
       ]
+      leading_keys = ["B#*", "IDEM#*", "OUTBOX#*"]
     }
 
     # Charges approved instalments that are due, off-session, from the sparse due_instalments index; retries
@@ -245,6 +306,9 @@ locals {
         { actions = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources = ["{table}"] },
         { actions = ["ses:SendEmail"], resources = ["{ses_identities}"] },
       ]
+      # The due_instalments index (DUE), bookings, outbox events, the runner's lease (RUNLOCK#) and the
+      # per-booking payment lock (PAYLOCK#).
+      leading_keys = ["DUE", "B#*", "OUTBOX#*", "RUNLOCK#*", "PAYLOCK#*"]
     }
 
     # Payments whose webhook never came: reads open intents older than RECONCILE_AFTER_SECONDS from the sparse
@@ -274,6 +338,8 @@ locals {
         { actions = ["ses:SendEmail"], resources = ["{ses_identities}"] },
         { actions = ["sqs:SendMessage"], resources = ["{queue:documents}"] },
       ]
+      # The open_payments index (OPEN) and what the webhook's recording path touches.
+      leading_keys = ["OPEN", "B#*", "OUTBOX#*", "WHEVT#*", "GWPAY#*"]
     }
 
     "finance-exporter" = {
@@ -291,6 +357,9 @@ locals {
         { actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources = ["{table}"] },
         { actions = ["s3:PutObject", "s3:DeleteObject"], resources = ["{exports_bucket}/exports/events/*"] },
       ]
+      # The unexported_events index (UNEXPORTED; HELD is where held events move), the outbox events it returns,
+      # the exporter's lease.
+      leading_keys = ["UNEXPORTED", "HELD", "OUTBOX#*", "LEASE#finance-exporter"]
     }
   }
 

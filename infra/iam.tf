@@ -1,6 +1,7 @@
 # One role per function, with exactly the statements of its entry in functions.tf (placeholders expanded below)
 # plus its own log group and X-Ray. infra/tests/consistency.py checks each statement list against the AWS calls
-# the function's code can reach.
+# the function's code can reach. Every DynamoDB statement carries the entry's leading_keys as a
+# dynamodb:LeadingKeys condition (functions.tf header), so a role reaches only the partitions its code builds.
 
 data "aws_iam_policy_document" "lambda_assume" {
   statement {
@@ -20,13 +21,18 @@ resource "aws_iam_role" "function" {
 
 locals {
   # Queues a function may name as {queue:<key>}.
-  queue_arns = { documents = aws_sqs_queue.documents.arn }
+  queue_arns = {
+    documents    = aws_sqs_queue.documents.arn
+    sign_in_mail = aws_sqs_queue.sign_in_mail.arn
+  }
 
   # Expand a placeholder resource of functions.tf into ARNs.
   function_statements = {
     for name, f in local.functions : name => [
       for s in f.permissions : {
         actions = s.actions
+        # DynamoDB statements only (consistency.py keeps dynamodb:* apart from other services' actions).
+        leading_keys = anytrue([for a in s.actions : startswith(a, "dynamodb:")]) ? f.leading_keys : []
         resources = flatten([
           for r in s.resources : (
             r == "{ses_identities}" ? local.ses_sending_arns :
@@ -80,6 +86,17 @@ data "aws_iam_policy_document" "function" {
     content {
       actions   = statement.value.actions
       resources = statement.value.resources
+
+      # Only items whose partition key (for an index Query: the index's hash key value) matches one of the
+      # entry's leading_keys.
+      dynamic "condition" {
+        for_each = length(statement.value.leading_keys) > 0 ? [1] : []
+        content {
+          test     = "ForAllValues:StringLike"
+          variable = "dynamodb:LeadingKeys"
+          values   = statement.value.leading_keys
+        }
+      }
     }
   }
 }

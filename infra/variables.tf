@@ -111,9 +111,9 @@ variable "min_payment" {
 }
 
 variable "magic_link_ttl_seconds" {
-  description = "Lifetime of an emailed sign-in link (MAGIC_LINK_TTL_SECONDS), 60-900 seconds."
+  description = "Lifetime of an emailed sign-in link and its code (MAGIC_LINK_TTL_SECONDS), 60-900 seconds; default 10 minutes (ASVS 5.0 V6.5)."
   type        = number
-  default     = 900
+  default     = 600
 
   validation {
     condition     = var.magic_link_ttl_seconds >= 60 && var.magic_link_ttl_seconds <= 900
@@ -207,5 +207,53 @@ variable "instalment_retry" {
   validation {
     condition     = var.instalment_retry.max_attempts >= 1 && var.instalment_retry.max_attempts <= 10 && can(regex("^([0-9]+[dhm])(,[0-9]+[dhm])*$", var.instalment_retry.backoff))
     error_message = "instalment_retry: max_attempts 1-10; backoff a comma-separated list of waits like 2d,3d (d, h or m)."
+  }
+}
+
+variable "sign_in_emails_per_day" {
+  description = "Sign-in emails sent to one address per UTC day at most (RATE_EMAIL_PER_DAY, sign-in-mailer); requests past it are answered the same and send nothing."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.sign_in_emails_per_day >= 1 && var.sign_in_emails_per_day <= 100
+    error_message = "sign_in_emails_per_day is 1-100."
+  }
+}
+
+variable "code_failures_per_booking_per_day" {
+  description = "Wrong sign-in codes accepted per booking per UTC day (RATE_CODE_FAILURES_PER_DAY, auth); past it, codes for that booking are refused until the next day (links keep working)."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.code_failures_per_booking_per_day >= 1 && var.code_failures_per_booking_per_day <= 1000
+    error_message = "code_failures_per_booking_per_day is 1-1000."
+  }
+}
+
+variable "operator_principal_arns" {
+  description = "IAM principals allowed on operator routes (OPERATOR_PRINCIPALS): roles (any session of the role), users, or one assumed-role session; any other SigV4 caller gets 403."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.operator_principal_arns) > 0
+    error_message = "operator_principal_arns needs at least one IAM principal ARN."
+  }
+  validation {
+    # What portal_http::operator accepts: no wildcard or space, an assumed-role ARN is role-name/session-name.
+    condition     = alltrue([for p in var.operator_principal_arns : can(regex("^arn:aws:(iam::[0-9]{12}:(role|user)/.+|sts::[0-9]{12}:assumed-role/[^/]+/[^/]+)$", p)) && !can(regex("[*?\\s]", p))])
+    error_message = "each operator_principal_arns entry is arn:aws:iam::<12 digits>:role/<name>, arn:aws:iam::<12 digits>:user/<name> or arn:aws:sts::<12 digits>:assumed-role/<role>/<session>, without wildcards or spaces."
+  }
+}
+
+variable "returned_links_alarm_threshold" {
+  description = "Alarm when operators had this many sign-in links returned in the API response (not emailed) within one hour (OperatorLinksReturned)."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.returned_links_alarm_threshold >= 1
+    error_message = "returned_links_alarm_threshold is at least 1."
   }
 }

@@ -7,7 +7,10 @@ Fails, naming what is missing, when:
   - an environment variable a function requires at start-up is not set for it (or one set is never read);
   - a route of docs/openapi.json has no integration (its x-portal-function has no HTTP entry), an operator
     route is not IAM-authorised, or an HTTP entry has no route;
-  - a function's IAM statements lack an action (on the right resource) that its code can reach.
+  - a function's IAM statements lack an action (on the right resource) that its code can reach, or grant one it
+    never calls;
+  - a function can reach a partition-key constructor (or queries an index whose items live in a partition) that
+    its `leading_keys` (the dynamodb:LeadingKeys condition of iam.tf) does not cover; see "partition keys" below.
 
 What "its code" means: starting from `main` in functions/<name>/src/main.rs, every fn reachable by name through
 the crate's src/ (src/bin/ excluded: those are separate tools, not the Lambda) and the shared (and function
@@ -24,6 +27,7 @@ Run: python infra/tests/consistency.py [infra_dir]
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import sys
@@ -35,9 +39,14 @@ sys.path.insert(0, str(REPO / ".venv" / "python-hcl2"))  # python-hcl2, kept apa
 import hcl2  # noqa: E402
 
 RUNTIME_ENV = re.compile(r"^(AWS_.*|_HANDLER|_X_AMZN_TRACE_ID|LAMBDA_TASK_ROOT|LAMBDA_RUNTIME_DIR|TZ)$")
-# variable -> (switch variable, value at which it is not read)
 TRACE = False  # --trace: show the call chain from main that reaches each finding
-CONDITIONAL = {"OPERATOR_KEY": ("OPERATOR_AUTH", "iam")}
+# variable -> (switch variable, value at which it is not read). portal_http::operator reads OPERATOR_KEY only
+# when OPERATOR_AUTH = key, and OPERATOR_PRINCIPALS only in IAM mode (OPERATOR_AUTH = iam, or unset): each is
+# required unless the entry sets the switch to the other mode, and reported as never read if it is set anyway.
+CONDITIONAL = {
+    "OPERATOR_KEY": ("OPERATOR_AUTH", "iam"),
+    "OPERATOR_PRINCIPALS": ("OPERATOR_AUTH", "key"),
+}
 
 # SDK fluent call -> (IAM action, resource kind)
 SDK_CALLS = {
@@ -195,8 +204,11 @@ def crate_sources(crate: Path) -> list[Path]:
     return sorted(p for p in (crate / "src").rglob("*.rs") if "bin" not in p.relative_to(crate / "src").parts)
 
 
-# A function crate's own Lambda entry points: not reachable from another function that links its library (the
-# payment reconciler records through payment-webhooks' path; payment-webhooks sends the runner's decline email).
+# A function crate's own Lambda entry points: not reachable by bare name from another function that links its
+# library (the payment reconciler records through payment-webhooks' path; payment-webhooks sends the runner's
+# decline email). A path that names one exactly still reaches it: `Type::from_env` for a type the calling crate
+# does not define itself, or `module::handle` where `module` is the file it is in (sign-in-mailer's main calls
+# `auth::mailer::Mailer::from_env` and `auth::mailer::handle`).
 ENTRY_POINTS = {"main", "from_env", "handle", "run", "route"}
 
 
@@ -233,23 +245,38 @@ class Usage:
     optional_env: dict[str, str] = field(default_factory=dict)
     actions: dict[tuple[str, str], str] = field(default_factory=dict)  # (action, resource) -> where
     unresolved: list[str] = field(default_factory=list)
+    reached: list[Fn] = field(default_factory=list)  # every fn reachable from main
+    parent: dict[int, Fn] = field(default_factory=dict)  # id(fn) -> a fn that reaches it (the chain from main)
+
+    def chain(self, f: Fn) -> str:
+        names = []
+        while f is not None and len(names) < 30:
+            names.append(f"{(f.owner + '::') if f.owner else ''}{f.name}")
+            f = self.parent.get(id(f))
+        return " <- ".join(names)
 
 
 def code_usage(repo: Path, crate: Path) -> Usage:
     fns: list[Fn] = []
     for p in crate_sources(crate):
         fns += parse_fns(p)
+    own_owners = {f.owner for f in fns if f.owner}
+    linked_entries: list[Fn] = []  # entry points of linked function crates: reached only by an exact path
     for d in shared_deps(repo, crate):
         linked = d.parent.name == "functions"
         for p in crate_sources(d):
-            fns += [f for f in parse_fns(p) if not (linked and f.name in ENTRY_POINTS)]
+            for f in parse_fns(p):
+                (linked_entries if linked and f.name in ENTRY_POINTS else fns).append(f)
     by_name: dict[str, list[Fn]] = {}
     by_qual: dict[str, list[Fn]] = {}
     for f in fns:
         by_name.setdefault(f.name, []).append(f)
         if f.owner:
             by_qual.setdefault(f"{f.owner}::{f.name}", []).append(f)
-    owners = {f.owner for f in fns if f.owner}
+    for f in linked_entries:
+        if f.owner and f.owner not in own_owners:
+            by_qual.setdefault(f"{f.owner}::{f.name}", []).append(f)
+    owners = {f.owner for f in fns if f.owner} | {f.owner for f in linked_entries if f.owner and f.owner not in own_owners}
     # Our own module paths (`config::required`, `finance_exporter::handle`); other paths are external crates.
     modules = {"crate", "self", "super"}
     for c in [crate, *shared_deps(repo, crate)]:
@@ -278,12 +305,13 @@ def code_usage(repo: Path, crate: Path) -> Usage:
             f = parent.get(id(f))
         return " <- ".join(names)
 
-    usage = Usage()
+    usage = Usage(parent=parent)
     while todo:
         f = todo.pop()
         if id(f) in seen:
             continue
         seen.add(id(f))
+        usage.reached.append(f)
         where = f"{f.path.relative_to(repo)}:{(f.owner + '::') if f.owner else ''}{f.name}"
         if TRACE:
             where += f" [{call_path(f)}]"
@@ -296,11 +324,25 @@ def code_usage(repo: Path, crate: Path) -> Usage:
                 reach(f, by_qual.get(f"{q}::{name}", []))
             elif q in modules:
                 reach(f, by_name.get(name, []))
+                reach(f, [t for t in linked_entries if t.name == name and t.path.stem == q and q not in ("lib", "main")])
         bare = re.sub(r"\b(?:\w+::)+\w+\b", " ", code)
-        # A call `name(`/`.name(`, or a fn passed by name (`.map_err(s3_err)`); not a field (`self.put`).
+        # Names bound in the fn (`let new = NewLink {..}`, `for item in`, `|link|`): passed on, they are values.
+        local = set(re.findall(r"\blet\s+(?:mut\s+)?([a-z_]\w*)\b", code)) | set(re.findall(r"\bfor\s+([a-z_]\w*)\s+in\b", code))
+        local |= {n for c in re.findall(r"\|([^|]*)\|", code) for n in re.findall(r"\b([a-z_]\w*)\s*(?:[:,]|$)", c.strip())}
+        # Values an AWS SDK call returned (`let out = ...send().await?;`): `out.items()` is the SDK's accessor.
+        sdk_out = {m.group(1) for m in re.finditer(r"\blet\s+(?:mut\s+)?([a-z_]\w*)\s*=([^;]*)", code)
+                   if re.search(r"\.\s*send\(\s*\)\s*\.\s*await", m.group(2))}
+        # A call `name(`/`.name(`, or a fn passed by name (`.map_err(s3_err)`); not a field (`self.put`), not a
+        # local value, not an accessor of an SDK output.
         for m in re.finditer(r"(\.\s*)?\b([a-z_]\w*)\b\s*(\(\s*\)|\(|(?=[,)]))", bare):
             if m.group(1) and not m.group(3).startswith("("):
                 continue
+            if not m.group(3) and m.group(2) in local:
+                continue
+            if m.group(1) and m.group(3).replace(" ", "") == "()":
+                recv = re.search(r"\b([a-z_]\w*)\s*$", bare[: m.start()])
+                if recv and recv.group(1) in sdk_out:
+                    continue
             targets = by_name.get(m.group(2), [])
             if m.group(3).replace(" ", "") == "()":  # no argument: not a fn that needs one (e.g. the SDK's .send())
                 targets = [t for t in targets if t.params == 0]
@@ -337,6 +379,181 @@ def code_usage(repo: Path, crate: Path) -> Usage:
             if re.search(rf"\b{part}::builder\(\)", code):
                 usage.actions.setdefault((action, "table"), where)
     return usage
+
+
+# ---------------------------------------------------------------- partition keys (dynamodb:LeadingKeys)
+#
+# iam.tf puts `ForAllValues:StringLike dynamodb:LeadingKeys = leading_keys` on every DynamoDB statement of a
+# function: a request whose partition key (for a GSI Query: the index's hash key value) matches none of the
+# entry's patterns is AccessDenied. The table of what builds a partition key is read from the source:
+#   - a fn named `*_pk` / `*_gsi<N>pk` (shared/store/src/keys.rs `booking_pk`, auth.rs `link_pk`, ...): the
+#     pattern is its first `format!` string up to the first placeholder, then `*` (`{CONST}` expanded first);
+#   - a const named `*_PK` / `*_GSI<N>PK` (`DUE_GSI2PK` = "DUE", `LEASE_PK`): its value, exactly; a `PREFIX_*`
+#     one (`PREFIX_BOOKING_PK` = "B#") is a prefix: value then `*`;
+#   - an inline site, `pk: format!("RUNLOCK#{reference}")` or `.key("pk", ..format!("X#..")..)` (also gsi<N>pk),
+#     makes its enclosing fn a constructor of that pattern; `pk: SOME_CONST` makes the const one.
+# A function reaches a fn constructor when the fn is reachable from its main, a const when a reachable fn names
+# it. Every key-like literal ("UPPER#...") elsewhere must be a sort key (`*_sk` fn, `sk:` field, a const not
+# named *_PK) or a parse (`strip_prefix`, `trim_start_matches`, `starts_with`): anything else is reported, so a
+# new partition prefix cannot be built where this table does not see it.
+
+PK_FN = re.compile(r"(?:^|_)(?:pk|gsi\d+pk)$")
+SK_FN = re.compile(r"(?:^|_)(?:sk|gsi\d+sk)$")
+PK_CONST = re.compile(r"(?:^|_)(?:PK|GSI\d+PK)$")
+KEY_LITERAL = re.compile(r'"([A-Z][A-Z0-9_]*#|\{[A-Z][A-Z0-9_]*\})')
+INLINE_PK = re.compile(
+    r'(?:\b(?:pk|gsi\d+pk)\s*:\s*(?:Some\(\s*)?|\.key\(\s*"(?:pk|gsi\d+pk)"\s*,[^;]*?)format!\(\s*"([^"]*)"'
+)
+INLINE_PK_CONST = re.compile(
+    r'(?:\b(?:pk|gsi\d+pk)\s*:\s*(?:Some\(\s*)?|\.key\(\s*"(?:pk|gsi\d+pk)"\s*,\s*(?:\w+::)*S\(\s*)(?:\w+::)*([A-Z][A-Z0-9_]*)\b'
+)
+PARSE_CALL = re.compile(r"(strip_prefix|trim_start_matches|starts_with|strip_suffix)\(\s*$")
+
+
+@dataclass
+class KeyCtor:
+    name: str  # fn name or const name
+    kind: str  # "fn" or "const"
+    path: Path
+    owner: str | None
+    pattern: str  # StringLike pattern of the partition keys it builds
+    gsi: str | None = None  # "gsi2pk" for an index's hash key value (DUE_GSI2PK): a leading key only of that index
+
+    def label(self, repo: Path) -> str:
+        q = f"{self.owner}::{self.name}" if self.owner else self.name
+        return f"{q} ({self.path.relative_to(repo)})"
+
+
+def key_sources(repo: Path) -> list[Path]:
+    return [p for d in [*(repo / "shared").iterdir(), *(repo / "functions").iterdir()] if (d / "src").is_dir()
+            for p in crate_sources(d)]
+
+
+def strip_tests(src: str) -> str:
+    code = blank(src)
+    for m in reversed(list(re.finditer(r"#\[cfg\(test\)\]\s*(pub\s+)?mod\s+\w+\s*\{", code))):
+        end = matching_brace(code, m.end() - 1)
+        src = src[: m.start()] + " " * (end + 1 - m.start()) + src[end + 1 :]
+    return src
+
+
+def all_constants(repo: Path) -> dict[str, tuple[str, Path]]:
+    out = {}
+    for p in key_sources(repo):
+        for m in re.finditer(r'\bconst\s+(\w+)\s*:\s*&(?:\'static\s+)?str\s*=\s*"([^"]*)"', strip_tests(p.read_text())):
+            out[m.group(1)] = (m.group(2), p)
+    return out
+
+
+def key_pattern(fmt: str, consts: dict[str, tuple[str, Path]]) -> str:
+    s = re.sub(r"\{([A-Z][A-Z0-9_]*)\}", lambda m: consts[m.group(1)][0] if m.group(1) in consts else m.group(0), fmt)
+    i = s.find("{")
+    return s if i < 0 else s[:i] + "*"
+
+
+def key_constructors(repo: Path) -> tuple[list[KeyCtor], list[str]]:
+    """Every partition-key constructor of the code, and the key-like literals that fit no rule."""
+    consts = all_constants(repo)
+    ctors: list[KeyCtor] = []
+    problems: list[str] = []
+    pk_consts = {n for n in consts if PK_CONST.search(n)}
+    for p in key_sources(repo):
+        for f in parse_fns(p):
+            inline = [(m.start(1), m.group(1)) for m in INLINE_PK.finditer(f.body) if f.code[m.start()] != " "]
+            pk_consts |= {m.group(1) for m in INLINE_PK_CONST.finditer(f.body)
+                          if f.code[m.start()] != " " and m.group(1) in consts}
+            if PK_FN.search(f.name):
+                fm = re.search(r'format!\(\s*"([^"]*)"', f.body)
+                if fm:
+                    ctors.append(KeyCtor(f.name, "fn", p, f.owner, key_pattern(fm.group(1), consts)))
+                else:
+                    problems.append(f"{p.relative_to(repo)}: fn {f.name} is named like a partition-key constructor "
+                                    f"but builds no format!(..) key; the LeadingKeys check cannot read its prefix")
+                continue
+            for _, fmt in inline:
+                ctors.append(KeyCtor(f.name, "fn", p, f.owner, key_pattern(fmt, consts)))
+            if SK_FN.search(f.name):
+                continue
+            inline_at = {at for at, _ in inline}
+            for m in KEY_LITERAL.finditer(f.body):
+                at = m.start() + 1
+                if f.code[m.start()] != '"' or at in inline_at:
+                    continue  # in a comment, or an inline partition key (above)
+                lit = key_pattern(f.body[at : f.body.find('"', at)], consts)
+                if not re.match(r"[A-Z][A-Z0-9_]*#", lit):
+                    continue  # `{CONST}` that is not a key prefix
+                before = f.code[max(0, m.start() - 80) : m.start()]
+                if PARSE_CALL.search(before) or re.search(r"\b(?:sk|gsi\d+sk)\s*:\s*(?:Some\(\s*)?format!\(\s*$", before):
+                    continue
+                line = f.body.count("\n", 0, at) + 1
+                problems.append(
+                    f"{p.relative_to(repo)}: key-like literal \"{lit}\" in fn {f.name} (line {line} of the fn) is "
+                    f"neither a partition-key constructor (fn *_pk, const *_PK, `pk: format!(..)`) nor a sort key "
+                    f"(fn *_sk, `sk: format!(..)`): name it so the dynamodb:LeadingKeys check can see it"
+                )
+    for n in sorted(pk_consts):
+        v, p = consts[n]
+        ctors.append(KeyCtor(n, "const", p, None, v + "*" if n.startswith("PREFIX_") else v))
+    for c in ctors:
+        m = re.search(r"gsi(\d+)pk", c.name, re.I)
+        c.gsi = f"gsi{m.group(1)}pk" if m else None
+    return ctors, problems
+
+
+def index_items(repo: Path, ctors: list[KeyCtor], tables: dict) -> dict[str, list[tuple[str, str]]]:
+    """index -> (table partition pattern, where) of the items that carry its hash key: a struct literal setting
+    `pk: <constructor>` and `gsi<N>pk: ..` together. A Query of the index returns those items' keys, which the
+    function may then read or write: their partition is a leading key too."""
+    by_hash = {d["hash_key"]: idx for idx, d in tables["global_secondary_indexes"].items()}
+    fn_ctors = {c.name: c.pattern for c in ctors if c.kind == "fn" and not c.gsi}
+    const_ctors = {c.name: c.pattern for c in ctors if c.kind == "const" and not c.gsi}
+    consts = all_constants(repo)
+    out: dict[str, list[tuple[str, str]]] = {}
+    for p in key_sources(repo):
+        for f in parse_fns(p):
+            for m in re.finditer(r"\bpk\s*:\s*([^,\n]+)", f.code):
+                open_at, depth = None, 0
+                for j in range(m.start(), -1, -1):
+                    depth += {"}": 1, "{": -1}.get(f.code[j], 0)
+                    if depth < 0:
+                        open_at = j
+                        break
+                if open_at is None:
+                    continue
+                block = f.code[open_at : matching_brace(f.code, open_at) + 1]
+                expr = f.body[m.start(1) : m.end(1)]
+                pattern = None
+                fm = re.search(r'format!\(\s*"([^"]*)"', expr)
+                if fm:
+                    pattern = key_pattern(fm.group(1), consts)
+                else:
+                    for name in re.findall(r"\b(\w+)\b", expr):
+                        pattern = pattern or fn_ctors.get(name) or const_ctors.get(name)
+                if not pattern:
+                    continue
+                for g in re.findall(r"\b(gsi\d+pk)\s*:", block):
+                    if g in by_hash:
+                        where = f"{p.relative_to(repo)}:{(f.owner + '::') if f.owner else ''}{f.name}"
+                        out.setdefault(by_hash[g], []).append((pattern, where))
+    return out
+
+
+def reached_ctors(usage: Usage, ctors: list[KeyCtor]) -> list[KeyCtor]:
+    fns = {(f.path, f.owner, f.name) for f in usage.reached}
+    out = [c for c in ctors if c.kind == "fn" and (c.path, c.owner, c.name) in fns]
+    for c in (c for c in ctors if c.kind == "const"):
+        for f in usage.reached:
+            if any(f.code[m.start()] != " " or (f.body[m.start() - 1 : m.start()] == "{" and f.body[m.end() : m.end() + 1] == "}")
+                   for m in re.finditer(rf"\b{c.name}\b", f.body)):
+                out.append(c)
+                break
+    return out
+
+
+def covers(patterns: list[str], pattern: str) -> bool:
+    """Does one of the StringLike `patterns` match every key `pattern` stands for (checked on two samples)?"""
+    samples = [pattern.replace("*", s) for s in ("AE-10001", "x#y")] if "*" in pattern else [pattern]
+    return any(all(fnmatch.fnmatchcase(s, lk) for s in samples) for lk in patterns)
 
 
 # ---------------------------------------------------------------- HCL
@@ -525,6 +742,17 @@ def check(repo: Path = REPO, infra: Path | None = None) -> list[str]:
         if f.get("http") is True and name not in routed:
             problems.append(f"local.functions[\"{name}\"].http is true but no route of docs/openapi.json uses it")
 
+    # --- partition keys: every constructor a function reaches is in its leading_keys (iam.tf's condition)
+    ctors, key_problems = key_constructors(repo)
+    problems += key_problems
+    idx_items = index_items(repo, ctors, tables)
+    iam_doc = json.dumps([b for b in doc.get("data", []) if "aws_iam_policy_document" in json.dumps(b)])
+    if not all(s in iam_doc for s in ("dynamodb:LeadingKeys", "ForAllValues:StringLike", "leading_keys")):
+        problems.append(
+            "data.aws_iam_policy_document.function does not put a ForAllValues:StringLike dynamodb:LeadingKeys "
+            "condition (the entry's leading_keys) on the DynamoDB statements"
+        )
+
     # --- per function: environment and IAM
     for name in crates:
         if name not in functions:
@@ -549,6 +777,13 @@ def check(repo: Path = REPO, infra: Path | None = None) -> list[str]:
             if var in common_env:
                 continue
             problems.append(f"{name}: environment variable {var} is set but the function's code never reads it")
+        for var in sorted(set_vars & read):
+            cond = CONDITIONAL.get(var)
+            if cond and env.get(cond[0]) == cond[1]:
+                problems.append(
+                    f"{name}: environment variable {var} is set but never read with {cond[0]} = {cond[1]} "
+                    f"(remove it from local.functions[\"{name}\"].env, or change {cond[0]})"
+                )
         statements = list(f.get("permissions") or [])
         secrets = f.get("secrets") or {}
         if secrets:
@@ -573,6 +808,41 @@ def check(repo: Path = REPO, infra: Path | None = None) -> list[str]:
                     f"{name}: IAM lacks {action} on {res} (called in {where}); add it to "
                     f"local.functions[\"{name}\"].permissions"
                 )
+        # dynamodb:LeadingKeys
+        leading = [unq(k) for k in (f.get("leading_keys") or [])]
+        table_statements = [s for s in statements if any(unq(a).startswith("dynamodb:") for a in s.get("actions", []))]
+        if table_statements and "leading_keys" not in f:
+            problems.append(f"{name}: has DynamoDB permissions but no leading_keys in local.functions[\"{name}\"]")
+        if leading and not table_statements:
+            problems.append(f"{name}: has leading_keys but no DynamoDB permission (remove them)")
+        for s in table_statements:
+            if not all(unq(a).startswith("dynamodb:") for a in s.get("actions", [])):
+                problems.append(f"{name}: a statement mixes dynamodb:* with other actions; the LeadingKeys "
+                                f"condition would apply to them too (split it)")
+        for k in leading:
+            if k.strip("*?") == "" or k == "*":
+                problems.append(f"{name}: leading_keys entry \"{k}\" matches every partition (least privilege)")
+        if table_statements:
+            queried = {resource_kind(unq(r))[6:] for s in table_statements for r in s.get("resources", [])
+                       if resource_kind(unq(r)).startswith("index:")}
+            hashes = {tables["global_secondary_indexes"][i]["hash_key"] for i in queried if i in tables["global_secondary_indexes"]}
+            for idx in sorted(queried):
+                for pattern, where in idx_items.get(idx, []):
+                    if not covers(leading, pattern):
+                        problems.append(
+                            f"{name}: queries index {idx}, whose items have partition keys \"{pattern}\" "
+                            f"({where}), but local.functions[\"{name}\"].leading_keys does not cover it (the "
+                            f"function reads or writes what the query returns)"
+                        )
+            for c in reached_ctors(usage, ctors):
+                if c.gsi and c.gsi not in hashes:
+                    continue  # an index's hash value written into an item: the item's pk is the leading key
+                if not covers(leading, c.pattern):
+                    problems.append(
+                        f"{name}: can reach {c.label(repo)}, which builds partition keys \"{c.pattern}\", but "
+                        f"local.functions[\"{name}\"].leading_keys does not cover it (dynamodb:LeadingKeys "
+                        f"would deny the request)"
+                    )
         for s in statements:
             for a in (unq(a) for a in s.get("actions", [])):
                 for r in (unq(r) for r in s.get("resources", [])):
@@ -611,7 +881,7 @@ def main(argv: list[str]) -> int:
     if problems:
         print(f"infra consistency: {len(problems)} problem(s)", file=sys.stderr)
         return 1
-    print("infra consistency: ok (functions, tables, environment, routes, IAM)")
+    print("infra consistency: ok (functions, tables, environment, routes, IAM, leading keys)")
     return 0
 
 

@@ -120,8 +120,60 @@ class Consistency(Broken):
 
     def test_operator_key_is_needed_unless_iam_is_set(self) -> None:
         # Alignment follows terraform fmt, so match the operator-bookings entry's env line by pattern.
-        edit(self.infra / "functions.tf", r'(env\s*=\s*\{ )OPERATOR_AUTH = "iam", (DOCUMENTS)', r"\1\2", regex=True)
+        edit(self.infra / "functions.tf", r'("operator-bookings" = \{.*?)OPERATOR_AUTH\s*=\s*"iam"\n', r"\1", regex=True)
         self.assertReported("operator-bookings: environment variable OPERATOR_KEY is required at start-up")
+
+    def test_operator_principals_are_needed_in_iam_mode(self) -> None:
+        edit(self.infra / "functions.tf", r'("documents" = \{.*?)OPERATOR_PRINCIPALS\s*=[^\n]*\n', r"\1", regex=True)
+        self.assertReported(
+            "documents: environment variable OPERATOR_PRINCIPALS is required at start-up (shared/http/src/operator.rs"
+        )
+
+    def test_operator_principals_are_not_read_in_key_mode(self) -> None:
+        edit(self.infra / "functions.tf", r'("operator-bookings" = \{.*?OPERATOR_AUTH\s*=\s*)"iam"', r'\1"key"', regex=True)
+        self.assertReported(
+            "operator-bookings: environment variable OPERATOR_KEY is required at start-up",
+            "operator-bookings: environment variable OPERATOR_PRINCIPALS is set but never read with OPERATOR_AUTH = key",
+        )
+
+    def test_a_function_reached_through_a_linked_crate(self) -> None:
+        # sign-in-mailer is only a main.rs: what it needs is found through auth::mailer (a linked function crate).
+        edit(self.infra / "functions.tf", r'("sign-in-mailer" = \{.*?)secrets\s*=\s*\{ TOKEN_HASH_KEY = "token_hash_key" \}', r"\1secrets = {}", regex=True)
+        self.assertReported("sign-in-mailer: environment variable TOKEN_HASH_KEY is required at start-up (functions/auth/src/config.rs")
+
+    def test_a_partition_prefix_missing_from_leading_keys(self) -> None:
+        edit(self.infra / "functions.tf", r'("payment-webhooks" = \{.*?leading_keys\s*=\s*\[[^\]]*?), "WHEVT#\*"', r"\1", regex=True)
+        self.assertReported(
+            'payment-webhooks: can reach webhook_event_pk (shared/store/src/payments.rs), which builds partition keys "WHEVT#*"'
+        )
+
+    def test_the_partition_of_an_index_query_result(self) -> None:
+        # The exporter never builds OUTBOX# keys: it updates the outbox items the unexported_events index returns.
+        edit(self.infra / "functions.tf", r'("finance-exporter" = \{.*?leading_keys\s*=\s*\[[^\]]*?), "OUTBOX#\*"', r"\1", regex=True)
+        self.assertReported('finance-exporter: queries index unexported_events, whose items have partition keys "OUTBOX#*"')
+
+    def test_an_index_hash_value_missing_from_leading_keys(self) -> None:
+        edit(self.infra / "functions.tf", r'("instalment-runner" = \{.*?leading_keys\s*=\s*\[)"DUE", ', r"\1", regex=True)
+        self.assertReported('instalment-runner: can reach DUE_GSI2PK (shared/store/src/keys.rs), which builds partition keys "DUE"')
+
+    def test_a_new_partition_key_in_the_code(self) -> None:
+        lib = self.repo / "functions/bookings/src/lib.rs"
+        edit(lib, r"(pub async fn handle\([^{]*\{)", r"\1\n    let _ = audit_pk(\"x\");", regex=True)
+        lib.write_text(lib.read_text() + '\npub fn audit_pk(id: &str) -> String {\n    format!("AUDIT#{id}")\n}\n')
+        self.assertReported('bookings: can reach audit_pk (functions/bookings/src/lib.rs), which builds partition keys "AUDIT#*"')
+
+    def test_a_key_literal_the_table_cannot_classify(self) -> None:
+        lib = self.repo / "functions/bookings/src/lib.rs"
+        lib.write_text(lib.read_text() + '\npub fn audit_key(id: &str) -> String {\n    format!("AUDIT#{id}")\n}\n')
+        self.assertReported('functions/bookings/src/lib.rs: key-like literal "AUDIT#*" in fn audit_key')
+
+    def test_leading_keys_without_the_iam_condition(self) -> None:
+        edit(self.infra / "iam.tf", '"dynamodb:LeadingKeys"', '"dynamodb:Attributes"')
+        self.assertReported("does not put a ForAllValues:StringLike dynamodb:LeadingKeys condition")
+
+    def test_a_table_function_without_leading_keys(self) -> None:
+        edit(self.infra / "functions.tf", r'("documents" = \{.*?)leading_keys\s*=\s*\["B#\*"\]\n', r"\1", regex=True)
+        self.assertReported('documents: has DynamoDB permissions but no leading_keys')
 
     def test_secrets_that_main_never_reads(self) -> None:
         edit(
