@@ -82,7 +82,7 @@ locals {
       http                 = true
       permissions = [
         { actions = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources = ["{table}"] },
-        # The operator route (POST /operator/.../sign-in-links with send_email) still sends synchronously.
+        # The operator route (POST /operator/bookings/{reference}/magic-links with send_email) still sends synchronously.
         { actions = ["ses:SendEmail"], resources = ["{ses_identities}"] },
         { actions = ["sqs:SendMessage"], resources = ["{queue:sign_in_mail}"] },
       ]
