@@ -7,10 +7,10 @@ pub mod env;
 pub mod gateway;
 pub mod instalments;
 pub mod moto;
-pub mod pages;
 pub mod seed;
 pub mod signin;
 pub mod stripe_double;
+pub mod web;
 
 pub use apigw::{ApiRequest, body_json};
 pub use env::TestEnv;

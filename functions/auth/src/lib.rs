@@ -10,13 +10,12 @@
 //! | `POST /operator/bookings/{reference}/magic-links` | operator | `{traveller_id?, send_email}` → link for the lead or one traveller, emailed or returned |
 //! | `POST /operator/bookings/{reference}/sessions/revoke` | operator | deletes every session and unused link of the booking |
 //!
-//! Handlers are thin: tokens and hashes live in [`tokens`], the email in [`email`], the page in [`page`],
+//! Handlers are thin: tokens and hashes live in [`tokens`], the email in [`email`],
 //! the DynamoDB items in `portal_store::auth`, the session JWT in `portal_http::session`.
 
 pub mod config;
 pub mod email;
 pub mod mailer;
-pub mod page;
 pub mod tokens;
 
 use std::convert::Infallible;
@@ -40,7 +39,6 @@ use portal_store::{BookingCollection, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
 pub use config::{AuthConfig, Brand, Brands, RateLimits};
-pub use page::{SignInPage, sign_in_page};
 use tokens::{MAX_CODE_ATTEMPTS, mask_email};
 
 /// Wall clock with an adjustable offset (tests move time forward; production never does).
@@ -508,8 +506,10 @@ pub struct WhoAmI {
 
 #[derive(Debug, Serialize)]
 struct SessionBody {
-    access_token: String,
-    token_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_type: Option<&'static str>,
     expires_at: DateTime<Utc>,
     session: WhoAmI,
 }
@@ -518,13 +518,23 @@ fn ts(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(secs, 0).unwrap_or_default()
 }
 
-/// The token, the cookie and the who-am-I body for a session at `now`.
+/// A browser's request: it carries the `Sec-Fetch-*` metadata every current browser adds to `fetch` and
+/// navigation (page script cannot remove or forge it). A browser gets the session only as the HttpOnly cookie,
+/// so no script on the page can read the token; other clients (the operator's own integrations, the CLI
+/// walkthroughs in the README, the API tests) get it in the body as a bearer token.
+fn is_browser(req: &Request) -> bool {
+    req.headers().contains_key("sec-fetch-site") || req.headers().contains_key("sec-fetch-mode")
+}
+
+/// The token, the cookie and the who-am-I body for a session at `now` (the token in the body only for
+/// clients that are not browsers, see [`is_browser`]).
 fn session_response(
     state: &State,
     status: u16,
     session: &Session,
     booking: &Booking,
     now: i64,
+    browser: bool,
 ) -> Result<Response<Body>, ApiError> {
     let cfg = &state.sessions;
     let token = cfg.issue(session, now)?;
@@ -533,8 +543,8 @@ fn session_response(
     let mut r = json(
         status,
         &SessionBody {
-            access_token: token.clone(),
-            token_type: "Bearer",
+            access_token: (!browser).then(|| token.clone()),
+            token_type: (!browser).then_some("Bearer"),
             expires_at: ts(exp),
             session: WhoAmI {
                 booking_reference: session.reference.to_string(),
@@ -559,7 +569,7 @@ async fn start_session(
     traveller_id: &str,
     proof: Proof,
     now: i64,
-) -> Result<Response<Body>, ApiError> {
+) -> Result<Session, ApiError> {
     let booking = &c.booking;
     let traveller = booking.traveller(traveller_id).ok_or_else(|| failed("traveller no longer on the booking"))?;
     let sid = tokens::new_id().map_err(random_failed)?;
@@ -592,7 +602,7 @@ async fn start_session(
         is_lead,
         auth_time: now,
     };
-    session_response(state, 201, &session, booking, now)
+    Ok(session)
 }
 
 /// `POST /auth/sessions`: `{token}` (optionally with the `booking_reference` it must belong to) or
@@ -629,7 +639,9 @@ async fn create_session(state: &State, req: &Request) -> Result<Response<Body>, 
             if !still_theirs {
                 return Err(failed("traveller or email changed since the link was issued"));
             }
-            start_session(state, &c, &link.pk, &link.link_id, &link.traveller_id, Proof::Token, now).await
+            let session =
+                start_session(state, &c, &link.pk, &link.link_id, &link.traveller_id, Proof::Token, now).await?;
+            session_response(state, 201, &session, &c.booking, now, is_browser(req))
         }
         (None, Some(reference), Some(code)) => {
             let reference = reference_field(&reference, "booking_reference")?;
@@ -660,7 +672,8 @@ async fn create_session(state: &State, req: &Request) -> Result<Response<Body>, 
                 }
                 if tokens::same_hash(&key.code_hash(reference.as_str(), &r.link_id, &code), &r.code_hash) {
                     let proof = Proof::Code { code_hash: r.code_hash.clone(), max_attempts: MAX_CODE_ATTEMPTS };
-                    return start_session(state, &c, &r.link_pk, &r.link_id, &r.traveller_id, proof, now).await;
+                    let session = start_session(state, &c, &r.link_pk, &r.link_id, &r.traveller_id, proof, now).await?;
+                    return session_response(state, 201, &session, &c.booking, now, is_browser(req));
                 }
             }
             Err(failed("wrong code, or no live code"))
@@ -682,7 +695,7 @@ async fn live_session(state: &State, req: &Request, now: i64) -> Result<(Session
 async fn current_session(state: &State, req: &Request) -> Result<Response<Body>, ApiError> {
     let now = state.clock.now().timestamp();
     let (session, c) = live_session(state, req, now).await?;
-    session_response(state, 200, &session, &c.booking, now)
+    session_response(state, 200, &session, &c.booking, now, is_browser(req))
 }
 
 /// `DELETE /auth/sessions/current`: the session item goes, so the token stops working everywhere.

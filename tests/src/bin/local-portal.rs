@@ -30,7 +30,6 @@ async fn main() {
     let auth_state = Arc::new(local_auth_state(&env, &auth, port, sign_in_queue.clone()));
     // The sign-in mailer consumes the queue in the background, as the SQS event source does in AWS.
     portal_tests::signin::spawn(sign_in_queue, portal_tests::signin::mailer(&auth_state, 10));
-    let sign_in_brand = auth_state.config.brands.get("alpine-escapes").clone();
     let (documents_state, documents_queue) = local_documents(&env, &auth, &auth_state.sessions).await;
     let (checkout_state, webhooks_state, sandbox) = local_payments(&env, &auth_state, &documents_queue, port);
     // A price change or cancellation cancels the booking's open checkouts at the (sandbox) gateway.
@@ -87,7 +86,10 @@ async fn main() {
             &operator_key,
         ))
         .page(sandbox_checkout_page(sandbox, webhooks_state))
-        .page(portal_tests::pages::sign_in(&sign_in_brand));
+        .page(portal_tests::web::app(portal_tests::web::dist_dir(), web_config(), web_logos()));
+    if !portal_tests::web::dist_dir().join("index.html").exists() {
+        eprintln!("warning: the web app is not built (web/dist); ./scripts/dev builds it");
+    }
     for r in gateway.unserved() {
         eprintln!("warning: {} {} ({}) is not served locally", r.method, r.template, r.function);
     }
@@ -112,8 +114,24 @@ async fn main() {
 
     let base = format!("http://127.0.0.1:{port}");
     let sign_in = demo_sign_in(&auth_state, &operator_key).await;
+    // For the browser tests (web/e2e): where things are, and the demo bookings to copy under fresh references.
+    if let Ok(path) = std::env::var("PORTAL_INFO_FILE") {
+        let demo: serde_json::Map<String, serde_json::Value> =
+            seed::demo_bookings(today).into_iter().map(|(r, b)| (r.to_string(), b)).collect();
+        let info = serde_json::json!({"base": base, "operator_key": operator_key, "moto_url": env.moto.url,
+                                      "demo_bookings": demo});
+        if let Err(e) = std::fs::write(&path, info.to_string()) {
+            eprintln!("cannot write PORTAL_INFO_FILE {path}: {e}");
+            std::process::exit(1);
+        }
+    }
     println!();
     println!("Tour portal running at {base}");
+    println!();
+    println!("Open this link in a browser to land in booking AE-10001 as Ada Lovelace, the lead traveller");
+    println!("(it works once, for 10 minutes; the sign-in page also takes a reference + email or a code):");
+    println!("  {}", sign_in.split_whitespace().next().unwrap_or(""));
+    println!();
     println!("  AWS emulator (moto):  {}  (table `{}`, bucket `{}`)", env.moto.url, env.table, env.bucket);
     println!("  Operator key:         {operator_key}");
     println!(
@@ -145,7 +163,7 @@ async fn main() {
     println!("  curl -i -X PUT {base}/operator/bookings/AE-10001 -H 'authorization: Bearer {operator_key}' \\");
     println!("       -H 'content-type: application/json' --data @events/operator-bookings/booking.json");
     println!();
-    println!("Sign in as Ada Lovelace (lead passenger of AE-10001), once, within 15 minutes:");
+    println!("Sign in as Ada Lovelace (lead passenger of AE-10001), once, within 10 minutes:");
     println!("  {sign_in}");
     println!("  Another link (printed, not emailed): curl -s -X POST {base}/operator/bookings/AE-10001/magic-links \\");
     println!(
@@ -159,6 +177,26 @@ async fn main() {
     println!();
     println!("Ctrl-C stops everything (the emulator too).");
     Arc::new(gateway).serve(listener).await;
+}
+
+/// The brands' public settings the web app reads from `/config.json` (in AWS, Terraform writes it from
+/// `var.brands`). The same names and colours as the functions' brand config above.
+fn web_config() -> String {
+    serde_json::json!({"brands": {
+        "alpine-escapes": {"name": "Alpine Escapes", "primary_colour": "#0a7c59",
+                           "logo_url": "/brand-assets/alpine-escapes.png",
+                           "support_email": "help@alpine-escapes.example", "support_phone": "+44 20 7946 0000"},
+        "sakura-tours": {"name": "Sakura Tours", "primary_colour": "#b5316a", "support_email": "care@sakura-tours.example"},
+        "gulf-journeys": {"name": "Gulf Journeys", "primary_colour": "#8a5a00", "support_phone": "+973 1700 0000"}
+    }})
+    .to_string()
+}
+
+fn web_logos() -> Vec<(String, &'static [u8])> {
+    vec![(
+        "alpine-escapes.png".into(),
+        include_bytes!("../../../shared/documents/fixtures/alpine-escapes-logo.png").as_slice(),
+    )]
 }
 
 async fn arc_handle_operator_bookings(

@@ -419,12 +419,14 @@ async fn two_concurrent_exchanges_of_one_token_make_exactly_one_session() {
 
 #[tokio::test]
 async fn prefetching_the_link_with_get_or_head_consumes_nothing() {
-    // GIVEN the local gateway serving the auth function and the sign-in page
+    // GIVEN the local gateway serving the auth function and the web app (the emailed link opens its sign-in route)
     let f = fx().await;
     let state = auth_state(&f.env, roomy(), Duration::from_millis(20)).await;
-    let gw = Gateway::new()
-        .function("auth", portal_tests::handler!(state, auth::handle))
-        .page(portal_tests::pages::sign_in(f.auth.config.brands.get("alpine-escapes")));
+    let gw = Gateway::new().function("auth", portal_tests::handler!(state, auth::handle)).page(portal_tests::web::app(
+        portal_tests::web::dist_dir(),
+        "{}".into(),
+        vec![],
+    ));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(Arc::new(gw).serve(listener));
@@ -433,10 +435,11 @@ async fn prefetching_the_link_with_get_or_head_consumes_nothing() {
     // WHEN a mail scanner fetches the link (GET and HEAD, with the fragment and as a query string)
     for url in [format!("{base}/sign-in#token={token}"), format!("{base}/sign-in?token={token}")] {
         let r = http.get(&url).send().await.unwrap();
-        assert_eq!(r.status(), 200);
-        assert!(r.headers()["content-security-policy"].to_str().unwrap().contains("script-src 'sha256-"));
+        assert_eq!(r.status(), 200, "the web app is built (./scripts/test builds it)");
+        let csp = r.headers()["content-security-policy"].to_str().unwrap().to_string();
+        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
         let html = r.text().await.unwrap();
-        assert!(html.contains("Alpine Escapes") && html.contains("/auth/sessions"));
+        assert!(html.contains("<div id=\"app\">") && html.contains("/assets/app-"));
         assert!(!html.contains(&token), "the page never echoes a token");
         let r = http.head(&url).send().await.unwrap();
         assert_eq!(r.status(), 200);
@@ -448,6 +451,35 @@ async fn prefetching_the_link_with_get_or_head_consumes_nothing() {
     let r = http.post(format!("{base}/auth/sessions")).json(&json!({"token": token})).send().await.unwrap();
     assert_eq!(r.status(), 201);
     assert!(r.headers()["set-cookie"].to_str().unwrap().starts_with("__Host-portal_session="));
+    assert!(r.json::<serde_json::Value>().await.unwrap()["access_token"].is_string(), "not a browser: bearer too");
+}
+
+#[tokio::test]
+async fn a_browser_gets_the_session_only_as_the_http_only_cookie() {
+    // GIVEN a link
+    let f = fx().await;
+    let (token, _) = issue(&f.auth, A, None).await;
+    // WHEN a browser (Sec-Fetch-* metadata on the request) exchanges it, then asks who it is
+    let req = ApiRequest::new("POST", "/auth/sessions")
+        .header("sec-fetch-site", "same-origin")
+        .header("sec-fetch-mode", "cors")
+        .json(&json!({"token": token}));
+    let r = send(&f.auth, req).await;
+    // THEN the token is only in the cookie, never in a body a script could read
+    assert_eq!(r.status(), 201);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.contains("HttpOnly") && cookie.starts_with("__Host-portal_session="));
+    let body = body_json(&r);
+    assert!(body.get("access_token").is_none() && body.get("token_type").is_none(), "{body}");
+    assert_eq!(body["session"]["booking_reference"], A);
+    let jwt = cookie.split(';').next().unwrap().to_string();
+    let who = send(
+        &f.auth,
+        ApiRequest::new("GET", "/auth/sessions/current").header("cookie", &jwt).header("sec-fetch-site", "same-origin"),
+    )
+    .await;
+    assert_eq!(who.status(), 200);
+    assert!(body_json(&who).get("access_token").is_none());
 }
 
 #[tokio::test]

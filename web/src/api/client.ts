@@ -1,0 +1,126 @@
+// The portal API, typed from docs/openapi.json (src/api/schema.d.ts is generated at build time by
+// openapi-typescript): each call names its operationId, so an API change the app does not follow fails tsc.
+import type { components, operations } from "./schema";
+
+export type Schemas = components["schemas"];
+export type Problem = Schemas["Problem"];
+
+type Json<Op extends keyof operations, Status extends number> = operations[Op]["responses"] extends infer R
+  ? Status extends keyof R
+    ? R[Status] extends { content: { "application/json": infer B } }
+      ? B
+      : R[Status] extends { content: { "application/problem+json": infer B } }
+        ? B
+        : never
+    : never
+  : never;
+type Body<Op extends keyof operations> = operations[Op] extends {
+  requestBody?: { content: { "application/json": infer B } };
+}
+  ? B
+  : never;
+
+/** An answer that is not 2xx, with its problem+json body when there is one. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly problem: Partial<Problem> | null,
+  ) {
+    super(problem?.detail ?? problem?.title ?? `HTTP ${status}`);
+  }
+}
+
+/** Raised for 401 anywhere: the app sends the customer to sign-in and back to where they were. */
+let onUnauthorised: (() => void) | null = null;
+export function setUnauthorisedHandler(f: () => void): void {
+  onUnauthorised = f;
+}
+
+let acceptLanguage: string | null = null;
+/** The locale display strings come in; null leaves the browser's own Accept-Language (the API then falls
+ * back to the booking's locale when it does not speak any of them). */
+export function setApiLocale(tag: string | null): void {
+  acceptLanguage = tag;
+}
+
+interface Options {
+  body?: unknown;
+  idempotencyKey?: string;
+  /** 401 is expected (e.g. "am I signed in?"): do not redirect. */
+  quiet401?: boolean;
+}
+
+async function call<T>(method: string, path: string, opts: Options = {}): Promise<T> {
+  const headers: Record<string, string> = { accept: "application/json" };
+  if (acceptLanguage) headers["accept-language"] = acceptLanguage;
+  if (opts.body !== undefined) headers["content-type"] = "application/json";
+  if (opts.idempotencyKey) headers["idempotency-key"] = opts.idempotencyKey;
+  let resp: Response;
+  try {
+    resp = await fetch(path, {
+      method,
+      headers,
+      credentials: "same-origin",
+      cache: "no-store",
+      body: opts.body === undefined ? null : JSON.stringify(opts.body),
+    });
+  } catch {
+    throw new ApiError(0, { title: "network", detail: "network" });
+  }
+  const text = await resp.text();
+  let parsed: unknown = null;
+  if (text) {
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = null;
+    }
+  }
+  if (!resp.ok) {
+    if (resp.status === 401 && !opts.quiet401 && onUnauthorised) onUnauthorised();
+    throw new ApiError(resp.status, (parsed as Partial<Problem> | null) ?? null);
+  }
+  return parsed as T;
+}
+
+const seg = encodeURIComponent;
+
+export const api = {
+  requestLink: (body: Body<"requestMagicLink">) =>
+    call<Json<"requestMagicLink", 202>>("POST", "/auth/magic-links", { body }),
+  createSession: (body: Body<"createSession">) =>
+    call<Json<"createSession", 201>>("POST", "/auth/sessions", { body, quiet401: true }),
+  currentSession: () => call<Json<"getCurrentSession", 200>>("GET", "/auth/sessions/current", { quiet401: true }),
+  signOut: () => call<unknown>("DELETE", "/auth/sessions/current", { quiet401: true }),
+  signOutEverywhere: () => call<Json<"deleteAllSessions", 200>>("DELETE", "/auth/sessions", { quiet401: true }),
+  bookings: () => call<Json<"listBookings", 200>>("GET", "/bookings"),
+  booking: (ref: string) => call<Json<"getBooking", 200>>("GET", `/bookings/${seg(ref)}`),
+  documentUrl: (ref: string, documentId: string, version: number) =>
+    call<Json<"getDocumentUrl", 200>>(
+      "GET",
+      `/bookings/${seg(ref)}/documents/${seg(documentId)}/url?version=${version}`,
+    ),
+  createPayment: (ref: string, body: Body<"createPayment">, idempotencyKey: string) =>
+    call<Json<"createPayment", 201>>("POST", `/bookings/${seg(ref)}/payments`, { body, idempotencyKey }),
+  paymentMethods: (ref: string) => call<Json<"listPaymentMethods", 200>>("GET", `/bookings/${seg(ref)}/payment-methods`),
+  setupCard: (ref: string, idempotencyKey: string) =>
+    call<Json<"setUpPaymentMethod", 201>>("POST", `/bookings/${seg(ref)}/payment-methods`, { idempotencyKey }),
+  approveOne: (ref: string, id: string, body: Body<"approveInstalment">, idempotencyKey: string) =>
+    call<Json<"approveInstalment", 200>>("POST", `/bookings/${seg(ref)}/instalments/${seg(id)}/approval`, {
+      body,
+      idempotencyKey,
+    }),
+  withdraw: (ref: string, id: string, idempotencyKey: string) =>
+    call<Json<"withdrawInstalmentApproval", 200>>("DELETE", `/bookings/${seg(ref)}/instalments/${seg(id)}/approval`, {
+      idempotencyKey,
+    }),
+  approveAll: (ref: string, body: Body<"approveAllInstalments">, idempotencyKey: string) =>
+    call<Json<"approveAllInstalments", 200>>("POST", `/bookings/${seg(ref)}/instalments/approval`, {
+      body,
+      idempotencyKey,
+    }),
+};
+
+export type Overview = Schemas["BookingOverview"];
+export type CheckoutRequest = Schemas["CheckoutRequest"];
+export type CheckoutResponse = Schemas["CheckoutResponse"];

@@ -1,0 +1,182 @@
+import "./styles.css";
+import { render } from "preact";
+import { useCallback, useEffect, useMemo, useState } from "preact/hooks";
+import { api, setApiLocale, setUnauthorisedHandler } from "./api/client";
+import { AppContext, rememberNext, type WhoAmI } from "./app";
+import { applyBrand, brandFor, type Brand } from "./brand";
+import {
+  I18nContext,
+  LOCALES,
+  LOCALE_NAMES,
+  preferredLocale,
+  makeI18n,
+  matchLocale,
+  rememberLocale,
+  type Locale,
+} from "./i18n";
+import { navigate, onLinkClick, parseRoute, useLocation } from "./router";
+import { SignIn } from "./pages/sign-in";
+import { Trips } from "./pages/trips";
+import { BookingPage } from "./pages/booking";
+import { PayPage } from "./pages/pay";
+import { SchedulePage } from "./pages/schedule";
+import { NotFound } from "./pages/not-found";
+
+setUnauthorisedHandler(() => {
+  if (location.pathname !== "/sign-in") {
+    rememberNext(location.pathname + location.search);
+    navigate("/sign-in?expired=1", true);
+  }
+});
+
+function App() {
+  const path = useLocation();
+  const route = parseRoute(path);
+  // The customer's choice, else the browser's languages, else the booking's own locale (until a booking is
+  // loaded: en-GB, and no Accept-Language of ours, so the API answers in the booking's locale).
+  const [preferred] = useState(preferredLocale);
+  const [locale, setLocale] = useState<Locale>(preferred ?? "en-GB");
+  const [followsBooking, setFollowsBooking] = useState(preferred === null);
+  const [brandId, setBrandId] = useState<string | null>(null);
+  const [brand, setBrand] = useState<Brand>({ name: "", primary_colour: "#1f4e79" });
+  const [who, setWho] = useState<WhoAmI | null | undefined>(undefined);
+  const i18n = useMemo(() => makeI18n(locale), [locale]);
+
+  setApiLocale(followsBooking ? null : locale);
+  useEffect(() => {
+    document.documentElement.lang = locale;
+  }, [locale]);
+  useEffect(() => {
+    let live = true;
+    void brandFor(brandId).then((b) => {
+      if (!live) return;
+      setBrand(b.brand);
+      applyBrand(b.brand);
+    });
+    return () => {
+      live = false;
+    };
+  }, [brandId]);
+
+  const enterBooking = useCallback((id: string, bookingLocale: string) => {
+    setBrandId(id);
+    const l = matchLocale(bookingLocale);
+    if (l && preferred === null) setLocale(l);
+  }, [preferred]);
+
+  // Who is signed in (for the navigation), once per page load; pages that load data set it too.
+  useEffect(() => {
+    if (location.pathname === "/sign-in") {
+      setWho(null);
+      return;
+    }
+    api
+      .currentSession()
+      .then((s) => setWho(s.session))
+      .catch(() => setWho(null));
+  }, []);
+
+  const choose = (l: Locale) => {
+    rememberLocale(l);
+    setFollowsBooking(false);
+    setLocale(l);
+  };
+
+  const signOut = async (everywhere: boolean) => {
+    try {
+      if (everywhere) await api.signOutEverywhere();
+      else await api.signOut();
+    } finally {
+      setWho(null);
+      navigate(everywhere ? "/sign-in?signed_out=everywhere" : "/sign-in?signed_out=1");
+    }
+  };
+
+  const t = i18n.t;
+  let page;
+  switch (route.page) {
+    case "sign-in":
+      page = <SignIn params={route.params} />;
+      break;
+    case "trips":
+      page = <Trips />;
+      break;
+    case "booking":
+      page = <BookingPage key={route.reference} reference={route.reference} />;
+      break;
+    case "pay":
+      page = <PayPage key={route.reference} reference={route.reference} params={route.params} />;
+      break;
+    case "schedule":
+      page = <SchedulePage key={route.reference} reference={route.reference} />;
+      break;
+    default:
+      page = <NotFound />;
+  }
+
+  return (
+    <I18nContext.Provider value={i18n}>
+      <AppContext.Provider value={{ brand, enterBooking, who, setWho }}>
+        <div onClick={onLinkClick}>
+          <a class="skip" href="#main">
+            {t("app.skip")}
+          </a>
+          <header class="top">
+            <div class="bar">
+              <a class="brand" href={who ? "/" : "/sign-in"}>
+                {brand.logo_url && <img src={brand.logo_url} alt="" height={32} />}
+                <span>{brand.name}</span>
+              </a>
+              <nav aria-label={t("nav.trips")}>
+                {who && (
+                  <>
+                    <a href="/">{t("nav.trips")}</a>
+                    <button type="button" class="link" onClick={() => void signOut(false)}>
+                      {t("nav.signOut")}
+                    </button>
+                    <button type="button" class="link" onClick={() => void signOut(true)}>
+                      {t("nav.signOutEverywhere")}
+                    </button>
+                  </>
+                )}
+                <label class="lang">
+                  <span class="visually-hidden">{t("app.language")}</span>
+                  <select
+                    value={locale}
+                    onChange={(e) => choose(e.currentTarget.value as Locale)}
+                    data-testid="locale"
+                  >
+                    {LOCALES.map((l) => (
+                      <option key={l} value={l} lang={l}>
+                        {LOCALE_NAMES[l]}
+                      </option>
+                    ))}
+                  </select>
+                </label>
+              </nav>
+            </div>
+          </header>
+          <main id="main" tabIndex={-1}>
+            {page}
+          </main>
+          <footer class="foot">
+            {(brand.support_email || brand.support_phone) && (
+              <p>
+                {t("app.support", { brand: brand.name })}:{" "}
+                {brand.support_email && <a href={`mailto:${brand.support_email}`}>{brand.support_email}</a>}
+                {brand.support_email && brand.support_phone && " · "}
+                {brand.support_phone && <a href={`tel:${brand.support_phone.replace(/\s/g, "")}`}>{brand.support_phone}</a>}
+              </p>
+            )}
+          </footer>
+        </div>
+      </AppContext.Provider>
+    </I18nContext.Provider>
+  );
+}
+
+const root = document.getElementById("app");
+if (root) {
+  root.textContent = "";
+  render(<App />, root);
+}
