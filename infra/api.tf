@@ -40,19 +40,43 @@ locals {
   }
 }
 
+# Reached only through CloudFront (web.tf) and, for operators' SigV4 calls, through the regional custom domain
+# below: the execute-api endpoint is disabled. No CORS configuration: the app and the API share one origin
+# (portal_url), and operators' systems call server to server.
 resource "aws_apigatewayv2_api" "portal" {
-  name          = local.prefix
-  protocol_type = "HTTP"
-  body          = jsonencode(local.api_body)
+  name                         = local.prefix
+  protocol_type                = "HTTP"
+  body                         = jsonencode(local.api_body)
+  disable_execute_api_endpoint = true
+}
 
-  cors_configuration {
-    allow_origins     = [var.portal_url]
-    allow_methods     = ["GET", "POST", "PUT", "DELETE"]
-    allow_headers     = ["content-type", "if-match", "if-none-match", "authorization", "idempotency-key"]
-    expose_headers    = ["etag", "location"]
-    allow_credentials = true
-    max_age           = 600
+# The API's origin for CloudFront (and operators): a regional custom domain, e.g. api-origin.portal.example.com.
+# Its DNS record (CNAME or alias to api_origin_target) is the operator's (docs/deploy.md "One origin").
+resource "aws_apigatewayv2_domain_name" "api_origin" {
+  domain_name = var.api_origin_domain
+
+  domain_name_configuration {
+    certificate_arn = var.api_origin_certificate_arn
+    endpoint_type   = "REGIONAL"
+    security_policy = "TLS_1_2"
   }
+
+  lifecycle {
+    precondition {
+      condition     = split(":", var.api_origin_certificate_arn)[3] == var.region
+      error_message = "api_origin_certificate_arn must be an ACM certificate in var.region (a regional custom domain)."
+    }
+    precondition {
+      condition     = var.api_origin_domain != local.portal_host
+      error_message = "api_origin_domain must differ from portal_url's host (that name is CloudFront's)."
+    }
+  }
+}
+
+resource "aws_apigatewayv2_api_mapping" "api_origin" {
+  api_id      = aws_apigatewayv2_api.portal.id
+  domain_name = aws_apigatewayv2_domain_name.api_origin.id
+  stage       = aws_apigatewayv2_stage.default.id
 }
 
 resource "aws_cloudwatch_log_group" "api_access" {

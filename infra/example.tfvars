@@ -3,6 +3,13 @@ region      = "eu-west-2"
 environment = "staging"
 portal_url  = "https://portal.example-tours.com"
 
+# One origin (docs/deploy.md "One origin (CloudFront)"): certificates issued and validated outside Terraform.
+cloudfront_certificate_arn = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+api_origin_domain          = "api-origin.portal.example-tours.com"
+api_origin_certificate_arn = "arn:aws:acm:eu-west-2:123456789012:certificate/66666666-7777-8888-9999-000000000000"
+cloudfront_price_class     = "PriceClass_100"
+waf_rate_limits            = { magic_links = 100, sessions = 300, per_ip = 3000 }
+
 brands = {
   default = {
     name           = "Example Tours"
@@ -10,6 +17,8 @@ brands = {
     sender         = "bookings@example-tours.com"
     domain         = "example-tours.com"
     logo_url       = "https://www.example-tours.com/logo.png"
+    support_email  = "help@example-tours.com"
+    support_phone  = "+44 20 7946 0000"
     # Drawn on the documents: a PNG or JPEG of at most 512 KiB on the deploying machine (relative to infra/).
     # logo_file = "logos/example-tours.png"
   }
@@ -25,6 +34,12 @@ brands = {
 gateway_secret_arns = {
   stripe_secret_key     = "arn:aws:secretsmanager:eu-west-2:123456789012:secret:portal/stripe-secret-key-AbCdEf"
   stripe_webhook_secret = "arn:aws:secretsmanager:eu-west-2:123456789012:secret:portal/stripe-webhook-secret-AbCdEf"
+}
+
+# Public Stripe keys for the web app's /config.json, per brand (one Stripe account: the same key for each).
+stripe_publishable_keys = {
+  default = "pk_test_51ExampleExampleExample"
+  alpine  = "pk_test_51ExampleExampleExample"
 }
 
 magic_link_ttl_seconds  = 600

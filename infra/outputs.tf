@@ -4,8 +4,46 @@ output "table_name" {
 }
 
 output "api_url" {
-  description = "The HTTP API's base URL (customer, webhook and operator routes)."
-  value       = aws_apigatewayv2_stage.default.invoke_url
+  description = "The API's base URL for browsers and webhooks: portal_url itself (CloudFront sends the API paths to API Gateway; the execute-api endpoint is disabled)."
+  value       = var.portal_url
+}
+
+output "operator_api_url" {
+  description = "Base URL operators' systems sign SigV4 requests for and call (the API's regional custom domain: CloudFront replaces the Host header, which a SigV4 signature covers)."
+  value       = "https://${aws_apigatewayv2_domain_name.api_origin.domain_name}"
+}
+
+output "cloudfront_domain_name" {
+  description = "The distribution's domain: point portal_url's host at it (CNAME, or a Route 53 alias with zone Z2FDTNDATAQYW2)."
+  value       = aws_cloudfront_distribution.portal.domain_name
+}
+
+output "cloudfront_distribution_id" {
+  description = "Distribution id, for invalidations after an app deploy (docs/deploy.md)."
+  value       = aws_cloudfront_distribution.portal.id
+}
+
+output "app_bucket" {
+  description = "The web app's bucket: aws s3 sync web/dist here (Terraform writes only config.json)."
+  value       = aws_s3_bucket.app.bucket
+}
+
+output "api_origin_target" {
+  description = "DNS target of api_origin_domain: a CNAME to domain_name, or a Route 53 alias (domain_name, hosted_zone_id)."
+  value = {
+    domain_name    = aws_apigatewayv2_domain_name.api_origin.domain_name_configuration[0].target_domain_name
+    hosted_zone_id = aws_apigatewayv2_domain_name.api_origin.domain_name_configuration[0].hosted_zone_id
+  }
+}
+
+output "waf_web_acl_arn" {
+  description = "The distribution's WAF web ACL (us-east-1); its log group is aws-waf-logs-<prefix> there."
+  value       = aws_wafv2_web_acl.portal.arn
+}
+
+output "edge_alarm_topic_arn" {
+  description = "SNS topic in us-east-1 for alarms on WAF metrics (alarm_email is subscribed to it too)."
+  value       = aws_sns_topic.edge_alarms.arn
 }
 
 output "documents_bucket" {

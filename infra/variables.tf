@@ -20,7 +20,7 @@ variable "environment" {
 }
 
 variable "brands" {
-  description = "Brands the portal sends mail as, keyed by brand id (a booking's brand); `default` is required and used for bookings without a known brand. Each: display name, primary colour (#rrggbb), sender address, the SES domain the sender belongs to, optional https logo URL (emails), optional logo file (documents: a PNG or JPEG of at most 512 KiB on the deploying machine, uploaded to the documents bucket)."
+  description = "Brands the portal sends mail as, keyed by brand id (a booking's brand); `default` is required and used for bookings without a known brand. Each: display name, primary colour (#rrggbb), sender address, the SES domain the sender belongs to, optional https logo URL (emails and the web app), optional support email and phone (the web app), optional logo file (documents: a PNG or JPEG of at most 512 KiB on the deploying machine, uploaded to the documents bucket)."
   type = map(object({
     name           = string
     primary_colour = string
@@ -28,6 +28,9 @@ variable "brands" {
     domain         = string
     logo_url       = optional(string)
     logo_file      = optional(string)
+    # Shown by the web app (/config.json) for travellers who need help.
+    support_email = optional(string)
+    support_phone = optional(string)
     # Money received beyond a booking's price (or after its cancellation): "refund" it automatically, or keep
     # it as "credit" for the operator to settle.
     overpayment = optional(string, "refund")
@@ -58,6 +61,14 @@ variable "brands" {
     error_message = "logo_url must be an https:// URL."
   }
   validation {
+    condition     = alltrue([for b in values(var.brands) : b.support_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", coalesce(b.support_email, "-")))])
+    error_message = "support_email must be an email address."
+  }
+  validation {
+    condition     = alltrue([for b in values(var.brands) : b.support_phone == null || can(regex("^\\+?[0-9 ()-]{6,24}$", coalesce(b.support_phone, "-")))])
+    error_message = "support_phone is 6-24 characters of digits, spaces, ( ) and -, optionally starting with +."
+  }
+  validation {
     condition     = alltrue([for b in values(var.brands) : b.logo_file == null || can(regex("\\.(png|jpe?g)$", lower(coalesce(b.logo_file, "-"))))])
     error_message = "logo_file must be a .png, .jpg or .jpeg file."
   }
@@ -74,12 +85,79 @@ variable "brands" {
 }
 
 variable "portal_url" {
-  description = "The customer portal's origin (https, no trailing slash): magic links point here and it is the only CORS origin."
+  description = "The customer portal's origin (https, no port, no trailing slash): the CloudFront distribution's alias (web app and API on one origin, web.tf) and where sign-in links point ({portal_url}/sign-in#token=...)."
   type        = string
 
   validation {
-    condition     = can(regex("^https://[a-z0-9.-]+(:[0-9]+)?$", var.portal_url))
-    error_message = "portal_url is an https origin such as https://portal.example.com (no path, no trailing slash)."
+    condition     = can(regex("^https://[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$", var.portal_url))
+    error_message = "portal_url is an https origin such as https://portal.example.com (no port, path or trailing slash: it is CloudFront's alias)."
+  }
+}
+
+variable "cloudfront_certificate_arn" {
+  description = "ACM certificate for portal_url's host, in us-east-1 (CloudFront only uses certificates there); issued and validated outside Terraform."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]{36}$", var.cloudfront_certificate_arn))
+    error_message = "cloudfront_certificate_arn must be an ACM certificate ARN in us-east-1 (arn:aws:acm:us-east-1:<account>:certificate/<uuid>)."
+  }
+}
+
+variable "api_origin_domain" {
+  description = "Host name of the HTTP API's regional custom domain (e.g. api-origin.portal.example.com): CloudFront's API origin and the host operators sign SigV4 requests for. Its DNS record is the operator's (output api_origin_target)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$", var.api_origin_domain))
+    error_message = "api_origin_domain is a lower-case host name such as api-origin.portal.example.com."
+  }
+}
+
+variable "api_origin_certificate_arn" {
+  description = "ACM certificate for api_origin_domain in var.region (a regional API Gateway custom domain); issued and validated outside Terraform."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:acm:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:certificate/[0-9a-f-]{36}$", var.api_origin_certificate_arn))
+    error_message = "api_origin_certificate_arn must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<uuid>), in var.region."
+  }
+}
+
+variable "stripe_publishable_keys" {
+  description = "Stripe publishable key per brand id (public: written to the web app's /config.json as stripe_publishable_key); brands without one get none. Usually the same key for every brand of one Stripe account."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k in values(var.stripe_publishable_keys) : can(regex("^pk_(test|live)_[A-Za-z0-9]+$", k))])
+    error_message = "stripe_publishable_keys values are Stripe publishable keys (pk_test_... or pk_live_...), never secret keys."
+  }
+}
+
+variable "cloudfront_price_class" {
+  description = "CloudFront price class (edge locations used): PriceClass_100 (Europe, North America), PriceClass_200 or PriceClass_All."
+  type        = string
+  default     = "PriceClass_100"
+
+  validation {
+    condition     = contains(["PriceClass_100", "PriceClass_200", "PriceClass_All"], var.cloudfront_price_class)
+    error_message = "cloudfront_price_class is PriceClass_100, PriceClass_200 or PriceClass_All."
+  }
+}
+
+variable "waf_rate_limits" {
+  description = "WAF per-IP rate limits, requests per 5 minutes from one address: POST /auth/magic-links, POST /auth/sessions, and every request to the portal. Past a limit the address gets 429 problem+json until its rate drops."
+  type = object({
+    magic_links = optional(number, 100)
+    sessions    = optional(number, 300)
+    per_ip      = optional(number, 3000)
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for v in values(var.waf_rate_limits) : v >= 100 && v <= 2000000000 && floor(v) == v])
+    error_message = "waf_rate_limits are whole numbers of at least 100 (requests per 5 minutes per IP)."
   }
 }
 

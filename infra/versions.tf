@@ -23,3 +23,16 @@ provider "aws" {
     }
   }
 }
+
+# CloudFront-scope resources (the WAF web ACL, its log group and key, alarms on its metrics) live in us-east-1.
+provider "aws" {
+  alias  = "us_east_1"
+  region = "us-east-1"
+
+  default_tags {
+    tags = {
+      project     = "tour-portal"
+      environment = var.environment
+    }
+  }
+}

@@ -9,6 +9,9 @@ Fails, naming what is missing, when:
     route is not IAM-authorised, or an HTTP entry has no route;
   - a function's IAM statements lack an action (on the right resource) that its code can reach, or grant one it
     never calls;
+  - an API route of docs/openapi.json matches no CloudFront API path pattern (web.tf; it would get the app's
+    index.html), a pattern takes the app's paths, the SPA fallback is not the app behavior's viewer-request
+    function (or custom_error_response is used), or the execute-api endpoint is left on;
   - a function can reach a partition-key constructor (or queries an index whose items live in a partition) that
     its `leading_keys` (the dynamodb:LeadingKeys condition of iam.tf) does not cover; see "partition keys" below.
 
@@ -742,6 +745,9 @@ def check(repo: Path = REPO, infra: Path | None = None) -> list[str]:
         if f.get("http") is True and name not in routed:
             problems.append(f"local.functions[\"{name}\"].http is true but no route of docs/openapi.json uses it")
 
+    # --- one origin (web.tf): every API route reaches API Gateway through CloudFront, the app gets the rest
+    problems += one_origin(doc, loc, api)
+
     # --- partition keys: every constructor a function reaches is in its leading_keys (iam.tf's condition)
     ctors, key_problems = key_constructors(repo)
     problems += key_problems
@@ -855,6 +861,78 @@ def check(repo: Path = REPO, infra: Path | None = None) -> list[str]:
     return problems
 
 
+# Paths the static app owns (files and client-side routes): no API behavior may take them.
+APP_PATHS = ["/", "/index.html", "/config.json", "/assets/app-0123abcd.js", "/sign-in", "/trips/AE-10001"]
+
+
+def one_origin(doc: dict, loc: dict, api: dict) -> list[str]:
+    """CloudFront (web.tf) in front of the API: each route of docs/openapi.json matches an API path pattern
+    (else the route falls to the app behavior and gets index.html), no pattern takes the app's paths, the SPA
+    fallback is a viewer-request function on the app behavior (not custom_error_response, which would rewrite
+    the API's problem+json errors too), and the execute-api endpoint (a way around CloudFront) is off."""
+    problems: list[str] = []
+
+    def value(v):
+        v = unq(v)
+        m = re.fullmatch(r"\$\{local\.(\w+)\}", v) if isinstance(v, str) else None
+        return unq(loc.get(m.group(1))) if m else v
+
+    dists = resources(doc, "aws_cloudfront_distribution")
+    if len(dists) != 1:
+        return [f"one aws_cloudfront_distribution must serve the app and the API (found {len(dists)})"]
+    (name, dist), = dists.items()
+    where = f"aws_cloudfront_distribution.{name}"
+    api_origins = {value(o.get("origin_id")) for o in dist.get("origin", [])
+                   if "aws_apigatewayv2_domain_name." in str(o.get("domain_name"))}
+    if not api_origins:
+        problems.append(f"{where} has no origin on the API's custom domain (aws_apigatewayv2_domain_name)")
+    patterns: list[str] = []
+    for b in dist.get("ordered_cache_behavior", []):
+        if value(b.get("target_origin_id")) in api_origins:
+            patterns.append(value(b.get("path_pattern")))
+    for dyn in dist.get("dynamic", []):
+        for dname, body in dyn.items():
+            if unq(dname) != "ordered_cache_behavior":
+                continue
+            content = (body.get("content") or [{}])[0]
+            if value(content.get("target_origin_id")) not in api_origins:
+                continue
+            m = re.fullmatch(r"\$\{local\.(\w+)\}", str(body.get("for_each")))
+            if not m or not isinstance(loc.get(m.group(1)), list):
+                problems.append(f"{where}: the API behaviors' for_each must be a local list of path patterns")
+                continue
+            patterns += [unq(p) for p in loc[m.group(1)]]
+    for path, item in api["paths"].items():
+        sample = re.sub(r"\{[^}/]+\}", "x", path)
+        if not any(fnmatch.fnmatchcase(sample, p) for p in patterns):
+            methods = " ".join(m.upper() for m in item if m in ("get", "put", "post", "delete", "patch"))
+            problems.append(
+                f"route {methods} {path} is not covered by a CloudFront API path pattern ({sorted(patterns)}, "
+                f"local.api_path_patterns in infra/web.tf): it would be served the app's index.html"
+            )
+    for p in patterns:
+        taken = [a for a in APP_PATHS if fnmatch.fnmatchcase(a, p)]
+        if taken:
+            problems.append(f"CloudFront API path pattern {p} takes the app's paths {taken}")
+    default = (dist.get("default_cache_behavior") or [{}])[0]
+    if value(default.get("target_origin_id")) in api_origins:
+        problems.append(f"{where}: the default behavior must be the app, not the API")
+    if not any(unq(f.get("event_type")) == "viewer-request" for f in default.get("function_association", [])):
+        problems.append(f"{where}: the default (app) behavior needs the viewer-request SPA function (extension-less paths -> /index.html)")
+    if dist.get("custom_error_response") or any("custom_error_response" in json.dumps(list(d)) for d in dist.get("dynamic", [])):
+        problems.append(
+            f"{where} has custom_error_response: it applies to every behavior and would turn the API's problem+json "
+            f"errors into index.html (the SPA fallback is the viewer-request function)"
+        )
+    for aname, a in resources(doc, "aws_apigatewayv2_api").items():
+        if a.get("disable_execute_api_endpoint") is not True:
+            problems.append(
+                f"aws_apigatewayv2_api.{aname} must set disable_execute_api_endpoint = true (the execute-api "
+                f"endpoint bypasses CloudFront and its WAF)"
+            )
+    return problems
+
+
 def resource_kind(r: str) -> str:
     if r == "{table}":
         return "table"
@@ -881,7 +959,7 @@ def main(argv: list[str]) -> int:
     if problems:
         print(f"infra consistency: {len(problems)} problem(s)", file=sys.stderr)
         return 1
-    print("infra consistency: ok (functions, tables, environment, routes, IAM, leading keys)")
+    print("infra consistency: ok (functions, tables, environment, routes, IAM, leading keys, one origin)")
     return 0
 
 

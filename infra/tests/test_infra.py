@@ -221,6 +221,32 @@ class Consistency(Broken):
         (self.repo / "shared/store/tables.json").write_text(json.dumps(tables))
         self.assertReported("key attribute gsi3sk is used by shared/store but not declared")
 
+    def test_an_api_prefix_missing_from_cloudfront(self) -> None:
+        edit(self.infra / "web.tf", ', "/webhooks/*"]', "]")
+        self.assertReported("route POST /webhooks/payments is not covered by a CloudFront API path pattern")
+
+    def test_a_new_api_prefix_in_the_openapi_document(self) -> None:
+        api = json.loads((self.repo / "docs/openapi.json").read_text())
+        api["paths"]["/refunds/{reference}"] = {"post": dict(api["paths"]["/bookings"]["get"])}
+        (self.repo / "docs/openapi.json").write_text(json.dumps(api))
+        self.assertReported("route POST /refunds/{reference} is not covered by a CloudFront API path pattern")
+
+    def test_an_api_pattern_that_takes_the_app(self) -> None:
+        edit(self.infra / "web.tf", '"/bookings/*",', '"/bookings/*", "/*",')
+        self.assertReported("CloudFront API path pattern /* takes the app's paths")
+
+    def test_the_spa_fallback_as_an_error_response(self) -> None:
+        edit(self.infra / "web.tf", "  restrictions {", '  custom_error_response {\n    error_code         = 404\n    response_code      = 200\n    response_page_path = "/index.html"\n  }\n\n  restrictions {')
+        edit(self.infra / "web.tf", r"\n    function_association \{.*?\n    \}\n", "\n", regex=True)
+        self.assertReported(
+            "has custom_error_response: it applies to every behavior",
+            "the default (app) behavior needs the viewer-request SPA function",
+        )
+
+    def test_the_execute_api_endpoint_left_on(self) -> None:
+        edit(self.infra / "api.tf", r"disable_execute_api_endpoint\s*=\s*true", "disable_execute_api_endpoint = false", regex=True)
+        self.assertReported("aws_apigatewayv2_api.portal must set disable_execute_api_endpoint = true")
+
 
     def test_a_binary_named_unlike_its_crate(self) -> None:
         edit(self.repo / "functions/bookings/Cargo.toml", 'name = "bookings"\npath = "src/main.rs"', 'name = "lookup"\npath = "src/main.rs"')

@@ -23,6 +23,15 @@ async function untranslated(page: Page, locale: string): Promise<string[]> {
   return [...keys, ...english.filter((s) => text.includes(s))];
 }
 
+
+/** Documents are rendered by the worker after the upsert: wait for them so the screenshot shows the page whole. */
+async function documentsReady(page: Page): Promise<void> {
+  await expect(async () => {
+    await page.reload();
+    await expect(page.getByTestId("documents")).toBeVisible({ timeout: 1000 });
+  }).toPass({ timeout: 30_000 });
+}
+
 for (const locale of LOCALES) {
   test(`booking page in ${locale}: every string translated, money and dates formatted by the API`, async ({ page, request }) => {
     const b = await freshBooking(request);
@@ -42,6 +51,7 @@ for (const locale of LOCALES) {
       "ja-JP": /£2,580\.50/,
     };
     await expect(outstanding).toHaveText(expected[locale] ?? /./);
+    await documentsReady(page);
     expect(await untranslated(page, locale)).toEqual([]);
     await expectAccessible(page, `booking page (${locale})`);
     await page.screenshot({ path: `screenshots/booking-alpine-escapes-${locale}.png`, fullPage: true });
@@ -83,6 +93,7 @@ for (const x of BRANDS) {
     const bar = await page.locator(".top").evaluate((el) => getComputedStyle(el).borderTopColor);
     const [r, g, bl] = [1, 3, 5].map((i) => parseInt(colour.slice(i, i + 2), 16));
     expect(bar).toBe(`rgb(${r}, ${g}, ${bl})`);
+    await documentsReady(page);
     await expectAccessible(page, `${x.name} booking page`);
     await page.screenshot({ path: `screenshots/booking-${x.brand}-${x.locale}.png`, fullPage: true });
     await context.close();
