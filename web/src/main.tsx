@@ -123,10 +123,16 @@ function App() {
           </a>
           <header class="top">
             <div class="bar">
-              <a class="brand" href={who ? "/" : "/sign-in"}>
-                {brand.logo_url && <img src={brand.logo_url} alt="" height={32} />}
-                <span>{brand.name}</span>
-              </a>
+              {/* Until /config.json has answered there is no name to give the link: no link rather than an
+                  unnamed one (axe: link-name). */}
+              {brand.name ? (
+                <a class="brand" href={who ? "/" : "/sign-in"}>
+                  {brand.logo_url && <img src={brand.logo_url} alt="" height={32} />}
+                  <span>{brand.name}</span>
+                </a>
+              ) : (
+                <span class="brand" aria-hidden="true" />
+              )}
               <nav aria-label={t("nav.trips")}>
                 {who && (
                   <>
