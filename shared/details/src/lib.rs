@@ -1,0 +1,27 @@
+//! Traveller details: the passenger information a tour operator needs before travel, as the customer enters
+//! it in the portal.
+//!
+//! - [`model`]: what is collected per traveller, split into the part kept in plain text and the
+//!   [`model::Sensitive`] part (travel document number, date of birth, medical notes) that the store keeps
+//!   encrypted under its own KMS key.
+//! - [`requirements`]: which fields the operator requires for a booking (per booking or per brand) and the
+//!   passport-validity rule.
+//! - [`validate`]: turns a customer's form into details, or into field errors that each name the field.
+//! - [`progress`]: what is complete and what is missing, per traveller and per booking.
+//! - [`mask`]: how a travel document number is shown back after it is saved.
+//! - [`history`]: what changed between two versions, named by field, sensitive values never shown.
+//! - [`consent`]: the wording a marketing opt-in was given against, per locale.
+//!
+//! Pure: no AWS types, no I/O, no clocks (time is passed in).
+
+pub mod consent;
+pub mod history;
+pub mod mask;
+pub mod model;
+pub mod progress;
+pub mod requirements;
+pub mod validate;
+
+pub use model::{DetailsInput, TravellerDetails};
+pub use requirements::{Field, Requirements};
+pub use validate::{FieldError, validate};
