@@ -4,6 +4,7 @@
 
 use crate::model::Consent;
 use chrono::{DateTime, Utc};
+use portal_domain::locale::Locale;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
@@ -14,34 +15,32 @@ pub enum Channel {
 pub const MARKETING_EMAIL_V1: &str = "marketing_email.v1";
 pub const SMS_V1: &str = "sms.v1";
 
-/// The id and text of the current wording for `channel` in `locale` (en-GB where the locale is not one of
-/// the portal's).
-pub fn wording(channel: Channel, locale: &str) -> (&'static str, &'static str) {
+/// The id and text of the current wording for `channel` in `locale`.
+pub fn wording(channel: Channel, locale: Locale) -> (&'static str, &'static str) {
+    use Locale::*;
     let text = match (channel, locale) {
-        (Channel::MarketingEmail, "de-DE") => {
+        (Channel::MarketingEmail, DeDe) => {
             "Ja, ich möchte E-Mails mit Reiseangeboten und Neuigkeiten erhalten. Ich kann mich jederzeit abmelden."
         }
-        (Channel::MarketingEmail, "fr-FR") => {
+        (Channel::MarketingEmail, FrFr) => {
             "Oui, je souhaite recevoir par e-mail des offres de voyage et des nouvelles. Je peux me désabonner à tout moment."
         }
-        (Channel::MarketingEmail, "nl-NL") => {
+        (Channel::MarketingEmail, NlNl) => {
             "Ja, ik wil e-mails ontvangen met reisaanbiedingen en nieuws. Ik kan me altijd afmelden."
         }
-        (Channel::MarketingEmail, "ja-JP") => {
-            "旅行のご案内やお知らせをメールで受け取ります。配信はいつでも停止できます。"
-        }
-        (Channel::MarketingEmail, "en-US") => {
+        (Channel::MarketingEmail, JaJp) => "旅行のご案内やお知らせをメールで受け取ります。配信はいつでも停止できます。",
+        (Channel::MarketingEmail, EnUs) => {
             "Yes, send me emails with travel offers and news. I can unsubscribe at any time."
         }
         (Channel::MarketingEmail, _) => {
             "Yes, send me emails with travel offers and news. I can unsubscribe at any time."
         }
-        (Channel::Sms, "de-DE") => "Ja, ich möchte Reiseangebote per SMS erhalten. Ich kann mich jederzeit abmelden.",
-        (Channel::Sms, "fr-FR") => {
+        (Channel::Sms, DeDe) => "Ja, ich möchte Reiseangebote per SMS erhalten. Ich kann mich jederzeit abmelden.",
+        (Channel::Sms, FrFr) => {
             "Oui, je souhaite recevoir des offres de voyage par SMS. Je peux me désabonner à tout moment."
         }
-        (Channel::Sms, "nl-NL") => "Ja, ik wil reisaanbiedingen per sms ontvangen. Ik kan me altijd afmelden.",
-        (Channel::Sms, "ja-JP") => "旅行のご案内をSMSで受け取ります。配信はいつでも停止できます。",
+        (Channel::Sms, NlNl) => "Ja, ik wil reisaanbiedingen per sms ontvangen. Ik kan me altijd afmelden.",
+        (Channel::Sms, JaJp) => "旅行のご案内をSMSで受け取ります。配信はいつでも停止できます。",
         (Channel::Sms, _) => "Yes, send me travel offers by text message. I can unsubscribe at any time.",
     };
     let id = match channel {
@@ -57,7 +56,7 @@ pub fn update(
     existing: Option<&Consent>,
     opted_in: bool,
     channel: Channel,
-    locale: &str,
+    locale: Locale,
     now: DateTime<Utc>,
 ) -> Option<Consent> {
     match (opted_in, existing) {
@@ -65,12 +64,7 @@ pub fn update(
         (true, Some(c)) => Some(c.clone()),
         (true, None) => {
             let (id, text) = wording(channel, locale);
-            let locale = if matches!(locale, "en-GB" | "en-US" | "de-DE" | "fr-FR" | "nl-NL" | "ja-JP") {
-                locale
-            } else {
-                "en-GB"
-            };
-            Some(Consent { given_at: now, wording_id: id.into(), wording: text.into(), locale: locale.into() })
+            Some(Consent { given_at: now, wording_id: id.into(), wording: text.into(), locale: locale.tag().into() })
         }
     }
 }
@@ -84,11 +78,11 @@ mod tests {
     fn an_opt_in_records_time_and_wording_once_and_an_opt_out_removes_it() {
         let t0 = Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
         let t1 = Utc.with_ymd_and_hms(2026, 12, 2, 10, 0, 0).unwrap();
-        let c = update(None, true, Channel::MarketingEmail, "de-DE", t0).unwrap();
+        let c = update(None, true, Channel::MarketingEmail, Locale::DeDe, t0).unwrap();
         assert_eq!((c.given_at, c.wording_id.as_str(), c.locale.as_str()), (t0, MARKETING_EMAIL_V1, "de-DE"));
         assert!(c.wording.starts_with("Ja,"));
-        assert_eq!(update(Some(&c), true, Channel::MarketingEmail, "en-GB", t1), Some(c.clone()));
-        assert_eq!(update(Some(&c), false, Channel::MarketingEmail, "de-DE", t1), None);
-        assert_eq!(update(None, true, Channel::Sms, "pt-BR", t1).unwrap().locale, "en-GB");
+        assert_eq!(update(Some(&c), true, Channel::MarketingEmail, Locale::EnGb, t1), Some(c.clone()));
+        assert_eq!(update(Some(&c), false, Channel::MarketingEmail, Locale::DeDe, t1), None);
+        assert_eq!(update(None, true, Channel::Sms, Locale::JaJp, t1).unwrap().locale, "ja-JP");
     }
 }

@@ -9,6 +9,7 @@ use crate::consent::{self, Channel};
 use crate::model::*;
 use crate::requirements::{Requirements, ValidityEnforcement};
 use chrono::{DateTime, Months, NaiveDate, Utc};
+use portal_domain::locale::Locale;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -29,7 +30,7 @@ pub struct Context<'a> {
     pub today: NaiveDate,
     pub now: DateTime<Utc>,
     /// The page's locale: the consent wording recorded for a new opt-in.
-    pub locale: &'a str,
+    pub locale: Locale,
     /// The details as stored before this change (a document number left out is kept from here; consents
     /// already given keep their time and wording).
     pub existing: Option<&'a TravellerDetails>,
@@ -302,7 +303,7 @@ mod tests {
             travel_end: day(2027, 6, 20),
             today: day(2026, 12, 7),
             now: Utc.with_ymd_and_hms(2026, 12, 7, 9, 0, 0).unwrap(),
-            locale: "en-GB",
+            locale: Locale::EnGb,
             existing,
         }
     }
