@@ -84,6 +84,7 @@ export const deDE: Catalogue = {
   "booking.manageSchedule": "Geplante Zahlungen freigeben",
   "booking.history": "Zahlungsverlauf",
   "booking.noPayments": "Noch keine Zahlungen.",
+  "booking.noItinerary": "Der Reiseverlauf ist noch nicht verfügbar.",
   "booking.receipt": "Beleg",
   "booking.documents": "Dokumente",
   "booking.noDocuments": "Noch keine Dokumente.",

@@ -88,6 +88,7 @@ export const enGB = {
   "booking.manageSchedule": "Approve scheduled payments",
   "booking.history": "Payment history",
   "booking.noPayments": "No payments yet.",
+  "booking.noItinerary": "The day-by-day itinerary is not available yet.",
   "booking.receipt": "Receipt",
   "booking.documents": "Documents",
   "booking.noDocuments": "No documents yet.",

@@ -84,6 +84,7 @@ export const frFR: Catalogue = {
   "booking.manageSchedule": "Approuver les paiements programmés",
   "booking.history": "Historique des paiements",
   "booking.noPayments": "Aucun paiement pour l’instant.",
+  "booking.noItinerary": "Le programme jour par jour n’est pas encore disponible.",
   "booking.receipt": "Reçu",
   "booking.documents": "Documents",
   "booking.noDocuments": "Aucun document pour l’instant.",

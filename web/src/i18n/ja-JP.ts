@@ -84,6 +84,7 @@ export const jaJP: Catalogue = {
   "booking.manageSchedule": "予定されたお支払いを承認する",
   "booking.history": "支払履歴",
   "booking.noPayments": "まだお支払いはありません。",
+  "booking.noItinerary": "日ごとの旅程はまだありません。",
   "booking.receipt": "領収書",
   "booking.documents": "書類",
   "booking.noDocuments": "まだ書類はありません。",

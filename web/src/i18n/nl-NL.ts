@@ -84,6 +84,7 @@ export const nlNL: Catalogue = {
   "booking.manageSchedule": "Geplande betalingen goedkeuren",
   "booking.history": "Betaalgeschiedenis",
   "booking.noPayments": "Nog geen betalingen.",
+  "booking.noItinerary": "Het dagprogramma is nog niet beschikbaar.",
   "booking.receipt": "Betaalbewijs",
   "booking.documents": "Documenten",
   "booking.noDocuments": "Nog geen documenten.",

@@ -222,6 +222,7 @@ export function BookingPage({ reference }: { reference: string }) {
 
       <section class="card" aria-labelledby="it-h">
         <h2 id="it-h">{t("booking.itinerary")}</h2>
+        {o.itinerary.length === 0 && <p>{t("booking.noItinerary")}</p>}
         <ol class="days">
           {o.itinerary.map((d) => (
             <li key={d.day}>
