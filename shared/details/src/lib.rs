@@ -4,7 +4,7 @@
 //! - [`model`]: what is collected per traveller, split into the part kept in plain text and the
 //!   [`model::Sensitive`] part (travel document number, date of birth, medical notes) that the store keeps
 //!   encrypted under its own KMS key.
-//! - [`requirements`]: which fields the operator requires for a booking (per booking or per brand) and the
+//! - [`requirements`] (from `portal_domain::details_policy`): which fields the operator requires for a booking (per booking or per brand) and the
 //!   passport-validity rule.
 //! - [`validate`]: turns a customer's form into details, or into field errors that each name the field.
 //! - [`progress`]: what is complete and what is missing, per traveller and per booking.
@@ -18,8 +18,10 @@ pub mod consent;
 pub mod history;
 pub mod mask;
 pub mod model;
+pub mod policy;
 pub mod progress;
-pub mod requirements;
+/// The operator's requirements live in the domain (a booking carries them); re-exported here.
+pub use portal_domain::details_policy as requirements;
 pub mod validate;
 
 pub use model::{DetailsInput, TravellerDetails};

@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::details_policy::DetailsPolicy;
 use crate::error::DomainError;
 use crate::ids::{BookingReference, check_local_id};
 use crate::locale::Locale;
@@ -65,6 +66,9 @@ pub struct BookingInput {
     pub schedule: Vec<InstalmentInput>,
     #[serde(default)]
     pub payments_received: Vec<PaymentReceivedInput>,
+    /// Which traveller details this booking needs and how long they are kept (over the brand's rule).
+    #[serde(default)]
+    pub traveller_details: Option<DetailsPolicy>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -201,6 +205,9 @@ pub struct Booking {
     pub travel_end: NaiveDate,
     pub itinerary: Vec<ItineraryDay>,
     pub price_lines: Vec<PriceLine>,
+    /// The operator's traveller-details rule for this booking, if it set one (else the brand's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traveller_details: Option<DetailsPolicy>,
 }
 
 /// The validated result of an operator push: the booking, its schedule and the payments received elsewhere.
@@ -285,6 +292,10 @@ impl Booking {
                 return Err(DomainError::invalid("waitlist_position", "only a waitlisted booking has a position"));
             }
             _ => {}
+        }
+
+        if let Some(p) = &input.traveller_details {
+            p.check().map_err(|(field, detail)| DomainError::invalid(field, detail))?;
         }
 
         if input.travel_end < input.travel_start {
@@ -500,6 +511,7 @@ impl Booking {
                 travel_end: input.travel_end,
                 itinerary,
                 price_lines,
+                traveller_details: input.traveller_details,
             },
             schedule,
             payments_received,
@@ -603,6 +615,33 @@ pub(crate) mod tests {
     fn validate(v: serde_json::Value) -> Result<ValidatedBooking, DomainError> {
         let input: BookingInput = serde_json::from_value(v).expect("shape");
         Booking::from_input(BookingReference::parse("AB-1234").unwrap(), input)
+    }
+
+    #[test]
+    fn a_push_carries_its_traveller_details_rule_and_nonsense_names_the_field() {
+        let mut v = sample_input();
+        v["traveller_details"] = serde_json::json!({"required": ["travel_document", "nationality"],
+            "document_validity": {"months_after_travel": 6, "enforcement": "refuse"}});
+        let b = validate(v.clone()).unwrap().booking;
+        let rule = b.traveller_details.as_ref().unwrap();
+        assert_eq!(rule.required.as_ref().unwrap().len(), 2);
+        let stored: Booking = serde_json::from_str(&serde_json::to_string(&b).unwrap()).unwrap();
+        assert_eq!(stored, b, "stored and read back unchanged");
+        let old: Booking = serde_json::from_value({
+            let mut j = serde_json::to_value(&b).unwrap();
+            j.as_object_mut().unwrap().remove("traveller_details");
+            j
+        })
+        .unwrap();
+        assert!(old.traveller_details.is_none(), "bookings stored before the rule existed still read");
+
+        v["traveller_details"] = serde_json::json!({"retention_days_after_travel": 5000});
+        match validate(v) {
+            Err(DomainError::Invalid { field, .. }) => {
+                assert_eq!(field, "traveller_details.retention_days_after_travel")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! `portal-store`; HTTP mapping lives in `portal-http`.
 
 pub mod booking;
+pub mod details_policy;
 pub mod error;
 pub mod events;
 pub mod ids;

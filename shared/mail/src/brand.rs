@@ -1,7 +1,7 @@
 //! Brands: how a brand's emails and pages look and who sends them, from `BRANDS_JSON`, checked once at start-up.
 //!
 //! `BRANDS_JSON` is `{"<brand id>": {"name", "primary_colour": "#rrggbb", "sender"?, "logo_url"?, "logo_key"?,
-//! "overpayment"?: "refund" | "credit"}}`;
+//! "overpayment"?: "refund" | "credit", "details"?: {"required"?, "document_validity"?, "retention_days_after_travel"?}}}`;
 //! the key `default` covers every other brand id. `logo_key` is the document worker's (an S3 key of the PDF logo):
 //! accepted and ignored here, so one `BRANDS_JSON` serves both.
 
@@ -83,6 +83,9 @@ impl Brands {
             /// `refund` (default) or `credit`: what happens to money received beyond the price.
             #[serde(default)]
             overpayment: Option<OverpaymentPolicy>,
+            /// The brand's traveller-details rule (`portal_details::policy`): checked there, accepted here.
+            #[serde(default, rename = "details")]
+            _details: Option<portal_domain::details_policy::DetailsPolicy>,
         }
         let raw: HashMap<String, Raw> = match json {
             None => HashMap::new(),

@@ -1,7 +1,8 @@
-//! Which details the operator requires, and the passport-validity rule.
+//! Which traveller details the operator requires, the passport-validity rule and how long the details are
+//! kept after travel.
 //!
-//! Set per booking in the operator's push (`details_requirements`), else per brand, else
-//! [`Requirements::default`] (legal name, date of birth, emergency contact: what every tour needs). A cruise
+//! Set per booking in the operator's push (`traveller_details`), else per brand (`BRANDS_JSON`'s `details`),
+//! else [`Requirements::default`] (legal name, date of birth, emergency contact: what every tour needs). A cruise
 //! adds `travel_document` and `nationality`; a walking tour may ask for `dietary_requirements` and nothing
 //! else. The set drives the overview's "missing passenger details" action and the progress shown per
 //! traveller ([`crate::progress`]); the form may be saved part-filled at any time.
@@ -122,6 +123,72 @@ impl Requirements {
     }
 }
 
+/// The operator's rule for a booking or a brand, as pushed: every part optional, a booking's part wins over its
+/// brand's, a brand's over the defaults ([`DetailsPolicy::resolve`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetailsPolicy {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required: Option<BTreeSet<Field>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_validity: Option<DocumentValidity>,
+    /// Days after the last day of travel the details are kept; then the retention job erases them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days_after_travel: Option<u32>,
+}
+
+/// The rule in force for one booking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EffectivePolicy {
+    #[serde(flatten)]
+    pub requirements: Requirements,
+    pub retention_days_after_travel: u32,
+}
+
+impl DetailsPolicy {
+    /// Kept this long after travel when neither the booking nor its brand says otherwise.
+    pub const DEFAULT_RETENTION_DAYS: u32 = 90;
+    /// Ten years: the longest any travel-law record keeping asks for; more is a typo.
+    pub const MAX_RETENTION_DAYS: u32 = 3_650;
+
+    pub fn check(&self) -> Result<(), (String, String)> {
+        if let Some(v) = &self.document_validity
+            && v.months_after_travel > Requirements::MAX_MONTHS_AFTER_TRAVEL
+        {
+            return Err((
+                "traveller_details.document_validity.months_after_travel".into(),
+                format!("at most {} months", Requirements::MAX_MONTHS_AFTER_TRAVEL),
+            ));
+        }
+        if let Some(d) = self.retention_days_after_travel
+            && d > Self::MAX_RETENTION_DAYS
+        {
+            return Err((
+                "traveller_details.retention_days_after_travel".into(),
+                format!("at most {} days", Self::MAX_RETENTION_DAYS),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The booking's rule over the brand's over the defaults, part by part.
+    pub fn resolve(booking: Option<&DetailsPolicy>, brand: Option<&DetailsPolicy>) -> EffectivePolicy {
+        let d = Requirements::default();
+        let pick = |f: fn(&DetailsPolicy) -> bool| booking.filter(|p| f(p)).or(brand.filter(|p| f(p)));
+        EffectivePolicy {
+            requirements: Requirements {
+                required: pick(|p| p.required.is_some()).and_then(|p| p.required.clone()).unwrap_or(d.required),
+                document_validity: pick(|p| p.document_validity.is_some())
+                    .and_then(|p| p.document_validity)
+                    .unwrap_or(d.document_validity),
+            },
+            retention_days_after_travel: pick(|p| p.retention_days_after_travel.is_some())
+                .and_then(|p| p.retention_days_after_travel)
+                .unwrap_or(Self::DEFAULT_RETENTION_DAYS),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +208,32 @@ mod tests {
         };
         assert!(bad.check().is_err());
         assert!(serde_json::from_str::<Requirements>(r#"{"required":["shoe_size"]}"#).is_err());
+    }
+
+    #[test]
+    fn a_bookings_rule_wins_over_its_brands_part_by_part() {
+        let brand = DetailsPolicy {
+            required: Some([Field::TravelDocument].into_iter().collect()),
+            retention_days_after_travel: Some(30),
+            ..DetailsPolicy::default()
+        };
+        let booking = DetailsPolicy {
+            document_validity: Some(DocumentValidity {
+                months_after_travel: 6,
+                enforcement: ValidityEnforcement::Warn,
+            }),
+            retention_days_after_travel: Some(365),
+            ..DetailsPolicy::default()
+        };
+        let e = DetailsPolicy::resolve(Some(&booking), Some(&brand));
+        assert_eq!(e.requirements.required, [Field::TravelDocument].into_iter().collect());
+        assert_eq!(e.requirements.document_validity.months_after_travel, 6);
+        assert_eq!(e.retention_days_after_travel, 365);
+        let none = DetailsPolicy::resolve(None, None);
+        assert_eq!(none.requirements, Requirements::default());
+        assert_eq!(none.retention_days_after_travel, DetailsPolicy::DEFAULT_RETENTION_DAYS);
+        let long = DetailsPolicy { retention_days_after_travel: Some(4_000), ..DetailsPolicy::default() };
+        assert_eq!(long.check().unwrap_err().0, "traveller_details.retention_days_after_travel");
     }
 
     #[test]
