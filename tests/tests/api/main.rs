@@ -9,4 +9,5 @@ mod finance;
 mod instalments;
 mod operator_bookings;
 mod reconciler;
+mod sealing;
 mod secrets;
