@@ -174,16 +174,20 @@ impl DetailsPolicy {
     /// The booking's rule over the brand's over the defaults, part by part.
     pub fn resolve(booking: Option<&DetailsPolicy>, brand: Option<&DetailsPolicy>) -> EffectivePolicy {
         let d = Requirements::default();
-        let pick = |f: fn(&DetailsPolicy) -> bool| booking.filter(|p| f(p)).or(brand.filter(|p| f(p)));
         EffectivePolicy {
             requirements: Requirements {
-                required: pick(|p| p.required.is_some()).and_then(|p| p.required.clone()).unwrap_or(d.required),
-                document_validity: pick(|p| p.document_validity.is_some())
+                required: booking
+                    .and_then(|p| p.required.clone())
+                    .or_else(|| brand.and_then(|p| p.required.clone()))
+                    .unwrap_or(d.required),
+                document_validity: booking
                     .and_then(|p| p.document_validity)
+                    .or_else(|| brand.and_then(|p| p.document_validity))
                     .unwrap_or(d.document_validity),
             },
-            retention_days_after_travel: pick(|p| p.retention_days_after_travel.is_some())
+            retention_days_after_travel: booking
                 .and_then(|p| p.retention_days_after_travel)
+                .or_else(|| brand.and_then(|p| p.retention_days_after_travel))
                 .unwrap_or(Self::DEFAULT_RETENTION_DAYS),
         }
     }

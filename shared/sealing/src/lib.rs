@@ -88,6 +88,29 @@ fn chain<E: std::error::Error>(e: &E) -> String {
     msg
 }
 
+/// A KMS refusal (access, key state, wrong context, bad ciphertext) is [`SealError::Denied`]; no answer, a
+/// throttle or KMS's own failure is [`SealError::Unavailable`] (retry).
+fn kms_error<E, R>(e: aws_sdk_kms::error::SdkError<E, R>) -> SealError
+where
+    E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let retryable = match e.as_service_error() {
+        Some(s) => matches!(
+            s.code(),
+            Some(
+                "ThrottlingException"
+                    | "KMSInternalException"
+                    | "DependencyTimeoutException"
+                    | "LimitExceededException"
+            )
+        ),
+        None => true,
+    };
+    let msg = chain(&e);
+    if retryable { SealError::Unavailable(msg) } else { SealError::Denied(msg) }
+}
+
 impl Sealer {
     pub fn new(kms: aws_sdk_kms::Client, key_id: impl Into<String>) -> Sealer {
         Sealer { kms, key_id: key_id.into(), rng: SystemRandom::new() }
@@ -106,13 +129,7 @@ impl Sealer {
             .set_encryption_context(Some(context.0.clone().into_iter().collect()))
             .send()
             .await
-            .map_err(|e| {
-                let msg = chain(&e);
-                match e.as_service_error() {
-                    Some(_) => SealError::Denied(msg),
-                    None => SealError::Unavailable(msg),
-                }
-            })?;
+            .map_err(kms_error)?;
         let key = out.plaintext.ok_or_else(|| SealError::Internal("GenerateDataKey gave no plaintext".into()))?;
         let wrapped = out.ciphertext_blob.ok_or_else(|| SealError::Internal("GenerateDataKey gave no blob".into()))?;
         let key_id = out.key_id.unwrap_or_else(|| self.key_id.clone());
@@ -149,13 +166,7 @@ impl Sealer {
             .set_encryption_context(Some(context.0.clone().into_iter().collect()))
             .send()
             .await
-            .map_err(|e| {
-                let msg = chain(&e);
-                match e.as_service_error() {
-                    Some(_) => SealError::Denied(msg),
-                    None => SealError::Unavailable(msg),
-                }
-            })?;
+            .map_err(kms_error)?;
         let key = out.plaintext.ok_or_else(|| SealError::Internal("Decrypt gave no plaintext".into()))?;
         let opening = aead_key(key.as_ref())?;
         drop(key);
