@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod aws;
+pub mod details;
 pub mod documents;
 pub mod instalments;
 pub mod items;

@@ -129,6 +129,17 @@ impl Tx {
         Ok(())
     }
 
+    /// Put an item under its own condition (e.g. `version = :expected` on a traveller's details).
+    pub fn put_conditional(
+        &mut self,
+        table: &str,
+        item: Item,
+        condition: &str,
+        value: Option<(&str, AttributeValue)>,
+    ) -> Result<(), StoreError> {
+        self.put(table, item, Some((condition, value)))
+    }
+
     /// Put an item that must not exist yet (movements, outbox events, idempotency records).
     pub fn put_new<T: Serialize>(&mut self, table: &str, item: &T) -> Result<(), StoreError> {
         self.put(table, to_item(item)?, Some(("attribute_not_exists(pk)", None)))
