@@ -3,6 +3,7 @@
 
 pub mod apigw;
 pub mod customer;
+pub mod details;
 pub mod env;
 pub mod gateway;
 pub mod instalments;

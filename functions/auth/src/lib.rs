@@ -174,6 +174,7 @@ pub fn sign_in_failed() -> ApiError {
         field: None,
         retry_after: None,
         www_authenticate: false,
+        errors: None,
     }
 }
 

@@ -32,16 +32,20 @@
 //! (`portal_http::session::not_found_booking`). The session check is the shared
 //! `portal_http::customer::authorised_booking`.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
+use portal_details::policy::BrandPolicies;
 use portal_domain::booking::BookingStatus;
 use portal_domain::ids::BookingReference;
 use portal_domain::locale::Locale;
-use portal_domain::overview::{self, DateView, MoneyView, OverviewError, OverviewInput, StatusView, Viewer};
+use portal_domain::overview::{
+    self, DateView, DetailsProgress, MoneyView, OverviewError, OverviewInput, StatusView, Viewer,
+};
 use portal_http::config::ConfigError;
 use portal_http::customer::{authorised_booking, refreshed_cookie, session_ended};
 use portal_http::session::{Session, SessionConfig, not_found_booking};
@@ -56,11 +60,18 @@ pub struct State {
     pub store: Store,
     pub sessions: SessionConfig,
     pub clock: Clock,
+    /// The brands' traveller-details rules (`BRANDS_JSON`): what the overview counts as missing.
+    pub policies: BrandPolicies,
 }
 
 impl State {
     pub fn new(store: Store, sessions: SessionConfig) -> State {
-        State { store, sessions, clock: Arc::new(Utc::now) }
+        State { store, sessions, clock: Arc::new(Utc::now), policies: BrandPolicies::default() }
+    }
+
+    pub fn with_policies(mut self, policies: BrandPolicies) -> State {
+        self.policies = policies;
+        self
     }
 
     /// Tests move time: session expiry, due dates.
@@ -72,8 +83,11 @@ impl State {
     pub async fn from_env() -> Result<State, ConfigError> {
         let table = portal_http::config::required("TABLE_NAME")?;
         let sessions = SessionConfig::from_env()?;
+        let policies = BrandPolicies::parse(portal_http::config::optional("BRANDS_JSON").as_deref())
+            .map_err(|problem| ConfigError { variable: "BRANDS_JSON", problem })?;
         let sdk = portal_store::aws::sdk_config().await;
-        Ok(State::new(Store::new(portal_store::aws::dynamodb_client(&sdk, None), table), sessions))
+        Ok(State::new(Store::new(portal_store::aws::dynamodb_client(&sdk, None), table), sessions)
+            .with_policies(policies))
     }
 }
 
@@ -127,6 +141,7 @@ async fn booking_overview(
     let fallback = Locale::parse(&c.booking.locale).unwrap_or(Locale::EnGb);
     let locale = Locale::negotiate(header(req, "accept-language"), fallback);
     let documents = lookup::documents(&c);
+    let details = details_progress(&state.policies, &c);
     let input = OverviewInput {
         booking: &c.booking,
         version: c.version,
@@ -134,6 +149,7 @@ async fn booking_overview(
         instalments: &c.instalments,
         movements: &c.movements,
         documents: &documents,
+        details: Some(&details),
     };
     let viewer = Viewer {
         traveller_id: &session.traveller_id,
@@ -156,6 +172,34 @@ async fn booking_overview(
         return build(304, None, cookie, Some(&etag));
     }
     build(200, Some(body), cookie, Some(&etag))
+}
+
+/// Each traveller's passenger-details progress from the details items the one `Query` returned (the plain
+/// part and the names of the sealed fields: nothing is decrypted here).
+fn details_progress(
+    policies: &BrandPolicies,
+    c: &portal_store::BookingCollection,
+) -> BTreeMap<String, DetailsProgress> {
+    let policy = policies.for_booking(&c.booking);
+    let items = portal_store::details::details_items(c);
+    c.booking
+        .travellers
+        .iter()
+        .map(|t| {
+            let item = items.iter().find(|i| i.traveller_id == t.id);
+            let erased = item.is_some_and(|i| i.erased_at.is_some());
+            let plain = item.and_then(|i| serde_json::from_str::<portal_details::TravellerDetails>(&i.plain).ok());
+            let present = item.map(|i| i.present.as_slice()).unwrap_or_default();
+            let p = portal_details::progress::of_stored(
+                plain,
+                present,
+                t.date_of_birth.is_some() && !erased,
+                &policy.requirements,
+            );
+            let missing = p.missing.iter().map(|f| f.as_str()).collect();
+            (t.id.clone(), DetailsProgress { missing, percent: p.percent })
+        })
+        .collect()
 }
 
 /// `"v<version>-<32 hex of XXH3-128(body)>"` (see the crate docs).

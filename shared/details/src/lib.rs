@@ -15,6 +15,7 @@
 //! Pure: no AWS types, no I/O, no clocks (time is passed in).
 
 pub mod consent;
+pub mod events;
 pub mod history;
 pub mod mask;
 pub mod model;
@@ -23,6 +24,7 @@ pub mod progress;
 /// The operator's requirements live in the domain (a booking carries them); re-exported here.
 pub use portal_domain::details_policy as requirements;
 pub mod validate;
+pub mod view;
 
 pub use model::{DetailsInput, TravellerDetails};
 pub use requirements::{Field, Requirements};

@@ -102,6 +102,21 @@ impl Sensitive {
     pub fn is_empty(&self) -> bool {
         self.document_number.is_none() && self.date_of_birth.is_none() && self.medical_notes.is_none()
     }
+
+    /// Which sensitive fields are set (stored beside the sealed part, so progress needs no decryption).
+    pub fn present(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if self.date_of_birth.is_some() {
+            v.push("date_of_birth".to_string());
+        }
+        if self.medical_notes.is_some() {
+            v.push("medical_notes".to_string());
+        }
+        if self.document_number.is_some() {
+            v.push("travel_document.number".to_string());
+        }
+        v
+    }
 }
 
 impl TravellerDetails {
@@ -115,6 +130,19 @@ impl TravellerDetails {
             medical_notes: plain.medical_notes.take(),
         };
         (plain, sensitive)
+    }
+
+    /// The plain part with stand-ins for the sensitive fields `present` names: enough to count progress
+    /// ([`crate::progress`]) without decrypting anything. Never shown.
+    pub fn with_presence(mut plain: TravellerDetails, present: &[String]) -> TravellerDetails {
+        let has = |f: &str| present.iter().any(|p| p == f);
+        if has("date_of_birth") {
+            plain.date_of_birth = Some(NaiveDate::MIN);
+        }
+        if has("medical_notes") {
+            plain.medical_notes = Some(String::new());
+        }
+        plain
     }
 
     /// The inverse of [`TravellerDetails::split`].

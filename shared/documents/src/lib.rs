@@ -489,6 +489,39 @@ fn receipt(l: &mut Layout, spec: &DocumentSpec, input: &RenderInput<'_>, locale:
     Ok(())
 }
 
+/// A report of labelled values in sections (a traveller's data export): drawn with the brand's header like
+/// every document, never stored.
+pub struct Report<'a> {
+    pub title: &'a str,
+    pub reference: &'a str,
+    pub brand: &'a Brand,
+    pub intro: &'a str,
+    pub sections: &'a [(String, Vec<(String, String)>)],
+    pub fallback_font: Option<&'a FallbackFont>,
+}
+
+pub fn render_report(r: &Report<'_>) -> Result<Vec<u8>, RenderError> {
+    let draw = |logo: Option<&Logo>| {
+        let mut l = Layout::new(&r.brand.name, &r.brand.primary_colour, r.reference, logo, r.fallback_font);
+        l.header(r.title, &r.brand.operator_lines);
+        l.text(r.intro);
+        for (title, rows) in r.sections {
+            l.section(title);
+            for (label, value) in rows {
+                l.pair(label, value);
+            }
+        }
+        if l.needs_fallback() {
+            return Err(RenderError::FallbackFontNeeded);
+        }
+        l.finish(r.title).map_err(RenderError::Pdf)
+    };
+    match draw(r.brand.logo.as_ref()) {
+        Err(RenderError::Pdf(_)) if r.brand.logo.is_some() => draw(None),
+        other => other,
+    }
+}
+
 /// Download file name: `<REF>-<document id>-v<version>.pdf` (ASCII only: safe in `Content-Disposition`).
 pub fn file_name(reference: &str, document_id: &str, version: u32) -> String {
     format!("{reference}-{document_id}-v{version}.pdf")

@@ -82,6 +82,17 @@ pub struct OverviewInput<'a> {
     pub instalments: &'a [Instalment],
     pub movements: &'a [Movement],
     pub documents: &'a [DocumentRecord],
+    /// Traveller details progress by traveller id (what the operator requires and is still missing), from
+    /// the details items in the booking's collection. A traveller absent here is missing every required
+    /// field; `None` (no details service): only the push's date of birth is checked.
+    pub details: Option<&'a std::collections::BTreeMap<String, DetailsProgress>>,
+}
+
+/// One traveller's passenger-details progress, as the details service counts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetailsProgress {
+    pub missing: Vec<&'static str>,
+    pub percent: u8,
 }
 
 /// Who is looking: the session's traveller.
@@ -268,6 +279,8 @@ pub struct TravellerView {
     pub is_you: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub missing_details: Option<Vec<&'static str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details_percent: Option<u8>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -406,7 +419,7 @@ pub enum PendingAction {
     /// Off-session collection of an instalment failed as often as the retry policy allows: pay it by hand.
     InstalmentPaymentFailed { instalment_id: String, due_date: DateView, amount: MoneyView },
     /// A traveller's details the operator still needs.
-    MissingPassengerDetails { traveller_id: String, first_name: String, fields: Vec<&'static str> },
+    MissingPassengerDetails { traveller_id: String, first_name: String, fields: Vec<&'static str>, percent: u8 },
     /// Documents generated since the session signed in (see the module docs).
     DocumentsUpdated { documents: Vec<UpdatedDocument> },
 }
@@ -414,13 +427,20 @@ pub enum PendingAction {
 // ---------------------------------------------------------------------------------------------------------
 // Building
 
-/// Details every traveller should have before travel.
-fn missing_details(t: &Traveller) -> Vec<&'static str> {
-    let mut v = Vec::new();
-    if t.date_of_birth.is_none() {
-        v.push("date_of_birth");
+/// What a traveller still has to give before travel, and how far they are: from the details service when
+/// the caller has it, else the push's date of birth alone.
+fn missing_details(
+    t: &Traveller,
+    details: Option<&std::collections::BTreeMap<String, DetailsProgress>>,
+) -> (Vec<&'static str>, u8) {
+    match details {
+        Some(map) => match map.get(&t.id) {
+            Some(p) => (p.missing.clone(), p.percent),
+            None => (Vec::new(), 100),
+        },
+        None if t.date_of_birth.is_none() => (vec!["date_of_birth"], 0),
+        None => (Vec::new(), 100),
     }
-    v
 }
 
 pub fn build(
@@ -452,7 +472,8 @@ pub fn build(
                     date_of_birth: t.date_of_birth,
                     is_lead: Some(t.id == b.lead_traveller_id),
                     is_you: Some(t.id == me.id),
-                    missing_details: Some(missing_details(t)),
+                    missing_details: Some(missing_details(t, input.details).0),
+                    details_percent: Some(missing_details(t, input.details).1),
                 }
             } else {
                 TravellerView {
@@ -464,6 +485,7 @@ pub fn build(
                     is_lead: None,
                     is_you: None,
                     missing_details: None,
+                    details_percent: None,
                 }
             }
         })
@@ -611,12 +633,13 @@ pub fn build(
         }
     }
     for t in b.travellers.iter().filter(|t| lead || t.id == me.id) {
-        let fields = missing_details(t);
+        let (fields, percent) = missing_details(t, input.details);
         if !fields.is_empty() {
             pending_actions.push(PendingAction::MissingPassengerDetails {
                 traveller_id: t.id.clone(),
                 first_name: t.first_name.clone(),
                 fields,
+                percent,
             });
         }
     }
@@ -857,6 +880,7 @@ mod tests {
             instalments: &f.instalments,
             movements: &f.movements,
             documents: &f.documents,
+            details: None,
         };
         let viewer = Viewer { traveller_id: traveller, claims_lead: lead, signed_in_at: at("2026-11-20T08:00:00Z") };
         serde_json::to_value(build(&input, &viewer, locale, day(today)).unwrap()).unwrap()
@@ -980,6 +1004,7 @@ mod tests {
             instalments: &f.instalments,
             movements: &f.movements,
             documents: &f.documents,
+            details: None,
         };
         let viewer = Viewer { traveller_id: "T9", claims_lead: true, signed_in_at: at("2026-11-20T08:00:00Z") };
         assert_eq!(build(&input, &viewer, Locale::EnGb, day("2026-11-25")).unwrap_err(), OverviewError::NotATraveller);

@@ -18,6 +18,16 @@ pub struct Problem {
     pub detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Every invalid field of a form, when there are several (`field` names the first).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldProblem>,
+}
+
+/// One invalid field of a form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldProblem {
+    pub field: String,
+    pub detail: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +41,8 @@ pub enum ApiError {
         field: Option<String>,
         retry_after: Option<u64>,
         www_authenticate: bool,
+        /// Every invalid field of a form (boxed: rarely there, and the error stays small).
+        errors: Option<Box<Vec<FieldProblem>>>,
     },
     /// Our bug or an unexpected state: logged with its cause, answered with no detail.
     #[error("internal error: {0}")]
@@ -51,7 +63,32 @@ impl ApiError {
             field: None,
             retry_after: None,
             www_authenticate: false,
+            errors: None,
         }
+    }
+
+    /// A 422 naming every invalid field (the first also as `field`), so a form can mark each input.
+    pub fn validation_errors(errors: Vec<FieldProblem>) -> ApiError {
+        let first = errors.first().cloned().unwrap_or(FieldProblem { field: String::new(), detail: String::new() });
+        let detail = match errors.len() {
+            0 | 1 => first.detail.clone(),
+            n => format!("{} (and {} more: see errors)", first.detail, n - 1),
+        };
+        let mut e = Self::validation(first.field, detail);
+        if let ApiError::Client { errors: list, .. } = &mut e {
+            *list = Some(Box::new(errors));
+        }
+        e
+    }
+
+    /// `If-Match` names a version that is no longer current (RFC 9110 §13.1.1).
+    pub fn precondition_failed(detail: impl Into<String>) -> ApiError {
+        Self::client(412, "precondition-failed", "Precondition failed", detail)
+    }
+
+    /// A change that must name the version it was made against came without `If-Match` (RFC 6585 §3).
+    pub fn precondition_required(detail: impl Into<String>) -> ApiError {
+        Self::client(428, "precondition-required", "Precondition required", detail)
     }
 
     /// `Retry-After: <seconds>` on a client problem.
@@ -87,12 +124,11 @@ impl ApiError {
         Self::client(422, "validation-error", "Invalid request", detail).with_field(field)
     }
     pub fn unauthorized(detail: impl Into<String>) -> ApiError {
-        match Self::client(401, "unauthorized", "Unauthorized", detail) {
-            ApiError::Client { status, slug, title, detail, field, retry_after, .. } => {
-                ApiError::Client { status, slug, title, detail, field, retry_after, www_authenticate: true }
-            }
-            e => e,
+        let mut e = Self::client(401, "unauthorized", "Unauthorized", detail);
+        if let ApiError::Client { www_authenticate, .. } = &mut e {
+            *www_authenticate = true;
         }
+        e
     }
     pub fn forbidden(detail: impl Into<String>) -> ApiError {
         Self::client(403, "forbidden", "Forbidden", detail)
@@ -116,18 +152,8 @@ impl ApiError {
         Self::client(415, "unsupported-media-type", "Unsupported media type", "send the body as application/json")
     }
     pub fn rate_limited(retry_after: u64) -> ApiError {
-        match Self::client(429, "rate-limited", "Too many requests", format!("try again in {retry_after} seconds")) {
-            ApiError::Client { status, slug, title, detail, field, www_authenticate, .. } => ApiError::Client {
-                status,
-                slug,
-                title,
-                detail,
-                field,
-                retry_after: Some(retry_after),
-                www_authenticate,
-            },
-            e => e,
-        }
+        Self::client(429, "rate-limited", "Too many requests", format!("try again in {retry_after} seconds"))
+            .with_retry_after(retry_after)
     }
     pub fn internal(cause: impl Into<String>) -> ApiError {
         ApiError::Internal(cause.into())
@@ -143,12 +169,13 @@ impl ApiError {
 
     pub fn problem(&self) -> Problem {
         match self {
-            ApiError::Client { status, slug, title, detail, field, .. } => Problem {
+            ApiError::Client { status, slug, title, detail, field, errors, .. } => Problem {
                 type_: format!("/problems/{slug}"),
                 title,
                 status: *status,
                 detail: detail.clone(),
                 field: field.clone(),
+                errors: errors.as_deref().cloned().unwrap_or_default(),
             },
             ApiError::Internal(_) => Problem {
                 type_: "/problems/internal".into(),
@@ -156,6 +183,7 @@ impl ApiError {
                 status: 500,
                 detail: "something went wrong on our side; nothing was changed, please retry".into(),
                 field: None,
+                errors: Vec::new(),
             },
             ApiError::Unavailable(_) => Problem {
                 type_: "/problems/unavailable".into(),
@@ -163,6 +191,7 @@ impl ApiError {
                 status: 503,
                 detail: "a service we depend on did not answer; nothing was changed, please retry".into(),
                 field: None,
+                errors: Vec::new(),
             },
         }
     }
@@ -232,6 +261,7 @@ impl From<DomainError> for ApiError {
                         field,
                         retry_after: None,
                         www_authenticate: false,
+                        errors: None,
                     },
                     other => other,
                 }

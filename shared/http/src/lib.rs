@@ -12,7 +12,7 @@ pub mod operator;
 pub mod request;
 pub mod session;
 
-pub use error::{ApiError, Problem};
+pub use error::{ApiError, FieldProblem, Problem};
 pub use request::{client_ip, header, json_body, path_param};
 
 use lambda_http::{Body, Response};

@@ -47,7 +47,9 @@ async fn main() {
         })
         // Booking lookup verifies the sessions the auth function signs: same SessionConfig (same keys).
         .function("bookings", {
-            let s = bookings::State::new(env.store(), auth_state.sessions.clone());
+            let s = bookings::State::new(env.store(), auth_state.sessions.clone()).with_policies(
+                portal_details::policy::BrandPolicies::parse(Some(portal_tests::details::BRANDS_JSON)).expect("brands"),
+            );
             handler!(s, bookings::handle)
         })
         .function("documents", {
@@ -85,6 +87,12 @@ async fn main() {
             webhooks_state.clone(),
             &operator_key,
         ))
+        // Traveller details: sealed under a KMS key of their own (moto's KMS); retention on demand.
+        .function("traveller-details", {
+            let s = portal_tests::details::state(&env, auth_state.sessions.clone(), auth.clone()).await;
+            handler!(s, traveller_details::handle)
+        })
+        .page(portal_tests::details::local_page(portal_tests::details::retention(&env), &operator_key))
         .page(sandbox_checkout_page(sandbox, webhooks_state))
         .page(portal_tests::web::app(portal_tests::web::dist_dir(), web_config(), web_logos()));
     if !portal_tests::web::dist_dir().join("index.html").exists() {
@@ -154,6 +162,17 @@ async fn main() {
     );
     println!("                        then run the runner as if on a date: curl -X POST \\");
     println!("                        '{base}/local/instalment-runner?key={operator_key}&now=2027-06-01T00:00:00Z'");
+    println!("  Traveller details:    signed in, GET {base}/bookings/AE-10001/traveller-details (the party's forms in");
+    println!("                        the web app under Passenger details); the operator reads full values with");
+    println!(
+        "                        curl -H 'authorization: Bearer {operator_key}' {base}/operator/bookings/AE-10001/travellers"
+    );
+    println!(
+        "                        and the event feed at {base}/operator/traveller-events; retention as if on a date:"
+    );
+    println!(
+        "                        curl -X POST '{base}/local/details-retention?key={operator_key}&now=2027-12-01T00:00:00Z'"
+    );
     println!("  Lost webhooks:        read open payments from the gateway, cancel expired checkouts, retry refunds:");
     println!(
         "                        curl -X POST '{base}/local/payment-reconciler?key={operator_key}&now=2027-06-01T00:00:00Z'"

@@ -4,6 +4,7 @@
 mod auth;
 mod bookings;
 mod checkout;
+mod details;
 mod documents;
 mod finance;
 mod instalments;
