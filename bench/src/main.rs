@@ -112,7 +112,37 @@ const FUNCTIONS: &[Function] = &[
     },
     Function { name: "instalment-runner", bin: "instalment-runner", route: "schedule: one run", request: export_run },
     Function { name: "payment-reconciler", bin: "payment-reconciler", route: "schedule: one run", request: export_run },
+    Function {
+        name: "traveller-details",
+        bin: "traveller-details",
+        route: "GET /bookings/{reference}/traveller-details",
+        request: details_progress,
+    },
+    Function { name: "details-retention", bin: "details-retention", route: "schedule: one run", request: export_run },
+    Function {
+        name: "details-export",
+        bin: "details-export",
+        route: "GET /bookings/{reference}/traveller-details/{traveller_id}/export",
+        request: details_export,
+    },
 ];
+
+fn details_export(c: &Ctx, _: usize) -> Value {
+    ApiRequest::new("GET", "/bookings/AE-10001/traveller-details/T1/export")
+        .route("/bookings/{reference}/traveller-details/{traveller_id}/export")
+        .path_param("reference", "AE-10001")
+        .path_param("traveller_id", "T1")
+        .bearer(&c.token)
+        .event()
+}
+
+fn details_progress(c: &Ctx, _: usize) -> Value {
+    ApiRequest::new("GET", "/bookings/AE-10001/traveller-details")
+        .route("/bookings/{reference}/traveller-details")
+        .path_param("reference", "AE-10001")
+        .bearer(&c.token)
+        .event()
+}
 
 fn hello(_: &Ctx, _: usize) -> Value {
     ApiRequest::new("GET", "/hello").event()
@@ -356,6 +386,7 @@ async fn world() -> World {
         pool.push((reference, token));
     }
     let stripe = stripe_double().await;
+    let details_key = portal_tests::details::details_key(&te).await;
     let proxy = CountingProxy::start(&te.moto.url).await;
     let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
     let env: HashMap<String, String> = [
@@ -371,6 +402,7 @@ async fn world() -> World {
         ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench".into()),
         ("AWS_LAMBDA_LOG_STREAM_NAME", "bench".into()),
         ("TABLE_NAME", te.table.clone()),
+        ("DETAILS_KMS_KEY_ID", details_key),
         ("DOCUMENTS_BUCKET", te.bucket.clone()),
         ("EXPORT_BUCKET", te.bucket.clone()),
         // The auth function queues sign-in emails; the bench only measures the request, so any queue will do.

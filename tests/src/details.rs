@@ -31,17 +31,32 @@ pub async fn details_key(env: &TestEnv) -> String {
 }
 
 pub async fn state(env: &TestEnv, sessions: SessionConfig, auth: OperatorAuth) -> traveller_details::State {
-    let key = details_key(env).await;
+    state_with_key(env, &details_key(env).await, sessions, auth)
+}
+
+/// The function's state under an existing details key (the local portal's two details functions share one).
+pub fn state_with_key(
+    env: &TestEnv,
+    key: &str,
+    sessions: SessionConfig,
+    auth: OperatorAuth,
+) -> traveller_details::State {
     let kms = aws_sdk_kms::Client::new(&env.sdk);
     traveller_details::State {
         store: env.store(),
         sessions,
         auth,
-        vault: traveller_details::Vault::new(portal_sealing::Sealer::new(kms, key)),
+        vault: traveller_details::Vault::new(portal_sealing::Sealer::new(kms, key.to_string())),
         policies: portal_details::policy::BrandPolicies::parse(Some(BRANDS_JSON)).expect("brands"),
+        clock: Arc::new(Utc::now),
+    }
+}
+
+pub fn export(env: &TestEnv, details: traveller_details::State) -> details_export::State {
+    details_export::State {
+        details,
         brands: portal_mail::Brands::parse(Some(BRANDS_JSON), "noreply@portal.invalid").expect("brands"),
         fonts: Some((env.s3.clone(), env.bucket.clone())),
-        clock: Arc::new(Utc::now),
     }
 }
 

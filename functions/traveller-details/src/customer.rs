@@ -1,4 +1,4 @@
-//! The customer's routes. Every one: the session and its booking ([`authorised_booking`]), then the
+//! The customer's routes (and what the `details-export` function shares with them). Every one: the session and its booking ([`authorised_booking`]), then the
 //! traveller in the session's reach (the lead: the party; anyone else: themself; else 404).
 
 use chrono::{DateTime, Utc};
@@ -24,7 +24,7 @@ use crate::vault::{plain, profile_context};
 use crate::{MAX_FORM_BYTES, State, check_traveller_id, if_match, parse_version, with_etag};
 
 /// A signed-in customer and the booking they are looking at.
-pub(crate) struct Signed {
+pub struct Signed {
     pub session: Session,
     pub c: BookingCollection,
     pub policy: EffectivePolicy,
@@ -32,7 +32,7 @@ pub(crate) struct Signed {
     pub now: DateTime<Utc>,
 }
 
-pub(crate) async fn signed(state: &State, req: &Request, raw: &str) -> Result<Signed, ApiError> {
+pub async fn signed(state: &State, req: &Request, raw: &str) -> Result<Signed, ApiError> {
     let reference = BookingReference::parse(raw)?;
     let now = (state.clock)();
     let (session, c) = authorised_booking(&state.store, &state.sessions, req, &reference, now.timestamp()).await?;
@@ -52,13 +52,13 @@ fn not_found() -> ApiError {
 
 impl Signed {
     /// The traveller `id` if this session may see and change their details.
-    fn reach(&self, id: &str) -> Result<&Traveller, ApiError> {
+    pub fn reach(&self, id: &str) -> Result<&Traveller, ApiError> {
         check_traveller_id(id)?;
         let t = self.c.booking.traveller(id).ok_or_else(not_found)?;
         if self.session.is_lead || self.session.traveller_id == id { Ok(t) } else { Err(not_found()) }
     }
 
-    fn item(&self, id: &str) -> Option<DetailsItem> {
+    pub fn item(&self, id: &str) -> Option<DetailsItem> {
         details_items(&self.c).into_iter().find(|d| d.traveller_id == id)
     }
 
@@ -67,7 +67,7 @@ impl Signed {
     }
 
     /// Answer with the refreshed session cookie (the inactivity timeout slides).
-    fn respond(&self, state: &State, mut r: Response<Body>) -> Response<Body> {
+    pub fn respond(&self, state: &State, mut r: Response<Body>) -> Response<Body> {
         if let Some(cookie) = refreshed_cookie(&state.sessions, &self.session, self.now.timestamp())
             && let Ok(v) = cookie.parse()
         {
@@ -144,7 +144,7 @@ pub(crate) async fn list(state: &State, req: &Request, raw: &str) -> Result<Resp
 
 /// The stored details, decrypted (an erased or absent item: nothing), with the operator's date of birth
 /// where the customer has not entered one.
-async fn current(
+pub async fn current(
     state: &State,
     s: &Signed,
     t: &Traveller,
@@ -324,7 +324,7 @@ pub(crate) async fn put(state: &State, req: &Request, raw: &str, id: &str) -> Re
 // ---------------------------------------------------------------------------------------------------------
 // History and restore
 
-pub(crate) fn history_entry(v: &portal_store::details::DetailsVersionItem) -> Value {
+pub fn history_entry(v: &portal_store::details::DetailsVersionItem) -> Value {
     json!({
         "version": v.version, "at": v.at, "by": v.actor.role, "restored_from": v.restored_from,
         "changes": serde_json::from_str::<Value>(&v.changes).unwrap_or(Value::Array(Vec::new())),
@@ -426,27 +426,6 @@ pub(crate) async fn restore(
 
 // ---------------------------------------------------------------------------------------------------------
 // Export and erasure request
-
-pub(crate) async fn export(state: &State, req: &Request, raw: &str, id: &str) -> Result<Response<Body>, ApiError> {
-    let s = signed(state, req, raw).await?;
-    let t = s.reach(id)?;
-    let item = s.item(id);
-    let d = current(state, &s, t, item.as_ref()).await?;
-    let versions = state.store.details_versions(s.c.booking.reference.as_str(), id).await?;
-    let data = crate::export::Data {
-        booking: &s.c.booking,
-        traveller: t,
-        item: item.as_ref(),
-        details: &d,
-        versions: &versions,
-        now: s.now,
-    };
-    let wants_pdf = req.uri().query().is_some_and(|q| q.split('&').any(|p| p == "format=pdf"))
-        || header(req, "accept").is_some_and(|a| a.contains("application/pdf"));
-    tracing::info!(reference = %s.c.booking.reference, traveller = id, pdf = wants_pdf, "traveller data exported");
-    let r = if wants_pdf { crate::export::pdf(state, &data, s.locale).await? } else { crate::export::json(&data)? };
-    Ok(s.respond(state, r))
-}
 
 #[derive(serde::Deserialize, Default)]
 #[serde(deny_unknown_fields)]

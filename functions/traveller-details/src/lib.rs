@@ -1,7 +1,7 @@
 //! Traveller details (issue 19; the contract is `docs/traveller-details.md`).
 //!
 //! Customer routes (session): the party's progress, one traveller's form (`ETag` / `If-Match`), history and
-//! restore, a data export (JSON or PDF) and an erasure request. The lead sees and edits the whole party; any
+//! restore, and an erasure request (the data export is the `details-export` function's: it draws PDFs). The lead sees and edits the whole party; any
 //! other traveller only themself (anyone else answers 404, like an unknown id). A saved document number is
 //! only ever shown masked on these routes.
 //!
@@ -12,8 +12,7 @@
 //! operator's event. The sensitive part is sealed under the details KMS key ([`vault`]).
 
 pub mod change;
-mod customer;
-mod export;
+pub mod customer;
 mod operator;
 pub mod vault;
 
@@ -42,34 +41,25 @@ pub struct State {
     pub auth: OperatorAuth,
     pub vault: Vault,
     pub policies: BrandPolicies,
-    /// Brand names and colours for the export PDF (the same `BRANDS_JSON` as the emails).
-    pub brands: portal_mail::Brands,
-    /// Where the CJK fallback font lives (the documents bucket), for exports that need it.
-    pub fonts: Option<(aws_sdk_s3::Client, String)>,
     pub clock: Clock,
 }
 
 impl State {
-    /// `TABLE_NAME`, `DETAILS_KMS_KEY_ID`, `BRANDS_JSON`, optional `DOCUMENTS_BUCKET` (the export's CJK
-    /// font), the session and operator auth variables.
+    /// `TABLE_NAME`, `DETAILS_KMS_KEY_ID`, `BRANDS_JSON` (the brands' rules), the session and operator auth
+    /// variables.
     pub async fn from_env() -> Result<State, ConfigError> {
         let table = config::required("TABLE_NAME")?;
         let key = config::required("DETAILS_KMS_KEY_ID")?;
         let brands_json = config::optional("BRANDS_JSON");
         let policies = BrandPolicies::parse(brands_json.as_deref())
             .map_err(|problem| ConfigError { variable: "BRANDS_JSON", problem })?;
-        let brands = portal_mail::Brands::parse(brands_json.as_deref(), "noreply@portal.invalid")
-            .map_err(|e| ConfigError { variable: "BRANDS_JSON", problem: e.to_string() })?;
         let sdk = portal_store::aws::sdk_config().await;
-        let fonts = config::optional("DOCUMENTS_BUCKET").map(|b| (aws_sdk_s3::Client::new(&sdk), b));
         Ok(State {
             store: Store::new(portal_store::aws::dynamodb_client(&sdk, None), table),
             sessions: SessionConfig::from_env()?,
             auth: OperatorAuth::from_env()?,
             vault: Vault::new(portal_sealing::Sealer::new(aws_sdk_kms::Client::new(&sdk), key)),
             policies,
-            brands,
-            fonts,
             clock: Arc::new(Utc::now),
         })
     }
@@ -98,9 +88,6 @@ async fn route(state: &State, req: Request) -> Result<Response<Body>, ApiError> 
         }
         ["bookings", r, "traveller-details", t, "history", v, "restore"] => {
             only(&method, Method::POST, Box::pin(customer::restore(state, &req, r, t, v))).await
-        }
-        ["bookings", r, "traveller-details", t, "export"] => {
-            only(&method, Method::GET, Box::pin(customer::export(state, &req, r, t))).await
         }
         ["bookings", r, "traveller-details", t, "erasure-request"] => {
             only(&method, Method::POST, Box::pin(customer::request_erasure(state, &req, r, t))).await
@@ -135,7 +122,7 @@ where
 }
 
 /// 1-64 characters of `A-Za-z0-9_-` (what the operator's push accepts as a traveller id).
-pub(crate) fn check_traveller_id(id: &str) -> Result<(), ApiError> {
+pub fn check_traveller_id(id: &str) -> Result<(), ApiError> {
     if (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         Ok(())
     } else {

@@ -36,6 +36,7 @@ async fn main() {
     let operator_bookings =
         Arc::new(operator_bookings::State { store: env.store(), auth: auth.clone(), gateway: Some(sandbox.clone()) });
 
+    let details_key = portal_tests::details::details_key(&env).await;
     let gateway = Gateway::new()
         .function("operator-bookings", {
             let s = Arc::new((operator_bookings.clone(), documents_queue.clone()));
@@ -89,8 +90,15 @@ async fn main() {
         ))
         // Traveller details: sealed under a KMS key of their own (moto's KMS); retention on demand.
         .function("traveller-details", {
-            let s = portal_tests::details::state(&env, auth_state.sessions.clone(), auth.clone()).await;
+            let s =
+                portal_tests::details::state_with_key(&env, &details_key, auth_state.sessions.clone(), auth.clone());
             handler!(s, traveller_details::handle)
+        })
+        .function("details-export", {
+            let details =
+                portal_tests::details::state_with_key(&env, &details_key, auth_state.sessions.clone(), auth.clone());
+            let s = portal_tests::details::export(&env, details);
+            handler!(s, details_export::handle)
         })
         .page(portal_tests::details::local_page(portal_tests::details::retention(&env), &operator_key))
         .page(sandbox_checkout_page(sandbox, webhooks_state))

@@ -12,9 +12,9 @@ use portal_store::details::{DetailsItem, DetailsVersionItem};
 use serde_json::{Value, json};
 
 use crate::State;
-use crate::customer::history_entry;
+use traveller_details::customer::history_entry;
 
-pub(crate) struct Data<'a> {
+pub struct Data<'a> {
     pub booking: &'a Booking,
     pub traveller: &'a Traveller,
     pub item: Option<&'a DetailsItem>,
