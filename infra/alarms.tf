@@ -1,5 +1,6 @@
 # Alarms to one SNS topic: per-function errors and throttles, dead-letter depth, finance exporter lag (no
-# successful exporter run for an hour means events are piling up in the outbox), log lines the code marks for a
+# successful exporter run for an hour means events are piling up in the outbox), details-retention lag (no
+# successful daily run for 26 hours means details are kept past their retention), log lines the code marks for a
 # person (`alarm=...`), and operator sign-in links returned instead of emailed.
 
 resource "aws_sns_topic" "alarms" {
@@ -106,6 +107,51 @@ resource "aws_cloudwatch_metric_alarm" "exporter_lag" {
       namespace   = "AWS/Lambda"
       metric_name = "Errors"
       dimensions  = { FunctionName = aws_lambda_function.function["finance-exporter"].function_name }
+      period      = 3600
+      stat        = "Sum"
+    }
+  }
+}
+
+# The daily details-retention job (03:30 UTC) had no successful run for 26 hours: traveller details past their
+# retention are being kept (a failing run also fires its -errors alarm; this one also catches a run that never
+# started, e.g. a broken schedule). Hours without a run are missing data, so "breaching"; one successful run in
+# the 26 hourly windows keeps it OK.
+resource "aws_cloudwatch_metric_alarm" "details_retention_lag" {
+  alarm_name          = "${local.prefix}-details-retention-lag"
+  alarm_description   = "No successful details-retention run in the last 26 hours: traveller details past their retention are not being erased (docs/traveller-details.md, Retention)."
+  comparison_operator = "LessThanThreshold"
+  threshold           = 1
+  evaluation_periods  = 26
+  datapoints_to_alarm = 26
+  treat_missing_data  = "breaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+
+  metric_query {
+    id          = "ok_runs"
+    expression  = "invocations - errors"
+    label       = "successful runs"
+    return_data = true
+  }
+
+  metric_query {
+    id = "invocations"
+    metric {
+      namespace   = "AWS/Lambda"
+      metric_name = "Invocations"
+      dimensions  = { FunctionName = aws_lambda_function.function["details-retention"].function_name }
+      period      = 3600
+      stat        = "Sum"
+    }
+  }
+
+  metric_query {
+    id = "errors"
+    metric {
+      namespace   = "AWS/Lambda"
+      metric_name = "Errors"
+      dimensions  = { FunctionName = aws_lambda_function.function["details-retention"].function_name }
       period      = 3600
       stat        = "Sum"
     }

@@ -10,6 +10,8 @@
 #                          {table}, {table}/index/<name>, {exports_bucket}[/prefix], {documents_bucket}[/prefix],
 #                          {ses_identities} (every brand identity and the configuration set), {secret:<key>},
 #                          {queue:<key>} (iam.tf local.queue_arns)
+#                          {details_key} (the traveller-details KMS key, kms.tf: the only way to it; the key
+#                          policy grants the same actions to this role, both only with the sealing context)
 #   leading_keys         partition keys the function may touch (IAM StringLike patterns: "B#*", "DUE"), set by iam.tf
 #                        as a ForAllValues:StringLike dynamodb:LeadingKeys condition on its dynamodb:* statements.
 #                        For a Query of an index the leading key is the index's hash key value (EMAIL#..., DUE,
@@ -360,6 +362,95 @@ locals {
       # The unexported_events index (UNEXPORTED; HELD is where held events move), the outbox events it returns,
       # the exporter's lease.
       leading_keys = ["UNEXPORTED", "HELD", "OUTBOX#*", "LEASE#finance-exporter"]
+    }
+    # Traveller details (docs/traveller-details.md): the customer's forms, history and erasure request; the
+    # operator's full values, history, restore, event feed and erasure status. The sensitive part is sealed
+    # under the details key (kms.tf), which only the traveller details functions' roles may use.
+    "traveller-details" = {
+      memory  = 512
+      timeout = 30
+      env = {
+        OPERATOR_AUTH           = "iam"
+        OPERATOR_PRINCIPALS     = join(",", var.operator_principal_arns)
+        DETAILS_KMS_KEY_ID      = local.details_key_alias
+        BRANDS_JSON             = local.brands_json
+        SESSION_IDLE_SECONDS    = tostring(var.session_idle_seconds)
+        SESSION_MAX_AGE_SECONDS = tostring(var.session_max_age_seconds)
+      }
+      secrets              = { SESSION_KEYS = "session_keys" }
+      reserved_concurrency = null
+      schedule             = null
+      schedule_input       = null
+      http                 = true
+      permissions = [
+        # The booking collection (details items included), versions, the profile; each change one
+        # TransactWriteItems of Put (current details conditional on its version, version and event
+        # attribute_not_exists, the profile).
+        { actions = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"], resources = ["{table}"] },
+        # The operator's feed: gsi3pk = TRAVELLER_EVENTS.
+        { actions = ["dynamodb:Query"], resources = ["{table}/index/unexported_events"] },
+        { actions = ["kms:GenerateDataKey", "kms:Decrypt"], resources = ["{details_key}"] },
+      ]
+      # Bookings, details versions (DETAILS#), traveller events (TEVT#) and their feed (TRAVELLER_EVENTS),
+      # profiles (PROFILE#<email hash>).
+      leading_keys = ["B#*", "DETAILS#*", "TEVT#*", "TRAVELLER_EVENTS", "PROFILE#*"]
+    }
+
+    # "Download my data" (GET /bookings/{reference}/traveller-details/{traveller_id}/export): everything held
+    # about one traveller, as JSON or a PDF. Apart from traveller-details so the PDF writer and its fonts stay
+    # out of that function; reads through traveller-details' state, so the same environment and key.
+    "details-export" = {
+      # PDF rendering (the same renderer as the document-worker).
+      memory  = 1024
+      timeout = 30
+      env = {
+        OPERATOR_AUTH           = "iam"
+        OPERATOR_PRINCIPALS     = join(",", var.operator_principal_arns)
+        DETAILS_KMS_KEY_ID      = local.details_key_alias
+        BRANDS_JSON             = local.brands_json
+        SESSION_IDLE_SECONDS    = tostring(var.session_idle_seconds)
+        SESSION_MAX_AGE_SECONDS = tostring(var.session_max_age_seconds)
+        # The CJK fallback font (fonts/ only; the function reads no booking document).
+        DOCUMENTS_BUCKET = aws_s3_bucket.portal["documents"].bucket
+      }
+      secrets              = { SESSION_KEYS = "session_keys" }
+      reserved_concurrency = null
+      schedule             = null
+      schedule_input       = null
+      http                 = true
+      permissions = [
+        # The booking collection (details items, sessions), the versions, the profile a form may offer.
+        { actions = ["dynamodb:Query", "dynamodb:GetItem"], resources = ["{table}"] },
+        # Reads only: it opens sealed values, never seals.
+        { actions = ["kms:Decrypt"], resources = ["{details_key}"] },
+        { actions = ["s3:GetObject"], resources = ["{documents_bucket}/fonts/*"] },
+      ]
+      leading_keys = ["B#*", "DETAILS#*", "PROFILE#*"]
+    }
+
+    # Daily: erases traveller details whose retention after travel has ended, from the sparse retention
+    # entries of the due_instalments index (gsi2pk = DETAILS_ERASE), re-reading the booking first.
+    "details-retention" = {
+      memory  = 256
+      timeout = 900
+      env = {
+        BRANDS_JSON = local.brands_json
+      }
+      secrets = {}
+      # One run at a time (each erasure is version-conditional, so an overlap is safe but useless).
+      reserved_concurrency = 1
+      schedule             = "cron(30 3 * * ? *)"
+      schedule_input       = jsonencode({})
+      http                 = false
+      permissions = [
+        { actions = ["dynamodb:Query"], resources = ["{table}/index/due_instalments"] },
+        # The booking re-read, the erasure (TransactWriteItems of Put) and the deletion of the stored versions.
+        { actions = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"], resources = ["{table}"] },
+        # The details key, as the erasure path of traveller_details links it (an erasure itself leaves nothing sealed).
+        { actions = ["kms:GenerateDataKey", "kms:Decrypt"], resources = ["{details_key}"] },
+      ]
+      # The retention entries (DETAILS_ERASE), bookings, versions, events, profiles.
+      leading_keys = ["DETAILS_ERASE", "B#*", "DETAILS#*", "TEVT#*", "PROFILE#*"]
     }
   }
 

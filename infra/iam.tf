@@ -2,6 +2,8 @@
 # plus its own log group and X-Ray. infra/tests/consistency.py checks each statement list against the AWS calls
 # the function's code can reach. Every DynamoDB statement carries the entry's leading_keys as a
 # dynamodb:LeadingKeys condition (functions.tf header), so a role reaches only the partitions its code builds.
+# A statement on {details_key} carries the sealing encryption-context condition (kms.tf), and the same actions
+# are what the details key's own policy grants that role: a role without such a statement cannot use the key.
 
 data "aws_iam_policy_document" "lambda_assume" {
   statement {
@@ -33,9 +35,12 @@ locals {
         actions = s.actions
         # DynamoDB statements only (consistency.py keeps dynamodb:* apart from other services' actions).
         leading_keys = anytrue([for a in s.actions : startswith(a, "dynamodb:")]) ? f.leading_keys : []
+        # {details_key}: only with the sealing encryption context (kms.tf), like the key policy's statement.
+        key_conditions = contains(s.resources, "{details_key}") ? local.details_key_conditions : []
         resources = flatten([
           for r in s.resources : (
             r == "{ses_identities}" ? local.ses_sending_arns :
+            r == "{details_key}" ? [aws_kms_key.details.arn] :
             startswith(r, "{secret:") ? [local.secret_arns[trimsuffix(trimprefix(r, "{secret:"), "}")]] :
             startswith(r, "{queue:") ? [local.queue_arns[trimsuffix(trimprefix(r, "{queue:"), "}")]] :
             [replace(replace(replace(r,
@@ -95,6 +100,15 @@ data "aws_iam_policy_document" "function" {
           test     = "ForAllValues:StringLike"
           variable = "dynamodb:LeadingKeys"
           values   = statement.value.leading_keys
+        }
+      }
+
+      dynamic "condition" {
+        for_each = statement.value.key_conditions
+        content {
+          test     = condition.value.test
+          variable = condition.value.variable
+          values   = condition.value.values
         }
       }
     }

@@ -53,5 +53,6 @@ resource "aws_lambda_function" "function" {
     mode = "Active"
   }
 
-  depends_on = [aws_iam_role_policy.function, aws_cloudwatch_log_group.function]
+  # The alias: DETAILS_KMS_KEY_ID names it (kms.tf).
+  depends_on = [aws_iam_role_policy.function, aws_cloudwatch_log_group.function, aws_kms_alias.details]
 }

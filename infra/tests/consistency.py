@@ -13,7 +13,11 @@ Fails, naming what is missing, when:
     index.html), a pattern takes the app's paths, the SPA fallback is not the app behavior's viewer-request
     function (or custom_error_response is used), or the execute-api endpoint is left on;
   - a function can reach a partition-key constructor (or queries an index whose items live in a partition) that
-    its `leading_keys` (the dynamodb:LeadingKeys condition of iam.tf) does not cover; see "partition keys" below.
+    its `leading_keys` (the dynamodb:LeadingKeys condition of iam.tf) does not cover; see "partition keys" below;
+  - the traveller details key (kms.tf) can be used by anyone but the roles whose functions.tf permissions name
+    {details_key}: its policy hands crypto operations (or grants) to the account (IAM), its per-role statements
+    are not derived from those permissions or lack the encryption-context condition, or a {details_key}
+    statement mixes in other actions or resources; see details_key() below.
 
 What "its code" means: starting from `main` in functions/<name>/src/main.rs, every fn reachable by name through
 the crate's src/ (src/bin/ excluded: those are separate tools, not the Lambda) and the shared (and function
@@ -73,6 +77,10 @@ SDK_CALLS = {
     "receive_message": ("sqs:ReceiveMessage", "queue"),
     "delete_message": ("sqs:DeleteMessage", "queue"),
     "get_secret_value": ("secretsmanager:GetSecretValue", "secret"),
+    # shared/sealing (the traveller details key, {details_key})
+    "generate_data_key": ("kms:GenerateDataKey", "kms"),
+    "decrypt": ("kms:Decrypt", "kms"),
+    "encrypt": ("kms:Encrypt", "kms"),
 }
 # TransactWriteItems has no IAM action of its own: each contained action needs its own.
 TRANSACT_PARTS = {
@@ -265,8 +273,13 @@ def code_usage(repo: Path, crate: Path) -> Usage:
         fns += parse_fns(p)
     own_owners = {f.owner for f in fns if f.owner}
     linked_entries: list[Fn] = []  # entry points of linked function crates: reached only by an exact path
+    linked_crates: dict[str, Path] = {}  # module name (traveller_details) -> a linked function crate's dir
     for d in shared_deps(repo, crate):
         linked = d.parent.name == "functions"
+        if linked:
+            cm = re.search(r'^name\s*=\s*"([^"]+)"', (d / "Cargo.toml").read_text(), re.M)
+            if cm:
+                linked_crates[cm.group(1).replace("-", "_")] = d
         for p in crate_sources(d):
             for f in parse_fns(p):
                 (linked_entries if linked and f.name in ENTRY_POINTS else fns).append(f)
@@ -323,6 +336,12 @@ def code_usage(repo: Path, crate: Path) -> Usage:
             q, name = m.group(1).split("::")[-2], m.group(2)
             if q == "Self" and f.owner:
                 q = f.owner
+            path = m.group(1).split("::")[:-1]
+            if len(path) >= 2 and path[0] in linked_crates:
+                # `traveller_details::State::from_env`: that crate's type, even when this crate has a type of
+                # the same name (details-export's own State builds on traveller-details').
+                home = linked_crates[path[0]]
+                reach(f, [t for t in linked_entries if t.name == name and t.owner == q and home in t.path.parents])
             if q in owners:
                 reach(f, by_qual.get(f"{q}::{name}", []))
             elif q in modules:
@@ -454,6 +473,20 @@ def key_pattern(fmt: str, consts: dict[str, tuple[str, Path]]) -> str:
     return s if i < 0 else s[:i] + "*"
 
 
+def sort_key_prefix_value(body: str, at: int) -> bool:
+    """Is the literal at `at` the value of an expression attribute (`.expression_attribute_values(":p", ..
+    format!("V#{id}#"))`) that the fn's key condition uses only as `begins_with(sk, :p)`? A sort-key prefix."""
+    window = body[max(0, at - 160) : at]
+    m = re.match(r'\.expression_attribute_values\(\s*":(\w+)"\s*,[^;]*?format!\(\s*$', window[window.rfind(".expression_attribute_values(") :])
+    if not m:
+        return False
+    name = m.group(1)
+    uses = re.findall(rf":{name}\b", body)
+    prefix_uses = re.findall(rf"begins_with\(\s*(?:sk|gsi\d+sk)\s*,\s*:{name}\s*\)", body)
+    # The definition itself is one use; every other use is a begins_with on a sort key.
+    return bool(prefix_uses) and len(uses) == 1 + len(prefix_uses)
+
+
 def key_constructors(repo: Path) -> tuple[list[KeyCtor], list[str]]:
     """Every partition-key constructor of the code, and the key-like literals that fit no rule."""
     consts = all_constants(repo)
@@ -488,6 +521,8 @@ def key_constructors(repo: Path) -> tuple[list[KeyCtor], list[str]]:
                 before = f.code[max(0, m.start() - 80) : m.start()]
                 if PARSE_CALL.search(before) or re.search(r"\b(?:sk|gsi\d+sk)\s*:\s*(?:Some\(\s*)?format!\(\s*$", before):
                     continue
+                if sort_key_prefix_value(f.body, m.start()):
+                    continue
                 line = f.body.count("\n", 0, at) + 1
                 problems.append(
                     f"{p.relative_to(repo)}: key-like literal \"{lit}\" in fn {f.name} (line {line} of the fn) is "
@@ -503,15 +538,18 @@ def key_constructors(repo: Path) -> tuple[list[KeyCtor], list[str]]:
     return ctors, problems
 
 
-def index_items(repo: Path, ctors: list[KeyCtor], tables: dict) -> dict[str, list[tuple[str, str]]]:
-    """index -> (table partition pattern, where) of the items that carry its hash key: a struct literal setting
-    `pk: <constructor>` and `gsi<N>pk: ..` together. A Query of the index returns those items' keys, which the
-    function may then read or write: their partition is a leading key too."""
+def index_items(repo: Path, ctors: list[KeyCtor], tables: dict) -> dict[str, list[tuple[str, str, str | None]]]:
+    """index -> (table partition pattern, where, index hash value) of the items that carry its hash key: a struct
+    literal setting `pk: <constructor>` and `gsi<N>pk: ..` together. A Query of the index returns those items'
+    keys, which the function may then read or write: their partition is a leading key too. The hash value is
+    known when the literal sets it from a *_PK / *_GSI<N>PK constant or a string (`gsi3pk: UNEXPORTED_GSI3PK`):
+    a function whose leading_keys do not cover it cannot query that partition of the index, so never gets
+    those items (the finance exporter's UNEXPORTED and the traveller feed's TRAVELLER_EVENTS share one index)."""
     by_hash = {d["hash_key"]: idx for idx, d in tables["global_secondary_indexes"].items()}
     fn_ctors = {c.name: c.pattern for c in ctors if c.kind == "fn" and not c.gsi}
     const_ctors = {c.name: c.pattern for c in ctors if c.kind == "const" and not c.gsi}
     consts = all_constants(repo)
-    out: dict[str, list[tuple[str, str]]] = {}
+    out: dict[str, list[tuple[str, str, str | None]]] = {}
     for p in key_sources(repo):
         for f in parse_fns(p):
             for m in re.finditer(r"\bpk\s*:\s*([^,\n]+)", f.code):
@@ -537,8 +575,23 @@ def index_items(repo: Path, ctors: list[KeyCtor], tables: dict) -> dict[str, lis
                 for g in re.findall(r"\b(gsi\d+pk)\s*:", block):
                     if g in by_hash:
                         where = f"{p.relative_to(repo)}:{(f.owner + '::') if f.owner else ''}{f.name}"
-                        out.setdefault(by_hash[g], []).append((pattern, where))
+                        out.setdefault(by_hash[g], []).append((pattern, where, hash_value(f, open_at, block, g, consts)))
     return out
+
+
+def hash_value(f: Fn, open_at: int, block: str, g: str, consts: dict[str, tuple[str, Path]]) -> str | None:
+    """The value a struct literal gives `g` (gsi<N>pk), when it is a key constant or a plain string."""
+    m = re.search(rf"\b{g}\s*:", block)
+    if not m:
+        return None
+    expr = f.body[open_at + m.end() : open_at + m.end() + 120].split(",")[0].split("\n")[0]
+    lit = re.match(r'\s*(?:Some\(\s*)?"([^"{}]*)"', expr)
+    if lit:
+        return lit.group(1)
+    c = re.match(r"\s*(?:Some\(\s*)?(?:\w+::)*([A-Z][A-Z0-9_]*)\b", expr)
+    if c and PK_CONST.search(c.group(1)) and c.group(1) in consts:
+        return consts[c.group(1)][0]
+    return None
 
 
 def reached_ctors(usage: Usage, ctors: list[KeyCtor]) -> list[KeyCtor]:
@@ -613,6 +666,8 @@ def allowed(statements: list[dict], action: str, kind: str) -> bool:
             if kind == "ses" and r == "{ses_identities}":
                 return True
             if kind in ("secret", "queue") and r.startswith("{" + kind + ":"):
+                return True
+            if kind == "kms" and r == "{details_key}":
                 return True
     return False
 
@@ -759,6 +814,9 @@ def check(repo: Path = REPO, infra: Path | None = None) -> list[str]:
             "condition (the entry's leading_keys) on the DynamoDB statements"
         )
 
+    # --- the traveller details key: only the roles that call it, only with the sealing context
+    problems += details_key(doc, functions)
+
     # --- per function: environment and IAM
     for name in crates:
         if name not in functions:
@@ -808,7 +866,8 @@ def check(repo: Path = REPO, infra: Path | None = None) -> list[str]:
         for (action, kind), where in sorted(usage.actions.items()):
             if not allowed(statements, action, kind):
                 res = {"table": "{table}", "s3object": "{<x>_bucket}/<prefix>", "s3bucket": "{<x>_bucket}",
-                       "ses": "{ses_identities}", "secret": "{secret:<key>}", "queue": "{queue:<key>}"}.get(
+                       "ses": "{ses_identities}", "secret": "{secret:<key>}", "queue": "{queue:<key>}",
+                       "kms": "{details_key}"}.get(
                     kind, "{table}/index/" + kind[6:] if kind.startswith("index:") else kind)
                 problems.append(
                     f"{name}: IAM lacks {action} on {res} (called in {where}); add it to "
@@ -833,7 +892,9 @@ def check(repo: Path = REPO, infra: Path | None = None) -> list[str]:
                        if resource_kind(unq(r)).startswith("index:")}
             hashes = {tables["global_secondary_indexes"][i]["hash_key"] for i in queried if i in tables["global_secondary_indexes"]}
             for idx in sorted(queried):
-                for pattern, where in idx_items.get(idx, []):
+                for pattern, where, hash_val in idx_items.get(idx, []):
+                    if hash_val is not None and not covers(leading, hash_val):
+                        continue  # the function cannot query the index partition these items are in
                     if not covers(leading, pattern):
                         problems.append(
                             f"{name}: queries index {idx}, whose items have partition keys \"{pattern}\" "
@@ -858,6 +919,82 @@ def check(repo: Path = REPO, infra: Path | None = None) -> list[str]:
                             f"{name}: IAM grants {a} on {r} but the function's code never makes that call "
                             f"(least privilege: remove it from local.functions[\"{name}\"].permissions)"
                         )
+    return problems
+
+
+# KMS actions that use a key (or hand out its use): none may be granted by the details key's policy other than
+# through the per-function statements.
+KMS_USE = re.compile(
+    r"^kms:(\*|.*\*.*|Decrypt|Encrypt|ReEncrypt\w*|GenerateDataKey\w*|GenerateMac|VerifyMac|Sign|Verify|"
+    r"DeriveSharedSecret|CreateGrant|RetireGrant|Create\*)$"
+)
+
+
+def details_key(doc: dict, functions: dict) -> list[str]:
+    """kms.tf: aws_kms_key.details takes data.aws_iam_policy_document.details_key, whose static statements
+    (the account's administration) grant no use of the key, and whose only other statements are one per
+    {details_key} function (for_each local.details_key_statements), principal that function's role, with the
+    encryption-context condition (local.details_key_conditions). iam.tf puts the same condition on the role's
+    statement. A {details_key} statement of functions.tf has kms:* actions and that one resource only."""
+    problems: list[str] = []
+    key = resources(doc, "aws_kms_key").get("details")
+    if not key:
+        return ["aws_kms_key.details (the traveller details key, kms.tf) is missing"]
+    if unq(key.get("policy")) != "${data.aws_iam_policy_document.details_key.json}":
+        problems.append("aws_kms_key.details must take policy = data.aws_iam_policy_document.details_key.json")
+    if key.get("enable_key_rotation") is not True:
+        problems.append("aws_kms_key.details must set enable_key_rotation = true")
+    policy = None
+    for block in doc.get("data", []):
+        for t, named in block.items():
+            if unq(t) == "aws_iam_policy_document" and "details_key" in {unq(n) for n in named}:
+                policy = {unq(n): b for n, b in named.items()}["details_key"]
+    if policy is None:
+        return problems + ["data.aws_iam_policy_document.details_key (the details key policy) is missing"]
+    for st in policy.get("statement", []):
+        sid = unq(st.get("sid") or "?")
+        actions = st.get("actions", [])
+        if not isinstance(actions, list):
+            problems.append(f"details key policy statement {sid}: actions must be a literal list")
+            continue
+        for a in (unq(a) for a in actions):
+            if KMS_USE.match(a):
+                problems.append(
+                    f"details key policy statement {sid} grants {a}: only the per-function statements may use the "
+                    f"key (the account keeps administration only, so no IAM policy reaches the values)"
+                )
+    for dyn in policy.get("dynamic", []):
+        for dname, body in dyn.items():
+            if unq(dname) != "statement":
+                continue
+            content = (body.get("content") or [{}])[0]
+            text = json.dumps(content)
+            if "local.details_key_statements" not in str(body.get("for_each")):
+                problems.append("details key policy: a dynamic statement not over local.details_key_statements "
+                                "(the {details_key} permissions of functions.tf)")
+            if "aws_iam_role.function[statement.key].arn" not in text:
+                problems.append("details key policy: the per-function statement's principal must be "
+                                "aws_iam_role.function[statement.key].arn")
+            if "local.details_key_conditions" not in text:
+                problems.append("details key policy: the per-function statement lacks the encryption-context "
+                                "condition (local.details_key_conditions)")
+    role_doc = {}
+    for block in doc.get("data", []):
+        for t, named in block.items():
+            if unq(t) == "aws_iam_policy_document":
+                role_doc.update({unq(n): b for n, b in named.items() if unq(n) == "function"})
+    if ("details_key_conditions" not in json.dumps(local_values(doc).get("function_statements"))
+            or "statement.value.key_conditions" not in json.dumps(role_doc.get("function"))):
+        problems.append("iam.tf: statements on {details_key} must carry local.details_key_conditions (key_conditions)")
+    for name, f in functions.items():
+        for st in f.get("permissions") or []:
+            res = [unq(r) for r in st.get("resources", [])]
+            if "{details_key}" not in res:
+                continue
+            acts = [unq(a) for a in st.get("actions", [])]
+            if res != ["{details_key}"] or not all(a.startswith("kms:") for a in acts):
+                problems.append(f"{name}: a {{details_key}} statement must have only kms: actions and only that "
+                                f"resource (the encryption-context condition applies to the whole statement)")
     return problems
 
 
@@ -944,6 +1081,8 @@ def resource_kind(r: str) -> str:
         return "s3bucket"
     if r == "{ses_identities}":
         return "ses"
+    if r == "{details_key}":
+        return "kms"
     m = re.match(r"^\{(secret|queue):", r)
     return m.group(1) if m else r
 

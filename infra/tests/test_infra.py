@@ -141,6 +141,11 @@ class Consistency(Broken):
         edit(self.infra / "functions.tf", r'("sign-in-mailer" = \{.*?)secrets\s*=\s*\{ TOKEN_HASH_KEY = "token_hash_key" \}', r"\1secrets = {}", regex=True)
         self.assertReported("sign-in-mailer: environment variable TOKEN_HASH_KEY is required at start-up (functions/auth/src/config.rs")
 
+    def test_a_linked_crates_type_of_the_same_name(self) -> None:
+        # details-export's own State builds on traveller_details::State::from_env, which reads the key id.
+        edit(self.infra / "functions.tf", r'("details-export" = \{.*?)\n\s*DETAILS_KMS_KEY_ID\s*=[^\n]*', r"\1", regex=True)
+        self.assertReported("details-export: environment variable DETAILS_KMS_KEY_ID is required at start-up (functions/traveller-details/src/lib.rs")
+
     def test_a_partition_prefix_missing_from_leading_keys(self) -> None:
         edit(self.infra / "functions.tf", r'("payment-webhooks" = \{.*?leading_keys\s*=\s*\[[^\]]*?), "WHEVT#\*"', r"\1", regex=True)
         self.assertReported(
@@ -166,6 +171,38 @@ class Consistency(Broken):
         lib = self.repo / "functions/bookings/src/lib.rs"
         lib.write_text(lib.read_text() + '\npub fn audit_key(id: &str) -> String {\n    format!("AUDIT#{id}")\n}\n')
         self.assertReported('functions/bookings/src/lib.rs: key-like literal "AUDIT#*" in fn audit_key')
+
+    def test_an_index_partition_the_function_queries(self) -> None:
+        # The feed's items are TEVT# events on unexported_events (gsi3pk = TRAVELLER_EVENTS): covered only where
+        # the function may query that partition (the finance exporter, on UNEXPORTED and HELD, is not asked).
+        edit(self.infra / "functions.tf", r'("traveller-details" = \{.*?leading_keys\s*=\s*\[[^\]]*?), "TEVT#\*"', r"\1", regex=True)
+        self.assertReported('traveller-details: queries index unexported_events, whose items have partition keys "TEVT#*"')
+
+    def test_a_sort_key_prefix_used_as_a_key_value(self) -> None:
+        # `V#<traveller>#` is a sort-key prefix only while the query uses it in begins_with(sk, ..).
+        edit(self.repo / "shared/store/src/details.rs", "begins_with(sk, :prefix)", "sk = :prefix")
+        self.assertReported('shared/store/src/details.rs: key-like literal "V#*" in fn details_versions')
+
+    def test_the_details_key_without_its_permission(self) -> None:
+        edit(self.infra / "functions.tf", r'("traveller-details" = \{.*?)\n\s*\{ actions = \["kms:GenerateDataKey", "kms:Decrypt"\], resources = \["\{details_key\}"\] \},', r"\1", regex=True)
+        self.assertReported("traveller-details: IAM lacks kms:GenerateDataKey on {details_key} (called in shared/sealing/src/lib.rs")
+
+    def test_the_details_key_granted_to_a_function_that_never_seals(self) -> None:
+        edit(self.infra / "functions.tf", r'("documents" = \{.*?permissions = \[)', r'\1\n        { actions = ["kms:Decrypt"], resources = ["{details_key}"] },', regex=True)
+        self.assertReported("documents: IAM grants kms:Decrypt on {details_key} but the function's code never makes that call")
+
+    def test_the_details_key_handed_to_iam(self) -> None:
+        # The "enable IAM policies" statement (kms:* for the account) would let any role's IAM policy decrypt.
+        edit(self.infra / "kms.tf", '      "kms:CancelKeyDeletion",\n', '      "kms:*",\n')
+        edit(self.infra / "kms.tf", '      "kms:RevokeGrant",\n', '      "kms:CreateGrant",\n')
+        self.assertReported(
+            "details key policy statement AccountAdministersOnly grants kms:*",
+            "details key policy statement AccountAdministersOnly grants kms:CreateGrant",
+        )
+
+    def test_the_details_key_policy_without_the_context_condition(self) -> None:
+        edit(self.infra / "kms.tf", r'(data "aws_iam_policy_document" "details_key" \{.*?)\n      dynamic "condition" \{.*?\n      \}\n', r"\1\n", regex=True)
+        self.assertReported("details key policy: the per-function statement lacks the encryption-context condition")
 
     def test_leading_keys_without_the_iam_condition(self) -> None:
         edit(self.infra / "iam.tf", '"dynamodb:LeadingKeys"', '"dynamodb:Attributes"')

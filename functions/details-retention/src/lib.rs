@@ -42,7 +42,7 @@ pub async fn run(state: &State, now: DateTime<Utc>) -> Result<Report, ApiError> 
             Ok(false) => report.postponed += 1,
             Err(e) => {
                 report.failed += 1;
-                tracing::warn!(reference = %d.reference, traveller = %d.traveller_id, error = %e, "retention erase failed");
+                tracing::warn!(reference = %d.reference, traveller = %d.traveller_id, error = %e, alarm = "details_erase_failed", "retention erase failed; retried on the next run");
             }
         }
     }

@@ -4,7 +4,6 @@ use lambda_http::{Error, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     portal_http::init_tracing();
-    portal_http::config::install_secrets(portal_secrets::load_from_env().await?);
     let table = portal_http::config::required("TABLE_NAME")?;
     let policies =
         portal_details::policy::BrandPolicies::parse(portal_http::config::optional("BRANDS_JSON").as_deref())
