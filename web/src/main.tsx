@@ -21,6 +21,8 @@ import { BookingPage } from "./pages/booking";
 import { PayPage } from "./pages/pay";
 import { SchedulePage } from "./pages/schedule";
 import { NotFound } from "./pages/not-found";
+import { TravellersPage } from "./pages/travellers";
+import { TravellerFormPage } from "./pages/traveller-form";
 
 setUnauthorisedHandler(() => {
   if (location.pathname !== "/sign-in") {
@@ -109,6 +111,18 @@ function App() {
       break;
     case "schedule":
       page = <SchedulePage key={route.reference} reference={route.reference} />;
+      break;
+    case "travellers":
+      page = <TravellersPage key={route.reference} reference={route.reference} />;
+      break;
+    case "traveller":
+      page = (
+        <TravellerFormPage
+          key={`${route.reference}/${route.travellerId}`}
+          reference={route.reference}
+          travellerId={route.travellerId}
+        />
+      );
       break;
     default:
       page = <NotFound />;

@@ -1,4 +1,4 @@
-// A few lines of History API routing: the app has five routes, a router library would outweigh them.
+// A few lines of History API routing: the app has seven routes, a router library would outweigh them.
 import { useEffect, useState } from "preact/hooks";
 
 const listeners = new Set<() => void>();
@@ -30,6 +30,8 @@ export type Route =
   | { page: "booking"; reference: string }
   | { page: "pay"; reference: string; params: URLSearchParams }
   | { page: "schedule"; reference: string }
+  | { page: "travellers"; reference: string }
+  | { page: "traveller"; reference: string; travellerId: string }
   | { page: "not-found" };
 
 export function parseRoute(pathAndQuery: string): Route {
@@ -37,6 +39,12 @@ export function parseRoute(pathAndQuery: string): Route {
   const params = new URLSearchParams(query);
   if (path === "/" || path === "/trips") return { page: "trips" };
   if (path === "/sign-in") return { page: "sign-in", params };
+  const td = /^\/trips\/([A-Za-z0-9-]{1,20})\/travellers(?:\/([A-Za-z0-9_-]{1,40}))?\/?$/.exec(path);
+  if (td?.[1]) {
+    const reference = decodeURIComponent(td[1]);
+    if (td[2]) return { page: "traveller", reference, travellerId: decodeURIComponent(td[2]) };
+    return { page: "travellers", reference };
+  }
   const m = /^\/trips\/([A-Za-z0-9-]{1,20})(\/pay|\/schedule)?\/?$/.exec(path);
   if (m?.[1]) {
     const reference = decodeURIComponent(m[1]);

@@ -259,7 +259,8 @@ pub(crate) fn input_from(v: Value) -> Result<DetailsInput, ApiError> {
             return ApiError::bad_request(format!("{msg} (at {path})")).with_field(path);
         }
         let field = if path == "." { String::new() } else { path };
-        ApiError::validation(field.clone(), format!("{field}: {msg}"))
+        // Like the form's own checks: one `errors` entry, so a page has one way to read a 422.
+        ApiError::validation_errors(vec![FieldProblem { detail: format!("{field}: {msg}"), field }])
     })
 }
 

@@ -48,13 +48,26 @@ interface Options {
   idempotencyKey?: string;
   /** 401 is expected (e.g. "am I signed in?"): do not redirect. */
   quiet401?: boolean;
+  /** Optimistic concurrency: the ETag the change is based on. */
+  ifMatch?: string;
+}
+
+/** An answer with the ETag it came with (the version to send back as If-Match). */
+export interface Tagged<T> {
+  data: T;
+  etag: string | null;
 }
 
 async function call<T>(method: string, path: string, opts: Options = {}): Promise<T> {
+  return (await callTagged<T>(method, path, opts)).data;
+}
+
+async function callTagged<T>(method: string, path: string, opts: Options = {}): Promise<Tagged<T>> {
   const headers: Record<string, string> = { accept: "application/json" };
   if (acceptLanguage) headers["accept-language"] = acceptLanguage;
   if (opts.body !== undefined) headers["content-type"] = "application/json";
   if (opts.idempotencyKey) headers["idempotency-key"] = opts.idempotencyKey;
+  if (opts.ifMatch) headers["if-match"] = opts.ifMatch;
   let resp: Response;
   try {
     resp = await fetch(path, {
@@ -80,7 +93,7 @@ async function call<T>(method: string, path: string, opts: Options = {}): Promis
     if (resp.status === 401 && !opts.quiet401 && onUnauthorised) onUnauthorised();
     throw new ApiError(resp.status, (parsed as Partial<Problem> | null) ?? null);
   }
-  return parsed as T;
+  return { data: parsed as T, etag: resp.headers.get("etag") };
 }
 
 const seg = encodeURIComponent;
@@ -119,8 +132,55 @@ export const api = {
       body,
       idempotencyKey,
     }),
+  travellerDetailsList: (ref: string) =>
+    call<Json<"listTravellerDetails", 200>>("GET", `/bookings/${seg(ref)}/traveller-details`),
+  travellerDetails: (ref: string, id: string) =>
+    callTagged<Json<"getTravellerDetails", 200>>("GET", `/bookings/${seg(ref)}/traveller-details/${seg(id)}`),
+  saveTravellerDetails: (ref: string, id: string, body: Body<"putTravellerDetails">, ifMatch: string) =>
+    callTagged<Json<"putTravellerDetails", 200>>("PUT", `/bookings/${seg(ref)}/traveller-details/${seg(id)}`, {
+      body,
+      ifMatch,
+    }),
+  travellerDetailsHistory: (ref: string, id: string) =>
+    call<Json<"getTravellerDetailsHistory", 200>>("GET", `/bookings/${seg(ref)}/traveller-details/${seg(id)}/history`),
+  restoreTravellerDetails: (ref: string, id: string, version: number, ifMatch: string) =>
+    callTagged<Json<"restoreTravellerDetails", 200>>(
+      "POST",
+      `/bookings/${seg(ref)}/traveller-details/${seg(id)}/history/${version}/restore`,
+      { ifMatch },
+    ),
+  requestErasure: (ref: string, id: string, body: Body<"requestTravellerDetailsErasure">) =>
+    call<Json<"requestTravellerDetailsErasure", 202>>(
+      "POST",
+      `/bookings/${seg(ref)}/traveller-details/${seg(id)}/erasure-request`,
+      { body },
+    ),
 };
+
+/** Where the export of one traveller's data downloads from (a plain link: the browser sends the cookie). */
+export function travellerExportUrl(ref: string, id: string, format: "json" | "pdf"): string {
+  const path = `/bookings/${seg(ref)}/traveller-details/${seg(id)}/export`;
+  return format === "pdf" ? `${path}?format=pdf` : path;
+}
+
+/** The `errors` of a 422 from the traveller-details routes (each names its field). */
+export function fieldErrors(e: unknown): Schemas["DetailsFieldMessage"][] {
+  if (!(e instanceof ApiError) || e.status !== 422) return [];
+  const body = e.problem as { errors?: unknown } | null;
+  const errors = Array.isArray(body?.errors)
+    ? (body.errors as unknown[]).filter(
+        (x): x is Schemas["DetailsFieldMessage"] =>
+          typeof x === "object" && x !== null && typeof (x as { field?: unknown }).field === "string",
+      )
+    : [];
+  if (errors.length > 0) return errors;
+  // A 422 naming only its first field.
+  return e.problem?.field ? [{ field: e.problem.field, detail: e.problem.detail ?? "" }] : [];
+}
 
 export type Overview = Schemas["BookingOverview"];
 export type CheckoutRequest = Schemas["CheckoutRequest"];
 export type CheckoutResponse = Schemas["CheckoutResponse"];
+export type DetailsList = Schemas["TravellerDetailsList"];
+export type DetailsView = Schemas["TravellerDetailsView"];
+export type DetailsField = Schemas["DetailsField"];

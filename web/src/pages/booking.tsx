@@ -5,7 +5,7 @@ import { useApp, useTitle } from "../app";
 import { ErrorBox, Loading, Notice, PageHeading, errorText } from "../components";
 import { useI18n } from "../i18n";
 import { useLoad } from "../load";
-import { StatusBadge, actionHref, actionText, documentName, kindName } from "./parts";
+import { StatusBadge, actionHref, actionText, documentName, fieldList, kindName, percentText } from "./parts";
 
 export function useOverview(reference: string) {
   const { enterBooking, setWho } = useApp();
@@ -259,16 +259,18 @@ export function BookingPage({ reference }: { reference: string }) {
               </strong>
               {x.is_lead && <span class="badge">{t("booking.lead")}</span>}
               {x.is_you && <span class="badge">{t("booking.you")}</span>}
+              {x.details_percent !== undefined && (
+                <p class="muted">{t("booking.detailsPercent", { percent: percentText(x.details_percent, locale) })}</p>
+              )}
               {x.missing_details && x.missing_details.length > 0 && (
-                <p class="warn">
-                  {t("booking.missing", {
-                    fields: x.missing_details.map((f) => (f === "date_of_birth" ? t("field.date_of_birth") : f)).join(", "),
-                  })}
-                </p>
+                <p class="warn">{t("booking.missing", { fields: fieldList(x.missing_details, i18n) })}</p>
               )}
             </li>
           ))}
         </ul>
+        <p>
+          <a href={`${base}/travellers`}>{t("booking.detailsLink")}</a>
+        </p>
       </section>
     </div>
   );

@@ -37,14 +37,14 @@ export function actionHref(a: Schemas["PendingAction"], reference: string): stri
     case "instalment_awaiting_approval":
       return `${base}/schedule`;
     case "missing_passenger_details":
-      return `${base}#travellers`;
+      return `${base}/travellers`;
     case "documents_updated":
       return `${base}#documents`;
   }
 }
 
-export function actionText(a: Schemas["PendingAction"], o: Overview, { t }: I18n): string {
-  const field = (f: string) => (f === "date_of_birth" ? t("field.date_of_birth") : f);
+export function actionText(a: Schemas["PendingAction"], o: Overview, i18n: I18n): string {
+  const { t } = i18n;
   switch (a.type) {
     case "balance_due":
       return a.is_overdue && a.overdue
@@ -58,7 +58,7 @@ export function actionText(a: Schemas["PendingAction"], o: Overview, { t }: I18n
       const who = o.travellers.find((x) => x.id === a.traveller_id);
       return t("action.missing_passenger_details", {
         name: a.first_name ?? who?.first_name ?? "",
-        fields: (a.fields ?? []).map(field).join(", "),
+        fields: fieldList(a.fields ?? [], i18n),
       });
     }
     case "documents_updated":
@@ -66,4 +66,38 @@ export function actionText(a: Schemas["PendingAction"], o: Overview, { t }: I18n
         documents: (a.documents ?? []).map((d) => documentName(d.type, t)).join(", "),
       });
   }
+}
+
+const FIELDS: readonly Schemas["DetailsField"][] = [
+  "legal_name",
+  "date_of_birth",
+  "nationality",
+  "travel_document",
+  "dietary_requirements",
+  "allergies",
+  "mobility_notes",
+  "medical_notes",
+  "emergency_contact",
+  "phone",
+  "address",
+];
+
+/** A traveller-details field in words ("date of birth"); an unknown name as it came. */
+export function fieldWord(f: string, t: I18n["t"]): string {
+  return (FIELDS as readonly string[]).includes(f) ? t(`field.${f as Schemas["DetailsField"]}`) : f;
+}
+
+/** Fields in words as the locale lists them ("name, date of birth and emergency contact"). */
+export function fieldList(fields: readonly string[], { t, locale }: I18n): string {
+  const words = fields.map((f) => fieldWord(f, t));
+  try {
+    return new Intl.ListFormat(locale, { style: "long", type: "conjunction" }).format(words);
+  } catch {
+    return words.join(", ");
+  }
+}
+
+/** A whole percent in the locale's way ("100%", "100 %"). */
+export function percentText(p: number, locale: string): string {
+  return new Intl.NumberFormat(locale, { style: "percent", maximumFractionDigits: 0 }).format(p / 100);
 }
