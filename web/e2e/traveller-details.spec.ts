@@ -1,4 +1,5 @@
-// Traveller details (docs/traveller-details.md): a party of four filled to 100 % by keyboard only, the form
+// Traveller details (docs/traveller-details.md): a party of four filled to 100 % by keyboard only (en-GB, and
+// again in de-DE), the form
 // in German with the API's 422 shown next to each field, a traveller who sees only themself, history and
 // restore (and a stale save), the profile from the last trip, and the customer's own data (export, erasure).
 // Screenshots under web/screenshots/.
@@ -187,6 +188,51 @@ test("a party of four filled to 100 % by keyboard only, as the lead (en-GB)", as
   await expect(page.getByRole("link", { name: /^Details missing for/ })).toHaveCount(0);
   await expect(page.getByTestId("travellers")).not.toContainText("Details missing");
   await expect(page.getByTestId("travellers")).toContainText("Traveller details: 100% complete");
+});
+
+test("the same party of four filled to 100 % by keyboard only in German (de-DE)", async ({ browser, request }) => {
+  test.setTimeout(300_000);
+  const context = await browser.newContext({ locale: "de-DE", timezoneId: "Europe/Berlin" });
+  const page = await context.newPage();
+  const d = new Driver(page, "keyboard");
+  dateOrder = null; // this browser context's date fields may order their segments differently
+  const b = await freshBooking(request, "AE-50005", (body) => {
+    body.traveller_details = REQUIRE;
+  });
+  await page.goto((await operatorLink(request, b.reference)).link.replace(/^https?:\/\/[^/]+/, ""));
+  await d.press(page.getByRole("button", { name: "Bei meiner Buchung anmelden" }));
+  await expect(page).toHaveURL(new RegExp(`/trips/${b.reference}$`));
+  await expect(page.locator("html")).toHaveAttribute("lang", "de-DE");
+
+  await d.press(page.getByRole("link", { name: /^Fehlende Angaben für Alan: / }));
+  await expect(page).toHaveURL(new RegExp(`/trips/${b.reference}/travellers$`));
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Reisendendaten");
+  await expect(page.getByTestId("booking-percent")).not.toContainText("100");
+  await expectAccessible(page, "German travellers list");
+
+  for (const [id, p] of Object.entries(PARTY)) {
+    const first = id === "G1" ? "Grace" : id === "G2" ? "Alan" : id === "G3" ? "Katherine" : "Edsger";
+    const name = `${first} ${p.surname}`;
+    await d.press(page.getByRole("link", { name: `Angaben für ${name} ausfüllen oder ändern` }));
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText(`Angaben für ${name}`);
+    await fillRequired(d, page, p);
+    await d.press(page.getByRole("button", { name: "Angaben speichern" }));
+    const saved = page.getByTestId("details-message");
+    await expect(saved).toHaveText(new RegExp(`^Gespeichert\\. Die Angaben für ${name} sind zu 100\\s%\\svollständig\\.`));
+    await expect(saved).toBeFocused();
+    if (id === "G1") await expectAccessible(page, "German filled details form");
+    await d.press(saved.getByRole("link", { name: "Zurück zu den Reisendendaten" }));
+    await expect(page.getByTestId(`traveller-${id}`)).toContainText("Alles, was Ihr Reiseveranstalter braucht, liegt vor.");
+  }
+
+  await expect(page.getByTestId("booking-percent")).toHaveText(new RegExp(`^Buchung ${b.reference}: 100\\s%\\svollständig$`));
+  await expectAccessible(page, "German travellers list at 100 %");
+  await page.screenshot({ path: "screenshots/traveller-details-list-100-de-DE.png", fullPage: true });
+  await d.press(page.getByRole("link", { name: "Zurück zur Buchung" }));
+  await expect(page).toHaveURL(new RegExp(`/trips/${b.reference}$`));
+  await expect(page.getByRole("link", { name: /^Fehlende Angaben für/ })).toHaveCount(0);
+  await expect(page.getByTestId("travellers")).toContainText(/Reisendendaten: 100\s%\svollständig/);
+  await context.close();
 });
 
 test("the form in German: the API's 422 next to each field, then saved (de-DE)", async ({ browser, request }) => {
