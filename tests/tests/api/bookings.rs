@@ -294,7 +294,7 @@ async fn group_booking_seen_by_the_lead_and_by_a_traveller() {
         b["travellers"],
         json!([
             {"first_name": "Grace"},
-            {"id": "G2", "first_name": "Alan", "last_name": "Turing", "email": "alan@example.com", "is_lead": false, "is_you": true, "missing_details": ["date_of_birth"]},
+            {"id": "G2", "first_name": "Alan", "last_name": "Turing", "email": "alan@example.com", "is_lead": false, "is_you": true, "missing_details": ["legal_name", "date_of_birth", "emergency_contact"], "details_percent": 0},
             {"first_name": "Katherine"},
             {"first_name": "Edsger"}
         ])
