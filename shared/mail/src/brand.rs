@@ -86,6 +86,9 @@ impl Brands {
             /// The brand's traveller-details rule (`portal_details::policy`): checked there, accepted here.
             #[serde(default, rename = "details")]
             _details: Option<portal_domain::details_policy::DetailsPolicy>,
+            /// The brand's team roles for requests (`portal_requests::roles`): checked there, accepted here.
+            #[serde(default, rename = "requests")]
+            _requests: Option<serde_json::Value>,
         }
         let raw: HashMap<String, Raw> = match json {
             None => HashMap::new(),

@@ -12,6 +12,7 @@ pub mod items;
 pub mod keys;
 pub mod lookup;
 pub mod payments;
+pub mod requests;
 pub mod store;
 pub mod tables;
 

@@ -221,6 +221,40 @@ impl Store {
         collection_from_items(items)
     }
 
+    /// Write a transaction; a refusal names the positions (in the order the actions were added) whose
+    /// condition failed, so a caller can tell a duplicate from a cap from a concurrent writer. Nothing is
+    /// written when it is refused. (`Ok(Err(vec![]))`: refused by a concurrent transaction, retry.)
+    pub async fn commit_naming_failures(&self, tx: Tx) -> Result<Result<(), Vec<usize>>, StoreError> {
+        if tx.actions.len() > MAX_TRANSACTION_ACTIONS {
+            return Err(StoreError::TooLarge(tx.actions.len()));
+        }
+        if tx.actions.is_empty() {
+            return Ok(Ok(()));
+        }
+        match self.client.transact_write_items().set_transact_items(Some(tx.actions)).send().await {
+            Ok(_) => Ok(Ok(())),
+            Err(SdkError::ServiceError(e)) => match e.err() {
+                TransactWriteItemsError::TransactionCanceledException(c) => {
+                    let codes: Vec<&str> =
+                        c.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None")).collect();
+                    if codes.iter().all(|c| matches!(*c, "None" | "ConditionalCheckFailed" | "TransactionConflict")) {
+                        Ok(Err(codes
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, c)| **c == "ConditionalCheckFailed")
+                            .map(|(i, _)| i)
+                            .collect()))
+                    } else {
+                        Err(StoreError::Aws(format!("transaction cancelled: {}", codes.join(","))))
+                    }
+                }
+                TransactWriteItemsError::TransactionInProgressException(_) => Ok(Err(Vec::new())),
+                other => Err(StoreError::Aws(format!("TransactWriteItems: {other}"))),
+            },
+            Err(e) => Err(StoreError::aws(e)),
+        }
+    }
+
     /// Write a transaction. A failed condition anywhere is `StoreError::Conflict` and nothing is written.
     pub async fn commit(&self, tx: Tx) -> Result<(), StoreError> {
         if tx.actions.is_empty() {
