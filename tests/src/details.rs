@@ -16,7 +16,23 @@ use crate::gateway::Page;
 /// The brands' rules the tests and the local portal use: the walking-tour brand needs no passport; the
 /// cruise-like brand needs one valid six months after travel.
 pub const BRANDS_JSON: &str = r##"{
-  "alpine-escapes": {"name": "Alpine Escapes", "primary_colour": "#0a7c59"},
+  "alpine-escapes": {"name": "Alpine Escapes", "primary_colour": "#0a7c59",
+                     "requests": {
+                       "roles": {
+                         "reservations": {"name": {"en-GB": "Reservations team", "en-US": "Reservations team", "de-DE": "Reservierungsteam",
+                                                   "fr-FR": "Service réservations", "nl-NL": "Reserveringsteam", "ja-JP": "予約担当"},
+                                          "addresses": ["reservations@alpine.example", "desk@alpine.example"],
+                                          "deputy": {"address": "cover@alpine.example", "from": "2000-01-01", "until": "2000-01-14"}},
+                         "accounts": {"name": {"en-GB": "Accounts team", "de-DE": "Buchhaltung", "fr-FR": "Service comptabilité",
+                                               "nl-NL": "Administratie", "ja-JP": "経理担当"},
+                                      "addresses": ["accounts@alpine.example"]},
+                         "tour_leader": {"name": {"en-GB": "Your tour leader", "de-DE": "Ihre Reiseleitung", "fr-FR": "Votre accompagnateur",
+                                                  "nl-NL": "Uw reisleider", "ja-JP": "ツアーリーダー"},
+                                         "addresses": ["leaders@alpine.example"]}
+                       },
+                       "routing": {"cancellation": "accounts", "special_assistance": "tour_leader"},
+                       "operator_link": "https://backoffice.alpine.example/bookings/{reference}/requests/{request_id}"
+                     }},
   "sakura-tours": {"name": "Sakura Tours", "primary_colour": "#b5316a",
                    "details": {"required": ["legal_name", "date_of_birth", "nationality", "travel_document", "emergency_contact"],
                                "document_validity": {"months_after_travel": 6, "enforcement": "refuse"}}},

@@ -100,6 +100,17 @@ async fn main() {
             let s = portal_tests::details::export(&env, details);
             handler!(s, details_export::handle)
         })
+        // Amendment requests and messages; the agent page plays the operator's team through the operator API.
+        .function("requests", {
+            let s = portal_tests::requests::state(
+                &env,
+                auth_state.sessions.clone(),
+                auth.clone(),
+                &format!("http://127.0.0.1:{port}"),
+            );
+            handler!(s, requests::handle)
+        })
+        .page(portal_tests::requests::agent_page(&operator_key))
         .page(portal_tests::details::local_page(portal_tests::details::retention(&env), &operator_key))
         .page(sandbox_checkout_page(sandbox, webhooks_state))
         .page(portal_tests::web::app(portal_tests::web::dist_dir(), web_config(), web_logos()));
@@ -181,6 +192,18 @@ async fn main() {
     println!(
         "                        curl -X POST '{base}/local/details-retention?key={operator_key}&now=2027-12-01T00:00:00Z'"
     );
+    println!(
+        "  Requests & messages:  signed in, the web app's Requests page (or POST {base}/bookings/AE-10001/requests);"
+    );
+    println!(
+        "                        answer as the operator's team on the agent page {base}/local/agent?key={operator_key}"
+    );
+    println!(
+        "                        or: curl -H 'authorization: Bearer {operator_key}' -H 'content-type: application/json' \\"
+    );
+    println!("                        -d '{{\"body\": \"We can do that\", \"status\": \"waiting_for_customer\"}}' \\");
+    println!("                        {base}/operator/bookings/AE-10001/requests/<request_id>/messages");
+    println!("                        (team emails: moto's SES at {}/moto-api/data.json)", env.moto.url);
     println!("  Lost webhooks:        read open payments from the gateway, cancel expired checkouts, retry refunds:");
     println!(
         "                        curl -X POST '{base}/local/payment-reconciler?key={operator_key}&now=2027-06-01T00:00:00Z'"

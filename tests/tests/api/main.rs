@@ -10,5 +10,6 @@ mod finance;
 mod instalments;
 mod operator_bookings;
 mod reconciler;
+mod requests;
 mod sealing;
 mod secrets;
