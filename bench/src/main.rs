@@ -125,7 +125,16 @@ const FUNCTIONS: &[Function] = &[
         route: "GET /bookings/{reference}/traveller-details/{traveller_id}/export",
         request: details_export,
     },
+    Function { name: "requests", bin: "requests", route: "GET /bookings/{reference}/requests", request: requests_list },
 ];
+
+fn requests_list(c: &Ctx, _: usize) -> Value {
+    ApiRequest::new("GET", "/bookings/AE-10001/requests")
+        .route("/bookings/{reference}/requests")
+        .path_param("reference", "AE-10001")
+        .bearer(&c.token)
+        .event()
+}
 
 fn details_export(c: &Ctx, _: usize) -> Value {
     ApiRequest::new("GET", "/bookings/AE-10001/traveller-details/T1/export")
