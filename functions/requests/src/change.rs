@@ -54,7 +54,7 @@ pub fn status_of(r: &RequestItem) -> RequestStatus {
 pub fn caps_for(limits: &Limits, what: Counted, reference: &str, email: &str, now: DateTime<Utc>) -> Vec<CapBump> {
     let (per_booking, per_customer) = limits.of(what);
     let day = caps::day(now);
-    let sk = format!("D#{day}#{}", what.as_str());
+    let sk = cap_sk(day, what.as_str());
     let expires_at = (now + Duration::days(2)).timestamp();
     let mut out = vec![CapBump { pk: booking_cap_pk(reference), sk: sk.clone(), cap: per_booking, expires_at }];
     if !email.trim().is_empty() {
@@ -79,7 +79,7 @@ fn capped(now: DateTime<Utc>, which: usize, what: Counted) -> ApiError {
     .with_retry_after(retry)
 }
 
-pub fn event(
+pub fn request_event(
     reference: &str,
     booking_version: u64,
     kind: &str,
@@ -96,7 +96,7 @@ pub fn event(
         e.extend(extra);
     }
     RequestEventItem {
-        pk: event_pk(reference),
+        pk: request_event_pk(reference),
         sk: format!("EVT#{id}"),
         entity: ENTITY_EVENT.into(),
         event: e.to_string(),
@@ -112,7 +112,7 @@ fn message_event(m: &MessageItem) -> Value {
            "role": m.role, "body": m.body})
 }
 
-pub fn message(
+pub fn message_item(
     reference: &str,
     thread: &str,
     seq: u32,
@@ -137,7 +137,7 @@ pub fn message(
     }
 }
 
-pub fn idempotency(reference: &str, sk: String, made: String, now: DateTime<Utc>) -> IdempotencyItem {
+pub fn idempotency_marker(reference: &str, sk: String, made: String, now: DateTime<Utc>) -> IdempotencyItem {
     IdempotencyItem {
         pk: conversation_pk(reference),
         sk,
@@ -165,7 +165,7 @@ pub async fn submit(
 ) -> Result<bool, ApiError> {
     let r = &n.item;
     let reference = r.pk.trim_start_matches(portal_store::keys::PREFIX_BOOKING_PK);
-    let e = event(
+    let e = request_event(
         reference,
         booking_version,
         "request.submitted",
@@ -246,8 +246,8 @@ pub async fn act(
                 By::Team => Some(action.role.clone().unwrap_or_else(|| current.role.clone())),
                 _ => None,
             };
-            let m = message(reference, id, next.message_count, author, role, body.clone(), now);
-            events.push(event(
+            let m = message_item(reference, id, next.message_count, author, role, body.clone(), now);
+            events.push(request_event(
                 reference,
                 booking_version,
                 "request.message_added",
@@ -287,7 +287,7 @@ pub async fn act(
                 by_id: by_id.clone(),
                 agent: if by == By::Team { author.agent.clone() } else { None },
             });
-            events.push(event(
+            events.push(request_event(
                 reference,
                 booking_version,
                 "request.status_changed",
@@ -307,7 +307,7 @@ pub async fn act(
         next.revision += 1;
         let idem = idem_sk.clone().map(|sk| {
             let made = msg.as_ref().map_or_else(|| id.to_string(), |m| format!("{id}#{}", m.message_id));
-            idempotency(reference, sk, made, now)
+            idempotency_marker(reference, sk, made, now)
         });
         let w = RequestWrite {
             head: Head::Request { item: Box::new(next.clone()), expected_revision: Some(current.revision) },
@@ -369,8 +369,9 @@ pub async fn write_general(
             next.last_customer = Some(author.id.clone());
             next.last_customer_email = customer_email.map(str::to_string);
         }
-        let m = message(reference, GENERAL, next.message_count, author, Some(role.to_string()), body.to_string(), now);
-        let e = event(
+        let m =
+            message_item(reference, GENERAL, next.message_count, author, Some(role.to_string()), body.to_string(), now);
+        let e = request_event(
             reference,
             booking_version,
             "request.message_added",
@@ -384,7 +385,7 @@ pub async fn write_general(
             events: vec![e],
             idempotency: idem_sk
                 .clone()
-                .map(|sk| idempotency(reference, sk, format!("{GENERAL}#{}", m.message_id), now)),
+                .map(|sk| idempotency_marker(reference, sk, format!("{GENERAL}#{}", m.message_id), now)),
             caps: caps.clone(),
         };
         match store.write_request_change(&w).await? {

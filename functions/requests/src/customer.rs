@@ -227,7 +227,7 @@ pub(crate) async fn submit(state: &State, req: &Request, raw: &str) -> Result<Re
     };
     let role = s.roles.role_for(kind).id.clone();
     let author = s.author();
-    let message = v.message.clone().map(|m| change::message(s.reference(), &id, 1, &author, None, m, s.now));
+    let message = v.message.clone().map(|m| change::message_item(s.reference(), &id, 1, &author, None, m, s.now));
     let item = RequestItem {
         pk: portal_store::keys::booking_pk(s.reference()),
         sk: request_sk(&id),
@@ -258,7 +258,7 @@ pub(crate) async fn submit(state: &State, req: &Request, raw: &str) -> Result<Re
     let n = NewRequest {
         item,
         message,
-        idempotency: idem_sk.map(|sk| change::idempotency(s.reference(), sk, id.clone(), s.now)),
+        idempotency: idem_sk.map(|sk| change::idempotency_marker(s.reference(), sk, id.clone(), s.now)),
         caps: caps_for(&state.limits, Counted::Requests, s.reference(), &s.session.email, s.now),
     };
     let created = change::submit(&state.store, &n, s.c.version, Counted::Requests, s.now).await?;

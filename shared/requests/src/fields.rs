@@ -378,15 +378,15 @@ impl Fields<'_> {
 
     fn traveller_list(&mut self, key: &str, booking: &Booking) -> Vec<String> {
         let field = format!("fields.{key}");
-        let Some(Value::Array(items)) = self.obj.get(key) else {
+        let Some(Value::Array(listed)) = self.obj.get(key) else {
             self.errors.push(err(&field, format!("{field}: a list of the travellers concerned")));
             return Vec::new();
         };
-        if items.is_empty() {
+        if listed.is_empty() {
             self.errors.push(err(&field, format!("{field}: name at least one traveller")));
         }
         let mut out: Vec<String> = Vec::new();
-        for (i, v) in items.iter().enumerate() {
+        for (i, v) in listed.iter().enumerate() {
             match v.as_str() {
                 Some(id) if booking.traveller(id).is_some() => {
                     if out.iter().any(|o| o == id) {

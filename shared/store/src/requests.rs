@@ -52,7 +52,7 @@ pub fn message_sk(thread: &str, seq: u32) -> String {
     format!("M#{thread}#{seq:06}")
 }
 
-pub fn event_pk(reference: &str) -> String {
+pub fn request_event_pk(reference: &str) -> String {
     format!("REVT#{reference}")
 }
 
@@ -63,6 +63,19 @@ fn sha256_hex(s: &str) -> String {
 
 pub fn idempotency_sk(traveller_id: &str, scope: &str, key: &str) -> String {
     format!("IDEM#{}", sha256_hex(&format!("{traveller_id}\u{0}{scope}\u{0}{key}")))
+}
+
+/// A day's counter of `what` (`requests` or `messages`).
+pub fn cap_sk(day: chrono::NaiveDate, what: &str) -> String {
+    format!("D#{day}#{what}")
+}
+
+/// Every message of a thread (`Some`), or of every thread.
+pub fn thread_messages_sk(thread: Option<&str>) -> String {
+    match thread {
+        Some(t) => format!("M#{t}#"),
+        None => "M#".into(),
+    }
 }
 
 pub fn booking_cap_pk(reference: &str) -> String {
@@ -352,10 +365,7 @@ impl Store {
 
     /// A thread's messages, oldest first (`thread`: a request id or [`GENERAL`]); `None`: every thread's.
     pub async fn messages(&self, reference: &str, thread: Option<&str>) -> Result<Vec<MessageItem>, StoreError> {
-        let prefix = match thread {
-            Some(t) => format!("M#{t}#"),
-            None => "M#".into(),
-        };
+        let prefix = thread_messages_sk(thread);
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
         loop {
