@@ -155,3 +155,70 @@ export async function signInWithLink(d: Driver, path: string): Promise<void> {
   await d.press(d.page.getByRole("button", { name: "Sign in to my booking" }));
   await expect(d.page).toHaveURL(/\/trips\/[A-Z0-9-]+/);
 }
+
+/** The operator API with the local operator key (the agent's side of a test). */
+export async function operatorApi(
+  request: APIRequestContext,
+  method: "GET" | "POST" | "PUT",
+  path: string,
+  data?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const r = await request.fetch(path, {
+    method,
+    headers: { authorization: `Bearer ${info().operator_key}` },
+    ...(data === undefined ? {} : { data }),
+  });
+  const text = await r.text();
+  let body: Record<string, unknown> = {};
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    body = { text };
+  }
+  return { status: r.status(), body };
+}
+
+/** A day `days` from today (UTC) as YYYY-MM-DD. */
+export function inDays(days: number): string {
+  const t = new Date();
+  t.setUTCDate(t.getUTCDate() + days);
+  return t.toISOString().slice(0, 10);
+}
+
+const dateOrders = new WeakMap<Page, "DMY" | "MDY" | "YMD">();
+
+/** A date typed into <input type="date"> segment by segment by keyboard (pointer mode fills the ISO value).
+ * The segments' order is the browser's own (its UI locale, not the page's): the first date typed on a page
+ * finds it out with a probe date, read back, then the arrow keys return to the first segment. */
+export async function typeDate(d: Driver, input: Locator, iso: string): Promise<void> {
+  if (d.mode === "pointer") {
+    await input.fill(iso);
+  } else {
+    const [y = "", m = "", day = ""] = iso.split("-");
+    const keys = d.page.keyboard;
+    await d.focus(input);
+    let order = dateOrders.get(d.page);
+    if (!order) {
+      await keys.type("01021999");
+      const v = await input.inputValue();
+      order = v === "1999-02-01" ? "DMY" : v === "1999-01-02" ? "MDY" : "YMD";
+      dateOrders.set(d.page, order);
+      await keys.press("ArrowLeft");
+      await keys.press("ArrowLeft");
+    }
+    if (order === "DMY") await keys.type(`${day}${m}${y}`);
+    else if (order === "MDY") await keys.type(`${m}${day}${y}`);
+    else {
+      await keys.type(y);
+      await keys.press("ArrowRight");
+      await keys.type(`${m}${day}`);
+    }
+  }
+  await expect(input).toHaveValue(iso);
+}
+
+/** The page fits its viewport's width (no sideways scrolling at 360 px). */
+export async function noHorizontalScroll(page: Page): Promise<void> {
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  expect(overflow, "the page fits the viewport's width").toBeLessThanOrEqual(0);
+}

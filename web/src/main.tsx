@@ -23,6 +23,10 @@ import { SchedulePage } from "./pages/schedule";
 import { NotFound } from "./pages/not-found";
 import { TravellersPage } from "./pages/travellers";
 import { TravellerFormPage } from "./pages/traveller-form";
+import { RequestsPage } from "./pages/requests";
+import { NewRequestPage } from "./pages/request-form";
+import { RequestPage } from "./pages/request";
+import { MessagesPage } from "./pages/messages";
 
 setUnauthorisedHandler(() => {
   if (location.pathname !== "/sign-in") {
@@ -123,6 +127,18 @@ function App() {
           travellerId={route.travellerId}
         />
       );
+      break;
+    case "requests":
+      page = <RequestsPage key={route.reference} reference={route.reference} />;
+      break;
+    case "request-new":
+      page = <NewRequestPage key={route.reference} reference={route.reference} />;
+      break;
+    case "request":
+      page = <RequestPage key={`${route.reference}/${route.requestId}`} reference={route.reference} requestId={route.requestId} />;
+      break;
+    case "messages":
+      page = <MessagesPage key={route.reference} reference={route.reference} />;
       break;
     default:
       page = <NotFound />;

@@ -1,4 +1,4 @@
-// A few lines of History API routing: the app has seven routes, a router library would outweigh them.
+// A few lines of History API routing: the app has a dozen routes, a router library would outweigh them.
 import { useEffect, useState } from "preact/hooks";
 
 const listeners = new Set<() => void>();
@@ -32,6 +32,10 @@ export type Route =
   | { page: "schedule"; reference: string }
   | { page: "travellers"; reference: string }
   | { page: "traveller"; reference: string; travellerId: string }
+  | { page: "requests"; reference: string }
+  | { page: "request-new"; reference: string }
+  | { page: "request"; reference: string; requestId: string }
+  | { page: "messages"; reference: string }
   | { page: "not-found" };
 
 export function parseRoute(pathAndQuery: string): Route {
@@ -45,6 +49,15 @@ export function parseRoute(pathAndQuery: string): Route {
     if (td[2]) return { page: "traveller", reference, travellerId: decodeURIComponent(td[2]) };
     return { page: "travellers", reference };
   }
+  const rq = /^\/trips\/([A-Za-z0-9-]{1,20})\/requests(?:\/(new|rq_[a-z0-9]{20}))?\/?$/.exec(path);
+  if (rq?.[1]) {
+    const reference = decodeURIComponent(rq[1]);
+    if (rq[2] === "new") return { page: "request-new", reference };
+    if (rq[2]) return { page: "request", reference, requestId: rq[2] };
+    return { page: "requests", reference };
+  }
+  const ms = /^\/trips\/([A-Za-z0-9-]{1,20})\/messages\/?$/.exec(path);
+  if (ms?.[1]) return { page: "messages", reference: decodeURIComponent(ms[1]) };
   const m = /^\/trips\/([A-Za-z0-9-]{1,20})(\/pay|\/schedule)?\/?$/.exec(path);
   if (m?.[1]) {
     const reference = decodeURIComponent(m[1]);

@@ -155,6 +155,24 @@ export const api = {
       `/bookings/${seg(ref)}/traveller-details/${seg(id)}/erasure-request`,
       { body },
     ),
+  requests: (ref: string) => call<Json<"listRequests", 200>>("GET", `/bookings/${seg(ref)}/requests`),
+  createRequest: (ref: string, body: Body<"createRequest">, idempotencyKey: string) =>
+    call<Json<"createRequest", 201>>("POST", `/bookings/${seg(ref)}/requests`, { body, idempotencyKey }),
+  request: (ref: string, id: string) => call<Json<"getRequest", 200>>("GET", `/bookings/${seg(ref)}/requests/${seg(id)}`),
+  replyToRequest: (ref: string, id: string, body: Body<"postRequestMessage">, idempotencyKey: string) =>
+    call<Json<"postRequestMessage", 201>>("POST", `/bookings/${seg(ref)}/requests/${seg(id)}/messages`, {
+      body,
+      idempotencyKey,
+    }),
+  withdrawRequest: (ref: string, id: string, body: Body<"withdrawRequest">) =>
+    call<Json<"withdrawRequest", 200>>("POST", `/bookings/${seg(ref)}/requests/${seg(id)}/withdraw`, { body }),
+  generalThread: (ref: string) => call<Json<"getGeneralThread", 200>>("GET", `/bookings/${seg(ref)}/messages`),
+  postGeneralMessage: (ref: string, body: Body<"postGeneralMessage">, idempotencyKey: string) =>
+    call<Json<"postGeneralMessage", 201>>("POST", `/bookings/${seg(ref)}/messages`, { body, idempotencyKey }),
+  communicationPreferences: (ref: string) =>
+    call<Json<"getCommunicationPreferences", 200>>("GET", `/bookings/${seg(ref)}/communication-preferences`),
+  saveCommunicationPreferences: (ref: string, body: Body<"putCommunicationPreferences">) =>
+    call<Json<"putCommunicationPreferences", 200>>("PUT", `/bookings/${seg(ref)}/communication-preferences`, { body }),
 };
 
 /** Where the export of one traveller's data downloads from (a plain link: the browser sends the cookie). */
@@ -163,7 +181,7 @@ export function travellerExportUrl(ref: string, id: string, format: "json" | "pd
   return format === "pdf" ? `${path}?format=pdf` : path;
 }
 
-/** The `errors` of a 422 from the traveller-details routes (each names its field). */
+/** The `errors` of a 422 (traveller details, requests, messages: each names its field). */
 export function fieldErrors(e: unknown): Schemas["DetailsFieldMessage"][] {
   if (!(e instanceof ApiError) || e.status !== 422) return [];
   const body = e.problem as { errors?: unknown } | null;
@@ -184,3 +202,7 @@ export type CheckoutResponse = Schemas["CheckoutResponse"];
 export type DetailsList = Schemas["TravellerDetailsList"];
 export type DetailsView = Schemas["TravellerDetailsView"];
 export type DetailsField = Schemas["DetailsField"];
+export type RequestList = Schemas["RequestList"];
+export type AmendmentRequest = Schemas["AmendmentRequest"];
+export type MessageView = Schemas["MessageView"];
+export type GeneralThread = Schemas["GeneralThread"];

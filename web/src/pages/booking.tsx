@@ -1,4 +1,4 @@
-// The booking: what to do first, the money picture, schedule, history, documents, then the trip itself.
+// The booking: what to do first, requests and messages to the team, the money picture, schedule, history, documents, then the trip itself.
 import { useEffect, useState } from "preact/hooks";
 import { api, type Overview } from "../api/client";
 import { useApp, useTitle } from "../app";
@@ -53,6 +53,19 @@ export function BookingPage({ reference }: { reference: string }) {
             ))}
           </ul>
         )}
+      </section>
+
+      <section class="card" aria-labelledby="rq-h" data-testid="requests-card">
+        <h2 id="rq-h">{t("booking.requests")}</h2>
+        <p>{t("booking.requestsIntro")}</p>
+        <ul class="actions">
+          <li>
+            <a href={`${base}/requests`}>{t("booking.requestsLink")}</a>
+          </li>
+          <li>
+            <a href={`${base}/messages`}>{t("booking.messagesLink")}</a>
+          </li>
+        </ul>
       </section>
 
       <section class="card" aria-labelledby="money-h">
