@@ -1,7 +1,7 @@
 # Alarms to one SNS topic: per-function errors and throttles, dead-letter depth, finance exporter lag (no
 # successful exporter run for an hour means events are piling up in the outbox), details-retention lag (no
 # successful daily run for 26 hours means details are kept past their retention), log lines the code marks for a
-# person (`alarm=...`), and operator sign-in links returned instead of emailed.
+# person (`alarm=...`), operator sign-in links returned instead of emailed, and amendment-request emails not sent.
 
 resource "aws_sns_topic" "alarms" {
   name              = "${local.prefix}-alarms"
@@ -220,4 +220,36 @@ resource "aws_cloudwatch_metric_alarm" "operator_links_returned" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alarms.arn]
   depends_on          = [aws_cloudwatch_log_metric_filter.operator_links_returned]
+}
+
+# An amendment-request email (to the role's team, or to the customer) that SES refused or that failed to send:
+# functions/requests logs `request email not sent` (with the booking, the request and the recipient kind, never
+# the address) after the change committed, and does not retry (issue 21 moves emails to an outbox-driven
+# mailer). Until then a team may not know about a new request or a customer about a reply: one is worth a look.
+resource "aws_cloudwatch_log_metric_filter" "request_emails_not_sent" {
+  name           = "${local.prefix}-requests-emails-not-sent"
+  log_group_name = aws_cloudwatch_log_group.function["requests"].name
+  pattern        = "{ $.fields.message = \"request email not sent\" }"
+
+  metric_transformation {
+    name          = "RequestEmailsNotSent"
+    namespace     = "${local.prefix}/requests"
+    value         = "1"
+    default_value = "0"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "request_emails_not_sent" {
+  alarm_name          = "${local.prefix}-requests-emails-not-sent"
+  alarm_description   = "The requests function could not send an amendment-request email (team notification or customer update) in the last 5 minutes; the change itself is saved. Search its log group for \"request email not sent\" (booking, request, reason) and tell the team or the customer by hand."
+  namespace           = "${local.prefix}/requests"
+  metric_name         = "RequestEmailsNotSent"
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  depends_on          = [aws_cloudwatch_log_metric_filter.request_emails_not_sent]
 }

@@ -21,6 +21,34 @@ brands = {
     support_phone  = "+44 20 7946 0000"
     # Drawn on the documents: a PNG or JPEG of at most 512 KiB on the deploying machine (relative to infra/).
     # logo_file = "logos/example-tours.png"
+    # Amendment requests and messages (docs/requests.md): who customers write to. Brands without their own
+    # `requests` (alpine below) use these. While SES is in the sandbox every address here must be a verified
+    # identity (docs/deploy.md, "Amendment requests").
+    requests = {
+      roles = {
+        reservations = {
+          name      = { "en-GB" = "Reservations team", "de-DE" = "Reservierungsteam", "fr-FR" = "Service réservations" }
+          addresses = ["reservations@example-tours.com"]
+        }
+        accounts = {
+          name      = { "en-GB" = "Accounts team", "de-DE" = "Buchhaltung", "fr-FR" = "Service comptabilité" }
+          addresses = ["accounts@example-tours.com"]
+        }
+        tour_leader = {
+          name      = { "en-GB" = "Your tour leader", "de-DE" = "Ihre Reiseleitung", "fr-FR" = "Votre accompagnateur" }
+          addresses = ["leaders@example-tours.com"]
+          # The leaders' mailbox is covered over the winter season break.
+          deputy = { address = "leaders-cover@example-tours.com", from = "2026-12-20", until = "2027-01-03" }
+        }
+      }
+      # Unlisted types (service_change, add_traveller, remove_traveller, date_change, other) go to reservations.
+      routing = {
+        cancellation       = "reservations"
+        special_assistance = "tour_leader"
+      }
+      # Team emails link to the request in the back office.
+      operator_link = "https://backoffice.example-tours.com/bookings/{reference}/requests/{request_id}"
+    }
   }
   alpine = {
     name           = "Alpine Escapes"
@@ -45,6 +73,9 @@ stripe_publishable_keys = {
 magic_link_ttl_seconds  = 600
 session_idle_seconds    = 1800
 session_max_age_seconds = 43200
+
+# Amendment requests and customer messages per UTC day (docs/requests.md "Caps"); these are the defaults.
+request_limits = { requests_per_booking = 10, requests_per_customer = 15, messages_per_booking = 40, messages_per_customer = 60 }
 
 # Who may call the operator routes (SigV4): a role admits every session of it; anyone else gets 403.
 operator_principal_arns = [

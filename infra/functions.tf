@@ -452,6 +452,49 @@ locals {
       # The retention entries (DETAILS_ERASE), bookings, versions, events, profiles.
       leading_keys = ["DETAILS_ERASE", "B#*", "DETAILS#*", "TEVT#*", "PROFILE#*"]
     }
+
+    # Amendment requests and messages (docs/requests.md): the customer's requests, the booking's general thread
+    # and communication preferences; the operator's replies, status changes and request event feed. Emails (to
+    # the role's team addresses, to the customer) are sent after the commit: a failed send is logged
+    # (`request email not sent`, alarmed in alarms.tf) and does not undo the change.
+    "requests" = {
+      memory  = 256
+      timeout = 30
+      env = {
+        OPERATOR_AUTH       = "iam"
+        OPERATOR_PRINCIPALS = join(",", var.operator_principal_arns)
+        # The brands' names, colours and senders (From of every email) and their `requests` roles, routing and
+        # operator_link (var.brands).
+        BRANDS_JSON  = local.brands_json
+        EMAIL_SENDER = var.brands["default"].sender
+        # The link to the request in the customer's emails.
+        PORTAL_URL              = var.portal_url
+        SESSION_IDLE_SECONDS    = tostring(var.session_idle_seconds)
+        SESSION_MAX_AGE_SECONDS = tostring(var.session_max_age_seconds)
+        REQUEST_LIMITS          = jsonencode(var.request_limits)
+      }
+      secrets              = { SESSION_KEYS = "session_keys" }
+      reserved_concurrency = null
+      schedule             = null
+      schedule_input       = null
+      http                 = true
+      permissions = [
+        # The booking collection (booking, request heads REQ#, the general thread head THREAD#general, preferences
+        # PREFS#) in the booking's one Query; a thread's messages (Query RQ#<REF>, begins_with M#<thread>#); the
+        # idempotency marker. Each write is one TransactWriteItems of Put (request head, message, event, marker,
+        # preferences) and Update (request head status, the daily cap counters: ADD with expires_at), each part
+        # with its condition; IAM checks each part.
+        { actions = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], resources = ["{table}"] },
+        # The operator's feed: gsi3pk = REQUEST_EVENTS.
+        { actions = ["dynamodb:Query"], resources = ["{table}/index/unexported_events"] },
+        # From the brand's sender (its SES identity); to the team addresses and the customer.
+        { actions = ["ses:SendEmail"], resources = ["{ses_identities}"] },
+      ]
+      # Bookings (request and thread heads, preferences), messages and idempotency markers (RQ#), request events
+      # (REVT#) and their feed (REQUEST_EVENTS), the daily caps per booking (CAPB#) and per customer (CAPC#<email
+      # hash>).
+      leading_keys = ["B#*", "RQ#*", "REVT#*", "REQUEST_EVENTS", "CAPB#*", "CAPC#*"]
+    }
   }
 
   brands_json = jsonencode({
@@ -459,8 +502,27 @@ locals {
       { name = b.name, primary_colour = b.primary_colour, sender = b.sender, overpayment = b.overpayment },
       b.logo_url == null ? {} : { logo_url = b.logo_url },
       contains(keys(local.brand_logos), id) ? { logo_key = local.brand_logos[id].key } : {},
+      # Amendment requests (docs/requests.md "Brand configuration"): only when set; a brand without it uses
+      # default's, and with neither the function's built-in roles (no team email).
+      b.requests == null ? {} : { requests = local.brand_requests[id] },
     )
   })
+
+  # var.brands[*].requests as the requests function reads it: optional parts left out rather than null.
+  brand_requests = {
+    for id, b in var.brands : id => merge(
+      {
+        roles = {
+          for role_id, r in b.requests.roles : role_id => merge(
+            { name = r.name, addresses = r.addresses, general = r.general },
+            r.deputy == null ? {} : { deputy = r.deputy },
+          )
+        }
+      },
+      length(b.requests.routing) == 0 ? {} : { routing = b.requests.routing },
+      b.requests.operator_link == null ? {} : { operator_link = b.requests.operator_link },
+    ) if b.requests != null
+  }
 
   http_functions      = { for name, f in local.functions : name => f if f.http }
   scheduled_functions = { for name, f in local.functions : name => f if f.schedule != null }

@@ -20,7 +20,7 @@ variable "environment" {
 }
 
 variable "brands" {
-  description = "Brands the portal sends mail as, keyed by brand id (a booking's brand); `default` is required and used for bookings without a known brand. Each: display name, primary colour (#rrggbb), sender address, the SES domain the sender belongs to, optional https logo URL (emails and the web app), optional support email and phone (the web app), optional logo file (documents: a PNG or JPEG of at most 512 KiB on the deploying machine, uploaded to the documents bucket)."
+  description = "Brands the portal sends mail as, keyed by brand id (a booking's brand); `default` is required and used for bookings without a known brand. Each: display name, primary colour (#rrggbb), sender address, the SES domain the sender belongs to, optional https logo URL (emails and the web app), optional support email and phone (the web app), optional logo file (documents: a PNG or JPEG of at most 512 KiB on the deploying machine, uploaded to the documents bucket), optional `requests` (amendment requests: roles with localized names and team addresses, routing, operator link; docs/requests.md)."
   type = map(object({
     name           = string
     primary_colour = string
@@ -34,6 +34,28 @@ variable "brands" {
     # Money received beyond a booking's price (or after its cancellation): "refund" it automatically, or keep
     # it as "credit" for the operator to settle.
     overpayment = optional(string, "refund")
+    # Amendment requests and messages (docs/requests.md "Brand configuration"): the roles customers write to,
+    # which role gets each request type, and an optional link into the operator's own system for team emails.
+    # Left out: the brand uses default's; with neither, the built-in roles without addresses (no team email).
+    requests = optional(object({
+      # Role id (a-z0-9_, 1-40) => role. `name` per locale (en-GB is the fallback, then any): what the customer
+      # sees, never an address. `addresses` (1-5) receive the team emails; `deputy` receives them instead between
+      # `from` and `until` (YYYY-MM-DD, inclusive). `general`: offered in the booking's general thread.
+      roles = map(object({
+        name      = map(string)
+        addresses = list(string)
+        deputy = optional(object({
+          address = string
+          from    = string
+          until   = string
+        }))
+        general = optional(bool, true)
+      }))
+      # Request type => role id; unlisted types go to `reservations`, else the first role alphabetically.
+      routing = optional(map(string), {})
+      # https URL with {reference} and {request_id} placeholders, put in team emails.
+      operator_link = optional(string)
+    }))
   }))
 
   validation {
@@ -76,6 +98,50 @@ variable "brands" {
     # The document worker refuses logos over 512 KiB (base64: 4/3 of the bytes).
     condition     = alltrue([for b in values(var.brands) : b.logo_file == null ? true : (fileexists(b.logo_file) ? length(filebase64(b.logo_file)) <= 699052 : false)])
     error_message = "logo_file must be an existing file of at most 512 KiB."
+  }
+  validation {
+    condition     = alltrue([for b in values(var.brands) : b.requests == null ? true : length(b.requests.roles) >= 1])
+    error_message = "a brand's requests needs at least one role."
+  }
+  validation {
+    condition     = alltrue(flatten([for b in values(var.brands) : b.requests == null ? [] : [for id in keys(b.requests.roles) : can(regex("^[a-z0-9_]{1,40}$", id))]]))
+    error_message = "requests role ids are 1-40 characters of a-z, 0-9 and _."
+  }
+  validation {
+    condition = alltrue(flatten([for b in values(var.brands) : b.requests == null ? [] : [
+      for r in values(b.requests.roles) : length(r.name) >= 1 && alltrue([
+        for locale, n in r.name : contains(["en-GB", "en-US", "de-DE", "fr-FR", "nl-NL", "ja-JP"], locale) && length(trimspace(n)) >= 1 && length(n) <= 60 && !can(regex("[[:cntrl:]]", n))
+      ])
+    ]]))
+    error_message = "each requests role has a name per portal locale (en-GB, en-US, de-DE, fr-FR, nl-NL, ja-JP; e.g. { \"en-GB\" = \"Reservations team\" }), each 1-60 characters on one line."
+  }
+  validation {
+    condition = alltrue(flatten([for b in values(var.brands) : b.requests == null ? [] : [
+      for r in values(b.requests.roles) : length(r.addresses) >= 1 && length(r.addresses) <= 5 && length(distinct([for a in r.addresses : lower(a)])) == length(r.addresses) && alltrue([
+        for a in r.addresses : (length(a) <= 254 && can(regex("^[!-~]+$", a)) && can(regex("^[^@<>,\"]+@[^.@<>,\"][^@<>,\"]*\\.[^@<>,\"]*[^.@<>,\"]$", a)))
+      ])
+    ]]))
+    error_message = "each requests role has 1-5 distinct email addresses."
+  }
+  validation {
+    condition = alltrue(flatten([for b in values(var.brands) : b.requests == null ? [] : [
+      for r in values(b.requests.roles) : r.deputy == null ? true : (
+        (length(r.deputy.address) <= 254 && can(regex("^[!-~]+$", r.deputy.address)) && can(regex("^[^@<>,\"]+@[^.@<>,\"][^@<>,\"]*\\.[^@<>,\"]*[^.@<>,\"]$", r.deputy.address)))
+        && can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", r.deputy.from)) && can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", r.deputy.until))
+        && try(timecmp("${r.deputy.from}T00:00:00Z", "${r.deputy.until}T00:00:00Z") <= 0, false)
+      )
+    ]]))
+    error_message = "a requests role's deputy has an email address and a window from <= until (YYYY-MM-DD dates)."
+  }
+  validation {
+    condition = alltrue(flatten([for b in values(var.brands) : b.requests == null ? [] : [
+      for kind, role in b.requests.routing : contains(["service_change", "add_traveller", "remove_traveller", "date_change", "cancellation", "special_assistance", "other"], kind) && contains(keys(b.requests.roles), role)
+    ]]))
+    error_message = "requests routing maps a request type (service_change, add_traveller, remove_traveller, date_change, cancellation, special_assistance, other) to a role id of the same brand's roles."
+  }
+  validation {
+    condition     = alltrue([for b in values(var.brands) : b.requests == null ? true : (b.requests.operator_link == null ? true : can(regex("^https://[^\\s]+$", b.requests.operator_link)))])
+    error_message = "requests operator_link is an https:// URL (placeholders {reference} and {request_id})."
   }
   validation {
     # A brand id with a logo becomes part of an S3 key (brands/<id>/logo.<ext>).
@@ -307,6 +373,22 @@ variable "code_failures_per_booking_per_day" {
   validation {
     condition     = var.code_failures_per_booking_per_day >= 1 && var.code_failures_per_booking_per_day <= 1000
     error_message = "code_failures_per_booking_per_day is 1-1000."
+  }
+}
+
+variable "request_limits" {
+  description = "Amendment requests and messages per UTC day (REQUEST_LIMITS, requests function; docs/requests.md \"Caps\"): new requests per booking and per customer (verified email, across bookings), customer messages per booking and per customer. Past a cap the write is refused with 429 and writes nothing; operator messages are not capped."
+  type = object({
+    requests_per_booking  = optional(number, 10)
+    requests_per_customer = optional(number, 15)
+    messages_per_booking  = optional(number, 40)
+    messages_per_customer = optional(number, 60)
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for v in values(var.request_limits) : v >= 1 && v <= 1000 && floor(v) == v])
+    error_message = "request_limits are whole numbers 1-1000."
   }
 }
 
