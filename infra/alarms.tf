@@ -223,8 +223,8 @@ resource "aws_cloudwatch_metric_alarm" "operator_links_returned" {
 }
 
 # An amendment-request email (to the role's team, or to the customer) that SES refused or that failed to send:
-# functions/requests logs `request email not sent` (with the booking, the request and the recipient kind, never
-# the address) after the change committed, and does not retry (issue 21 moves emails to an outbox-driven
+# functions/requests/src/mail.rs logs `request email not sent` (error level, with the booking, which email and the
+# masked recipient) after the change committed, and does not retry (issue 21 moves emails to an outbox-driven
 # mailer). Until then a team may not know about a new request or a customer about a reply: one is worth a look.
 resource "aws_cloudwatch_log_metric_filter" "request_emails_not_sent" {
   name           = "${local.prefix}-requests-emails-not-sent"
@@ -241,7 +241,7 @@ resource "aws_cloudwatch_log_metric_filter" "request_emails_not_sent" {
 
 resource "aws_cloudwatch_metric_alarm" "request_emails_not_sent" {
   alarm_name          = "${local.prefix}-requests-emails-not-sent"
-  alarm_description   = "The requests function could not send an amendment-request email (team notification or customer update) in the last 5 minutes; the change itself is saved. Search its log group for \"request email not sent\" (booking, request, reason) and tell the team or the customer by hand."
+  alarm_description   = "The requests function could not send an amendment-request email (team notification or customer update) in the last 5 minutes; the change itself is saved. Search its log group for \"request email not sent\" (booking, which email, masked recipient, SES error) and tell the team or the customer by hand."
   namespace           = "${local.prefix}/requests"
   metric_name         = "RequestEmailsNotSent"
   statistic           = "Sum"

@@ -178,6 +178,18 @@ class Consistency(Broken):
         edit(self.infra / "functions.tf", r'("traveller-details" = \{.*?leading_keys\s*=\s*\[[^\]]*?), "TEVT#\*"', r"\1", regex=True)
         self.assertReported('traveller-details: queries index unexported_events, whose items have partition keys "TEVT#*"')
 
+    def test_the_request_events_partition(self) -> None:
+        # The request event feed shares unexported_events too (gsi3pk = REQUEST_EVENTS): the requests function
+        # reads the REVT#<REF> events that partition returns.
+        edit(self.infra / "functions.tf", r'("requests" = \{.*?leading_keys\s*=\s*\[[^\]]*?), "REVT#\*"', r"\1", regex=True)
+        self.assertReported('requests: queries index unexported_events, whose items have partition keys "REVT#*"')
+
+    def test_the_request_feed_hash_value(self) -> None:
+        edit(self.infra / "functions.tf", r'("requests" = \{.*?leading_keys\s*=\s*\[[^\]]*?), "REQUEST_EVENTS"', r"\1", regex=True)
+        self.assertReported(
+            'requests: can reach REQUEST_EVENTS_GSI3PK (shared/store/src/requests.rs), which builds partition keys "REQUEST_EVENTS"'
+        )
+
     def test_a_sort_key_prefix_used_as_a_key_value(self) -> None:
         # `V#<traveller>#` is a sort-key prefix only while the query uses it in begins_with(sk, ..).
         edit(self.repo / "shared/store/src/details.rs", "begins_with(sk, :prefix)", "sk = :prefix")
