@@ -737,3 +737,33 @@ async fn a_deputy_receives_the_mail_while_the_team_is_away() {
     assert_eq!(f.team_mail("cover@alpine.example").len(), 1);
     assert!(f.team_mail("reservations@alpine.example").is_empty());
 }
+
+#[tokio::test]
+async fn sample_events_are_real_api_gateway_requests() {
+    // The files under events/requests feed `cargo lambda invoke --data-file`; here they run through the handler
+    // with IAM operator auth, as in AWS. Their customer cookie is a placeholder: those answer 401, like any
+    // request without a live session; their request id is one nobody made: 404 for the operator.
+    let env = TestEnv::new().await;
+    seed_booking(&env, "AE-10001", &seed::gbp_booking(today())).await;
+    let iam = OperatorAuth::iam(["arn:aws:iam::123456789012:user/reservations"]).unwrap();
+    let s = portal_tests::requests::state(&env, sessions(), iam, PORTAL);
+    let dir = portal_tests::moto::repo_root().join("events/requests");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 10, "{names:?}");
+    for name in names {
+        let req = lambda_http::request::from_str(&std::fs::read_to_string(dir.join(&name)).unwrap()).unwrap();
+        let status = requests::handle(&s, req).await.unwrap_or_else(|e| match e {}).status().as_u16();
+        let expected: &[u16] = match name.as_str() {
+            "operator-list-requests.json" | "operator-request-events.json" => &[200],
+            "operator-general-message.json" => &[201],
+            n if n.starts_with("operator-") => &[404],
+            _ => &[401],
+        };
+        assert!(expected.contains(&status), "{name}: {status}");
+    }
+}
