@@ -28,6 +28,17 @@ pub struct Brands {
     pub by_id: HashMap<String, Brand>,
     /// `overpayment` per brand id (`refund`, the default, or `credit`); the `default` key's covers the rest.
     pub overpayment: HashMap<String, OverpaymentPolicy>,
+    /// `notifications.before_charge_days` per brand id: days before an approved instalment is charged that the
+    /// customer is told (absent or 0: not told); the `default` key's covers the rest.
+    pub before_charge_days: HashMap<String, u32>,
+}
+
+/// A brand's `notifications` settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotifications {
+    #[serde(default)]
+    before_charge_days: Option<u32>,
 }
 
 /// A `BRANDS_JSON` problem. Callers report it as a configuration error of [`BrandsError::VARIABLE`].
@@ -63,7 +74,12 @@ impl Brands {
         let b =
             Brand { name: name.into(), primary_colour: primary_colour.into(), sender: sender.into(), logo_url: None };
         check_brand("default", &b)?;
-        Ok(Brands { default: b, by_id: HashMap::new(), overpayment: HashMap::new() })
+        Ok(Brands {
+            default: b,
+            by_id: HashMap::new(),
+            overpayment: HashMap::new(),
+            before_charge_days: HashMap::new(),
+        })
     }
 
     /// `BRANDS_JSON` as described in the module docs; `default_sender` fills brands that name no sender.
@@ -89,6 +105,8 @@ impl Brands {
             /// The brand's team roles for requests (`portal_requests::roles`): checked there, accepted here.
             #[serde(default, rename = "requests")]
             _requests: Option<serde_json::Value>,
+            #[serde(default)]
+            notifications: Option<RawNotifications>,
         }
         let raw: HashMap<String, Raw> = match json {
             None => HashMap::new(),
@@ -98,6 +116,7 @@ impl Brands {
         };
         let mut by_id = HashMap::new();
         let mut overpayment = HashMap::new();
+        let mut before_charge_days = HashMap::new();
         let mut default = Brand {
             name: "Your tour portal".into(),
             primary_colour: "#1f4e79".into(),
@@ -107,6 +126,12 @@ impl Brands {
         for (id, r) in raw {
             if let Some(p) = r.overpayment {
                 overpayment.insert(id.clone(), p);
+            }
+            if let Some(d) = r.notifications.and_then(|n| n.before_charge_days) {
+                if d > 14 {
+                    return Err(BrandsError { problem: format!("brand `{id}`: before_charge_days must be 0-14") });
+                }
+                before_charge_days.insert(id.clone(), d);
             }
             let b = Brand {
                 name: r.name.trim().to_string(),
@@ -122,7 +147,12 @@ impl Brands {
             }
         }
         check_brand("default", &default)?;
-        Ok(Brands { default, by_id, overpayment })
+        Ok(Brands { default, by_id, overpayment, before_charge_days })
+    }
+
+    /// Days before an approved instalment's charge that brand `id` tells the customer (`None`: it does not).
+    pub fn before_charge_days(&self, id: &str) -> Option<u32> {
+        self.before_charge_days.get(id).or_else(|| self.before_charge_days.get("default")).copied().filter(|d| *d > 0)
     }
 }
 

@@ -6,7 +6,8 @@ use portal_domain::locale::Locale;
 use crate::{Brand, escape_html, header_safe};
 
 /// One piece of an email's body. Text is plain: [`Email::render`] escapes it for HTML.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "block", content = "value", rename_all = "snake_case")]
 pub enum Block {
     Paragraph(String),
     /// A call to action: a button in HTML, the label then the URL in text.

@@ -17,7 +17,8 @@ mod layout;
 pub use brand::{Brand, Brands, BrandsError, check_brand};
 pub use layout::{Block, Email, Rendered};
 
-use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use aws_sdk_sesv2::error::SdkError;
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageHeader};
 
 /// Escape text for HTML element content and quoted attribute values (control characters but `\n` are dropped).
 pub fn escape_html(s: &str) -> String {
@@ -89,25 +90,60 @@ pub async fn send_email(
     email: &Email<'_>,
     configuration_set: Option<&str>,
 ) -> Result<(), String> {
-    let rendered = email.render();
-    let content =
-        |s: &str| Content::builder().data(s).charset("UTF-8").build().map_err(|e| format!("email content: {e}"));
-    let message = Message::builder()
+    send_rendered(ses, brand, to, &email.render(), configuration_set, &[]).await.map(|_| ()).map_err(|f| f.message)
+}
+
+/// Why a send failed, and whether the email surely did not go out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendFailure {
+    /// For logs (the recipient masked).
+    pub message: String,
+    /// `true`: SES answered with a refusal, or the request never left (it can be sent again without risking
+    /// a second copy). `false`: no answer came (a timeout, an unreadable response): it may have been sent.
+    pub definite: bool,
+}
+
+/// [`send_email`] for a rendered email with extra headers (e.g. `List-Unsubscribe`); answers SES's message id.
+pub async fn send_rendered(
+    ses: &aws_sdk_sesv2::Client,
+    brand: &Brand,
+    to: &str,
+    rendered: &Rendered,
+    configuration_set: Option<&str>,
+    headers: &[(&str, String)],
+) -> Result<Option<String>, SendFailure> {
+    let definite = |message: String| SendFailure { message, definite: true };
+    let content = |s: &str| {
+        Content::builder().data(s).charset("UTF-8").build().map_err(|e| definite(format!("email content: {e}")))
+    };
+    let mut message = Message::builder()
         .subject(content(&rendered.subject)?)
-        .body(Body::builder().html(content(&rendered.html)?).text(content(&rendered.text)?).build())
-        .build();
-    ses.send_email()
+        .body(Body::builder().html(content(&rendered.html)?).text(content(&rendered.text)?).build());
+    for (name, value) in headers {
+        let h = MessageHeader::builder()
+            .name(*name)
+            .value(header_safe(value))
+            .build()
+            .map_err(|e| definite(format!("email header: {e}")))?;
+        message = message.headers(h);
+    }
+    let out = ses
+        .send_email()
         .from_email_address(from_address(brand))
         .destination(Destination::builder().to_addresses(to).build())
-        .content(EmailContent::builder().simple(message).build())
+        .content(EmailContent::builder().simple(message.build()).build())
         .set_configuration_set_name(configuration_set.map(str::to_string))
         .send()
         .await
         .map_err(|e| {
-            let e = format!("SES SendEmail: {}", aws_sdk_sesv2::error::DisplayErrorContext(e));
-            if to.is_empty() { e } else { e.replace(to, &mask_email(to)) }
+            let sure = matches!(
+                e,
+                SdkError::ServiceError(_) | SdkError::ConstructionFailure(_) | SdkError::DispatchFailure(_)
+            );
+            let m = format!("SES SendEmail: {}", aws_sdk_sesv2::error::DisplayErrorContext(e));
+            SendFailure { message: if to.is_empty() { m } else { m.replace(to, &mask_email(to)) }, definite: sure }
         })?;
-    Ok(())
+    Ok(out.message_id)
 }
 
 #[cfg(test)]
