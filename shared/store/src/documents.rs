@@ -121,6 +121,22 @@ impl Store {
         }
     }
 
+    /// [`Store::put_document_version`] and the customer's "documents updated" notice in one transaction.
+    pub async fn put_document_version_noticed(
+        &self,
+        item: &DocumentItem,
+        notice: Option<portal_notify::Notice>,
+    ) -> Result<(), StoreError> {
+        let Some(n) = notice else { return self.put_document_version(item).await };
+        let mut tx = crate::store::Tx::default();
+        tx.put_new(self.table(), item)?;
+        crate::notices::stage_notice(&mut tx, self.table(), n)?;
+        match self.commit_naming_failures(tx).await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(StoreError::Conflict(format!("document version {} exists", item.sk))),
+        }
+    }
+
     /// Whether a booking exists (one projected `GetItem`).
     pub async fn booking_exists(&self, reference: &str) -> Result<bool, StoreError> {
         let out = self

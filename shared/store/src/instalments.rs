@@ -58,6 +58,8 @@ pub struct ScheduleWrite {
     /// A request's stored answer (`attribute_not_exists`: a concurrent duplicate request writes nothing).
     pub idempotency: Option<ClaimItem>,
     pub card_setup: Option<CardSetupItem>,
+    /// Customer emails the change causes (a declined collection), put into the mail outbox.
+    pub notices: Vec<portal_notify::Notice>,
 }
 
 /// A due entry of the index: which booking and instalment, and when it became due.
@@ -120,14 +122,38 @@ impl Store {
         if let Some(setup) = &w.card_setup {
             tx.put_new(table, setup)?;
         }
+        for n in &w.notices {
+            crate::notices::stage_notice(&mut tx, table, n.clone())?;
+        }
         self.commit(tx).await
     }
 
     /// Instalments due for the runner by `now`: one `Query` of the sparse `due_instalments` index per page
     /// (`gsi2pk = DUE AND gsi2sk < <now + 1 s>`), oldest first, at most `limit`. Never a scan.
     pub async fn due_instalments(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<DueEntry>, StoreError> {
-        debug_assert!(tables::portal_table().global_secondary_indexes.contains_key(DUE_INDEX));
         let bound = (now + chrono::Duration::seconds(1)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        self.indexed_instalments(keys::DUE_GSI2PK, &bound, limit).await
+    }
+
+    /// Instalments of one `due_instalments` partition (`DUE`: the runner's; `OWED`: scheduled, not approved)
+    /// whose index time is before `until`: one `Query` per page, oldest first, at most `limit`.
+    pub async fn instalments_until(
+        &self,
+        partition: &str,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DueEntry>, StoreError> {
+        let bound = until.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        self.indexed_instalments(partition, &bound, limit).await
+    }
+
+    async fn indexed_instalments(
+        &self,
+        partition: &str,
+        bound: &str,
+        limit: usize,
+    ) -> Result<Vec<DueEntry>, StoreError> {
+        debug_assert!(tables::portal_table().global_secondary_indexes.contains_key(DUE_INDEX));
         let mut out = Vec::new();
         let mut start = None;
         loop {
@@ -137,8 +163,8 @@ impl Store {
                 .table_name(self.table())
                 .index_name(DUE_INDEX)
                 .key_condition_expression("gsi2pk = :due AND gsi2sk < :bound")
-                .expression_attribute_values(":due", s(keys::DUE_GSI2PK))
-                .expression_attribute_values(":bound", s(&bound))
+                .expression_attribute_values(":due", s(partition))
+                .expression_attribute_values(":bound", s(bound))
                 .set_exclusive_start_key(start.take())
                 .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
                 .send()

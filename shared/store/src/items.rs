@@ -112,13 +112,22 @@ impl InstalmentItem {
     pub fn new(reference: &str, instalment: Instalment) -> Self {
         // Only instalments the runner has to look at wait in the due index: approved (at the due date or a
         // retry), declined with a retry planned, and processing ones (at their lease's end: a crashed runner).
+        // Scheduled ones (not approved: the customer pays by hand) wait under `OWED` at their due date, for the
+        // notification planner's reminders.
         let due_at = instalment.due_at();
+        let index = match due_at {
+            Some(at) => Some((keys::DUE_GSI2PK, at)),
+            None if instalment.status == portal_domain::schedule::InstalmentStatus::Scheduled => {
+                Some((keys::OWED_GSI2PK, instalment.due_date.and_time(chrono::NaiveTime::MIN).and_utc()))
+            }
+            None => None,
+        };
         InstalmentItem {
             pk: keys::booking_pk(reference),
             sk: keys::instalment_sk(&instalment.id),
             entity: ENTITY_INSTALMENT.into(),
-            gsi2pk: due_at.map(|_| keys::DUE_GSI2PK.to_string()),
-            gsi2sk: due_at.map(|at| keys::due_gsi2sk(at, reference, &instalment.id)),
+            gsi2pk: index.map(|(pk, _)| pk.to_string()),
+            gsi2sk: index.map(|(_, at)| keys::due_gsi2sk(at, reference, &instalment.id)),
             instalment,
         }
     }

@@ -47,6 +47,9 @@ pub fn instalment_sk(id: &str) -> String {
 
 /// `due_instalments` index (sparse): only instalments waiting for an off-session charge carry it.
 pub const DUE_GSI2PK: &str = "DUE";
+/// `due_instalments` index, second partition: scheduled instalments the customer has not approved (the
+/// notification planner's reminders), at their due date.
+pub const OWED_GSI2PK: &str = "OWED";
 
 pub fn due_gsi2sk(at: DateTime<Utc>, reference: &str, instalment_id: &str) -> String {
     format!("{}#{reference}#{instalment_id}", at.format("%Y-%m-%dT%H:%M:%SZ"))

@@ -11,6 +11,7 @@ pub mod instalments;
 pub mod items;
 pub mod keys;
 pub mod lookup;
+pub mod notices;
 pub mod payments;
 pub mod requests;
 pub mod store;

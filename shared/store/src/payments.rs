@@ -347,6 +347,8 @@ pub struct Recording {
     pub instalments: Vec<portal_domain::schedule::Instalment>,
     /// Money this payment brought beyond what is owed, to refund (written once: condition not exists).
     pub excess: Option<ExcessRefundItem>,
+    /// Customer emails this event causes (the receipt, a decline, a refund), put into the mail outbox.
+    pub notices: Vec<portal_notify::Notice>,
     pub now: DateTime<Utc>,
 }
 
@@ -621,25 +623,29 @@ impl Store {
         if let Some(x) = &r.excess {
             tx.put_new(table, x)?;
         }
+        for n in &r.notices {
+            crate::notices::stage_notice(&mut tx, table, n.clone())?;
+        }
         self.commit(tx).await
     }
 
     /// Mark an excess refund `requested` (condition: still `due`). `Ok(false)`: someone else did first.
-    pub async fn excess_requested(&self, item: &ExcessRefundItem) -> Result<bool, StoreError> {
-        let res = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(to_item(item)?))
-            .condition_expression("#status = :due")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":due", s("due"))
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => Ok(false),
-            Err(e) => Err(StoreError::aws(e)),
+    /// Mark an excess refund `requested` (condition: still `due`) and put the customer's refund email into
+    /// the mail outbox with it. `Ok(false)`: someone else did first (and told the customer).
+    pub async fn excess_requested(
+        &self,
+        item: &ExcessRefundItem,
+        notice: Option<portal_notify::Notice>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = Tx::default();
+        tx.put_if(self.table(), to_item(item)?, "#status = :due", &[("#status", "status")], &[(":due", s("due"))])?;
+        if let Some(n) = notice {
+            crate::notices::stage_notice(&mut tx, self.table(), n)?;
+        }
+        match self.commit_naming_failures(tx).await? {
+            Ok(()) => Ok(true),
+            Err(failed) if failed.contains(&0) => Ok(false),
+            Err(_) => Err(StoreError::Conflict("excess refund: a concurrent writer".into())),
         }
     }
 }

@@ -16,6 +16,8 @@
 //! A change is one `TransactWriteItems` ([`RequestWrite`]); its refusal says which condition failed.
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -152,7 +154,24 @@ pub struct PreferencesItem {
     pub entity: String,
     pub traveller_id: String,
     pub optional_updates_by_email: bool,
+    /// Emails about operator changes and new documents (`booking_updates`; one-click unsubscribe turns it off).
+    #[serde(default = "yes")]
+    pub booking_updates: bool,
+    /// Instalment reminders (`payment_reminders`; one-click unsubscribe turns it off).
+    #[serde(default = "yes")]
+    pub payment_reminders: bool,
     pub updated_at: DateTime<Utc>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Every preference field of [`PreferencesItem`] (all default to on).
+pub const PREFERENCE_FIELDS: [&str; 3] = ["optional_updates_by_email", "booking_updates", "payment_reminders"];
+
+fn to_attr<T: Serialize>(v: &T) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -352,15 +371,51 @@ impl Store {
         out.item.map(from_item).transpose()
     }
 
-    pub async fn put_preferences(&self, p: &PreferencesItem) -> Result<(), StoreError> {
-        self.client()
-            .put_item()
+    /// Set some of a traveller's communication preferences (the others keep their value, or their default),
+    /// answering all of them as they now are.
+    pub async fn update_preferences(
+        &self,
+        reference: &str,
+        traveller_id: &str,
+        set: &[(&str, bool)],
+        now: DateTime<Utc>,
+    ) -> Result<PreferencesItem, StoreError> {
+        let mut expr = "SET #entity = :entity, #traveller = :traveller, #updated = :now".to_string();
+        let mut names = HashMap::from([
+            ("#entity".to_string(), "entity".to_string()),
+            ("#traveller".to_string(), "traveller_id".to_string()),
+            ("#updated".to_string(), "updated_at".to_string()),
+        ]);
+        let mut values = HashMap::from([
+            (":entity".to_string(), AttributeValue::S(ENTITY_PREFERENCES.into())),
+            (":traveller".to_string(), AttributeValue::S(traveller_id.into())),
+            (":now".to_string(), to_attr(&now)?),
+            (":yes".to_string(), AttributeValue::Bool(true)),
+        ]);
+        for (i, (field, on)) in set.iter().enumerate() {
+            expr.push_str(&format!(", #f{i} = :v{i}"));
+            names.insert(format!("#f{i}"), (*field).to_string());
+            values.insert(format!(":v{i}"), AttributeValue::Bool(*on));
+        }
+        // A preference never set reads as on: write the default for the ones not named, once.
+        for (i, field) in PREFERENCE_FIELDS.iter().enumerate().filter(|(_, f)| !set.iter().any(|(s, _)| s == *f)) {
+            expr.push_str(&format!(", #d{i} = if_not_exists(#d{i}, :yes)"));
+            names.insert(format!("#d{i}"), (*field).to_string());
+        }
+        let out = self
+            .client()
+            .update_item()
             .table_name(self.table())
-            .set_item(Some(to_item(p)?))
+            .key("pk", AttributeValue::S(crate::keys::booking_pk(reference)))
+            .key("sk", AttributeValue::S(preferences_sk(traveller_id)))
+            .update_expression(expr)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .send()
             .await
             .map_err(StoreError::aws)?;
-        Ok(())
+        from_item(out.attributes.unwrap_or_default())
     }
 
     /// A thread's messages, oldest first (`thread`: a request id or [`GENERAL`]); `None`: every thread's.

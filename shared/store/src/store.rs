@@ -140,6 +140,26 @@ impl Tx {
         self.put(table, item, Some((condition, value)))
     }
 
+    /// Put an item under a condition naming attributes (`#status = :due`).
+    pub fn put_if(
+        &mut self,
+        table: &str,
+        item: Item,
+        condition: &str,
+        names: &[(&str, &str)],
+        values: &[(&str, AttributeValue)],
+    ) -> Result<(), StoreError> {
+        let mut p = Put::builder().table_name(table).set_item(Some(item)).condition_expression(condition);
+        for (k, v) in names {
+            p = p.expression_attribute_names(*k, *v);
+        }
+        for (k, v) in values {
+            p = p.expression_attribute_values(*k, v.clone());
+        }
+        self.actions.push(TransactWriteItem::builder().put(p.build().map_err(StoreError::aws)?).build());
+        Ok(())
+    }
+
     /// Put an item that must not exist yet (movements, outbox events, idempotency records).
     pub fn put_new<T: Serialize>(&mut self, table: &str, item: &T) -> Result<(), StoreError> {
         self.put(table, to_item(item)?, Some(("attribute_not_exists(pk)", None)))
@@ -298,6 +318,7 @@ impl Store {
         instalments: &[Instalment],
         movements: &[Movement],
         events: Vec<portal_domain::events::LedgerEvent>,
+        notices: Vec<portal_notify::Notice>,
     ) -> Result<(), StoreError> {
         let reference = item.booking.reference.as_str();
         tx.put_booking(&self.table, item, current.map(|c| c.version))?;
@@ -320,6 +341,9 @@ impl Store {
         }
         for ev in events {
             tx.put_new(&self.table, &OutboxItem::new(ev))?;
+        }
+        for n in notices {
+            crate::notices::stage_notice(tx, &self.table, n)?;
         }
         Ok(())
     }
