@@ -430,8 +430,23 @@ impl Generator {
                 .send()
                 .await
                 .map_err(|e| GenerateError::S3(StoreError::aws(e).to_string()))?;
+            // A new version of a document the customer has (after a change or on request) tells them, in the same
+            // transaction; first versions and the invoice's after a payment do not (the confirmation and the
+            // receipt already did).
+            let notice = (version > 1 && matches!(reason, Reason::BookingChanged | Reason::OperatorRequest))
+                .then(|| {
+                    portal_notify::Notice::new(
+                        &format!("documents:{}:{version}", spec.document_id),
+                        portal_notify::NoticeKind::DocumentsUpdated,
+                        &c.booking,
+                        portal_notify::Recipient::party(&c.booking),
+                        portal_notify::Content::Documents { documents: vec![spec.doc_type.as_str().to_string()] },
+                        now,
+                    )
+                })
+                .flatten();
             // Conditional on the version not existing: a concurrent run that got there first is a Conflict.
-            self.store.put_document_version(&item).await?;
+            self.store.put_document_version_noticed(&item, notice).await?;
             out.written.push((spec.document_id.clone(), version));
         }
         Ok(())

@@ -360,9 +360,7 @@ async fn collect(
         {
             tracing::warn!(reference, instalment = id, charge_id = %charge_id, code = %code, "instalment charge declined");
             report.declined += 1;
-            if let Some((failed, read)) = record_decline(state, reference, id, &charge_id, code, now).await?
-                && notify(state, &read, &failed, amount, card.as_ref()).await
-            {
+            if record_decline(state, reference, id, &charge_id, code, amount, card.as_ref(), now).await? {
                 report.emails += 1;
             }
             Ok(())
@@ -401,29 +399,37 @@ pub fn decline_write(
     w
 }
 
+/// Record the decline and, in the same transaction, the customer's email (`true`: an email is on its way).
+#[allow(clippy::too_many_arguments)]
 async fn record_decline(
     state: &State,
     reference: &str,
     id: &str,
     charge_id: &str,
     reason: &str,
+    amount: Money,
+    card: Option<&PaymentMethodItem>,
     now: DateTime<Utc>,
-) -> Result<Option<(Instalment, BookingCollection)>, StoreError> {
+) -> Result<bool, StoreError> {
     for attempt in 0..MAX_WRITE_ATTEMPTS {
-        let Some(c) = state.store.load_booking(reference).await? else { return Ok(None) };
-        let Some(i) = c.instalments.iter().find(|i| i.id == id) else { return Ok(None) };
+        let Some(c) = state.store.load_booking(reference).await? else { return Ok(false) };
+        let Some(i) = c.instalments.iter().find(|i| i.id == id) else { return Ok(false) };
         // Already recorded (by the webhook) or no longer this charge: nothing to do, no second email.
         let Some(failed) = schedule::attempt_declined(i, charge_id, reason, now, &state.policy) else {
-            return Ok(None);
+            return Ok(false);
         };
-        let w = decline_write(&c, failed.clone(), charge_id, reason, now);
+        let mut w = decline_write(&c, failed.clone(), charge_id, reason, now);
+        let notice =
+            collection_failed_notice(&state.brands, &state.portal_url, &c, &failed, amount, card, charge_id, now);
+        let emailed = notice.is_some();
+        w.notices.extend(notice);
         match state.store.write_schedule(&w, now).await {
-            Ok(()) => return Ok(Some((failed, c))),
+            Ok(()) => return Ok(emailed),
             Err(StoreError::Conflict(_)) => tokio::time::sleep(Duration::from_millis(10 * (attempt as u64 + 1))).await,
             Err(e) => return Err(e),
         }
     }
-    Ok(None)
+    Ok(false)
 }
 
 /// Cancel every open checkout of the booking that would also pay instalment `id`. `Ok(false)`: one cannot be
@@ -494,35 +500,20 @@ async fn interrupt(
     Ok(())
 }
 
-/// The branded email after a decline. Best effort: the failure is recorded whatever happens to the email.
-pub async fn notify(
-    state: &State,
+/// The collection-failure email to the approver (else the lead), as a mail-outbox notice: written in the same
+/// transaction as the decline (the runner's, or the webhook function's for a decline only the gateway's
+/// webhook reported). Its id comes from the charge, so both paths name the same notice.
+#[allow(clippy::too_many_arguments)]
+pub fn collection_failed_notice(
+    brands: &portal_mail::Brands,
+    portal_url: &str,
     c: &BookingCollection,
     failed: &Instalment,
     amount: Money,
     card: Option<&PaymentMethodItem>,
-) -> bool {
-    let mailer = Mailer { ses: &state.ses, brands: &state.brands, portal_url: &state.portal_url };
-    send_collection_failed(&mailer, c, failed, amount, card).await
-}
-
-/// What sending the collection-failure email needs (the runner's, or the webhook function's for a decline only
-/// the gateway's webhook reported).
-pub struct Mailer<'a> {
-    pub ses: &'a aws_sdk_sesv2::Client,
-    pub brands: &'a portal_mail::Brands,
-    /// `https://…` without a trailing slash.
-    pub portal_url: &'a str,
-}
-
-/// Send the branded collection-failure email to the approver (else the lead). Best effort: `false` when not sent.
-pub async fn send_collection_failed(
-    state: &Mailer<'_>,
-    c: &BookingCollection,
-    failed: &Instalment,
-    amount: Money,
-    card: Option<&PaymentMethodItem>,
-) -> bool {
+    charge_id: &str,
+    now: DateTime<Utc>,
+) -> Option<portal_notify::Notice> {
     let b = &c.booking;
     let payer = failed
         .approval
@@ -530,12 +521,12 @@ pub async fn send_collection_failed(
         .and_then(|a| b.traveller(&a.approved_by))
         .filter(|t| t.email.is_some())
         .or_else(|| b.lead());
-    let Some((t, to)) = payer.and_then(|t| t.email.clone().map(|e| (t, e))) else {
+    let Some(t) = payer.filter(|t| t.email.is_some()) else {
         tracing::warn!(reference = %b.reference, "no email for a collection failure");
-        return false;
+        return None;
     };
-    let url = format!("{}/bookings/{}?pay={}", state.portal_url, b.reference, failed.id);
-    let brand = state.brands.get(&b.brand);
+    let url = format!("{portal_url}/bookings/{}?pay={}", b.reference, failed.id);
+    let brand = brands.get(&b.brand);
     let mail = email::email(&email::CollectionFailed {
         brand,
         locale: Locale::parse(&b.locale).unwrap_or(Locale::EnGb),
@@ -547,15 +538,12 @@ pub async fn send_collection_failed(
         needs_cardholder: portal_domain::schedule::needs_cardholder(failed.last_failure.as_deref()),
         pay_url: &url,
     });
-    let sent = portal_mail::send_email(state.ses, brand, &to, &mail, None).await;
-    match sent {
-        Ok(()) => {
-            tracing::info!(reference = %b.reference, instalment = %failed.id, to = %portal_mail::mask_email(&to), "collection failure email sent");
-            true
-        }
-        Err(e) => {
-            tracing::error!(reference = %b.reference, error = %e, "collection failure email not sent");
-            false
-        }
-    }
+    portal_notify::Notice::prepared(
+        &format!("collection_failed:{charge_id}"),
+        portal_notify::NoticeKind::PaymentFailed,
+        b,
+        t,
+        &mail,
+        now,
+    )
 }

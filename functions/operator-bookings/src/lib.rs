@@ -260,7 +260,17 @@ async fn write(
     );
     let paid = plan.movements.iter().any(|m| m.kind == portal_domain::ledger::MovementKind::Payment);
     let mut tx = Tx::default();
-    state.store.stage_upsert(&mut tx, current, &item, &plan.instalments, &plan.movements, plan.events)?;
+    // The customer's emails (confirmed, cancelled, what changed, instalments to approve) go into the mail
+    // outbox in this same transaction.
+    let notices = portal_notify::booking::push_notices(
+        current.map(|c| &c.booking),
+        current.map(|c| c.instalments.as_slice()).unwrap_or_default(),
+        &item.booking,
+        &plan.instalments,
+        item.version,
+        now,
+    );
+    state.store.stage_upsert(&mut tx, current, &item, &plan.instalments, &plan.movements, plan.events, notices)?;
     // A traveller removed, an email changed, the lead moved: their sessions and unused links end in this same
     // transaction (a session is proof of an email on the booking in a role; after the change it proves neither).
     let ended = match current {

@@ -187,14 +187,8 @@ pub async fn record_event(state: &State, env: Envelope, now: DateTime<Utc>) -> R
     match record_with_retries(state, &env, &reference, checkout_id.as_deref(), &claim, now).await {
         Ok(outcome) => {
             tracing::info!(event_id = %env.id, event_type = %env.event_type, reference = %reference, outcome = outcome.label, "webhook recorded");
-            if let Some(r) = &outcome.receipt {
-                send_receipt(state, r).await;
-            }
             if let Some((x, booking)) = &outcome.excess {
                 refund_excess(state, booking, x).await;
-            }
-            if outcome.label == "failure_recorded" {
-                email_instalment_decline(state, &env, &reference).await;
             }
             if matches!(outcome.label, "recorded" | "refund_recorded" | "dispute_recorded") {
                 queue_documents(state, &reference).await;
@@ -318,6 +312,7 @@ struct Outcome {
 }
 
 struct ReceiptJob {
+    movement_id: String,
     booking: Booking,
     payer_traveller_id: Option<String>,
     amount: Money,
@@ -343,7 +338,14 @@ async fn record_with_retries(
         let intent =
             checkout_id.and_then(|id| portal_store::payments::intents(&c).into_iter().find(|i| i.checkout_id == id));
         let overpayment = state.brands.overpayment(&c.booking.brand);
-        let (recording, outcome) = plan(env, &c, intent, claim, now, &state.retry_policy, overpayment)?;
+        let (mut recording, outcome) = plan(env, &c, intent, claim, now, &state.retry_policy, overpayment)?;
+        // The customer's emails go into the mail outbox in the same transaction: no payment without its receipt.
+        if let Some(job) = &outcome.receipt {
+            recording.notices.extend(receipt_notice(state, job, now));
+        }
+        if outcome.label == "failure_recorded" {
+            recording.notices.extend(decline_notice(state, env, &c, &recording, now));
+        }
         match state.store.record(&recording).await {
             Ok(()) => return Ok(outcome),
             Err(StoreError::Conflict(_)) => {
@@ -370,6 +372,7 @@ async fn finish_only(state: &State, claim: &ClaimItem, reference: &str, now: Dat
         saved_method: None,
         instalments: vec![],
         excess: None,
+        notices: vec![],
         now,
     };
     match state.store.record(&r).await {
@@ -430,6 +433,7 @@ fn plan(
         saved_method: None,
         instalments: vec![],
         excess: None,
+        notices: vec![],
         now,
     };
     let has = |id: &str| c.movements.iter().any(|m| m.id == id);
@@ -496,6 +500,7 @@ fn plan(
                 }
                 r.saved_method = saved_card(p, intent.as_ref(), reference, now);
                 receipt = Some(ReceiptJob {
+                    movement_id: m.id.clone(),
                     booking: c.booking.clone(),
                     payer_traveller_id: intent
                         .as_ref()
@@ -850,21 +855,23 @@ fn dispute_movements(
     Ok("dispute_recorded")
 }
 
-/// A declined instalment charge this webhook recorded (the runner did not see it): the customer's email with the
-/// pay-by-hand link, best effort after the commit.
-async fn email_instalment_decline(state: &State, env: &Envelope, reference: &str) {
-    let (GatewayEvent::PaymentFailed(p), Some(url)) = (&env.event, state.portal_url.as_deref()) else { return };
-    let Some(charge) = p.metadata.as_ref().map(|m| m.checkout_id.clone()).filter(|k| k.starts_with("ichg_")) else {
-        return;
-    };
-    let Ok(Some(c)) = state.store.load_booking(reference).await else { return };
-    let Some(failed) = instalment_charged(&c, Some(&charge)) else { return };
+/// A declined instalment charge this webhook records (the runner did not see it): the customer's email with
+/// the pay-by-hand link, as a notice in the same transaction (the runner's id for the same charge).
+fn decline_notice(
+    state: &State,
+    env: &Envelope,
+    c: &BookingCollection,
+    r: &Recording,
+    now: DateTime<Utc>,
+) -> Option<portal_notify::Notice> {
+    let (GatewayEvent::PaymentFailed(p), Some(url)) = (&env.event, state.portal_url.as_deref()) else { return None };
+    let charge = p.metadata.as_ref().map(|m| m.checkout_id.clone()).filter(|k| k.starts_with("ichg_"))?;
+    let failed = r.instalments.iter().find(|i| i.charge_id.as_deref() == Some(charge.as_str()))?;
     let card = failed.approval.as_ref().and_then(|a| {
-        portal_store::payments::saved_methods(&c).into_iter().find(|m| m.payment_method_id == a.payment_method_id)
+        portal_store::payments::saved_methods(c).into_iter().find(|m| m.payment_method_id == a.payment_method_id)
     });
     let amount = money(p.amount_minor, &p.currency, c.booking.currency).unwrap_or(failed.amount);
-    let mailer = instalment_runner::Mailer { ses: &state.ses, brands: &state.brands, portal_url: url };
-    instalment_runner::send_collection_failed(&mailer, &c, failed, amount, card.as_ref()).await;
+    instalment_runner::collection_failed_notice(&state.brands, url, c, failed, amount, card.as_ref(), &charge, now)
 }
 
 /// The instalment an off-session charge is for: the runner's charge id travels as the payment's `checkout_id`.
@@ -979,10 +986,10 @@ pub async fn refund_excess(state: &State, booking: &Booking, item: &ExcessRefund
         }
     };
     let now = (state.clock)();
-    match state.store.excess_requested(&item.requested(&refund.id, now)).await {
+    match state.store.excess_requested(&item.requested(&refund.id, now), refund_notice(state, booking, item, now)).await
+    {
         Ok(true) => {
             tracing::info!(reference, payment_id = %item.payment_id, refund = %refund.id, amount = %item.amount, "excess refund started");
-            send_refund_notice(state, booking, item).await;
             true
         }
         // Someone else (a redelivery, the reconciler) got there first and told the customer.
@@ -994,16 +1001,22 @@ pub async fn refund_excess(state: &State, booking: &Booking, item: &ExcessRefund
     }
 }
 
-async fn send_refund_notice(state: &State, b: &Booking, item: &ExcessRefundItem) {
+/// The refund email to the payer (else the lead), as a notice written with the refund's `requested` mark.
+fn refund_notice(
+    state: &State,
+    b: &Booking,
+    item: &ExcessRefundItem,
+    now: DateTime<Utc>,
+) -> Option<portal_notify::Notice> {
     let traveller = item
         .payer_traveller_id
         .as_deref()
         .and_then(|t| b.traveller(t))
         .filter(|t| t.email.is_some())
         .or_else(|| b.lead());
-    let Some((t, to)) = traveller.and_then(|t| t.email.clone().map(|e| (t, e))) else {
+    let Some(t) = traveller.filter(|t| t.email.is_some()) else {
         tracing::warn!(reference = %b.reference, "no email for a refund notice");
-        return;
+        return None;
     };
     let brand = state.brands.get(&b.brand);
     let mail = refund_email::email(&refund_email::RefundNotice {
@@ -1014,13 +1027,17 @@ async fn send_refund_notice(state: &State, b: &Booking, item: &ExcessRefundItem)
         amount: item.amount,
         reason: item.reason,
     });
-    match portal_mail::send_email(&state.ses, brand, &to, &mail, None).await {
-        Ok(()) => tracing::info!(reference = %b.reference, to = %portal_mail::mask_email(&to), "refund notice sent"),
-        Err(e) => tracing::error!(reference = %b.reference, error = %e, "refund notice not sent"),
-    }
+    portal_notify::Notice::prepared(
+        &format!("refund:{}:{}", item.payment_id, item.idempotency_key()),
+        portal_notify::NoticeKind::RefundIssued,
+        b,
+        t,
+        &mail,
+        now,
+    )
 }
 
-async fn send_receipt(state: &State, job: &ReceiptJob) {
+fn receipt_notice(state: &State, job: &ReceiptJob, now: DateTime<Utc>) -> Option<portal_notify::Notice> {
     let b = &job.booking;
     let traveller = job
         .payer_traveller_id
@@ -1028,9 +1045,9 @@ async fn send_receipt(state: &State, job: &ReceiptJob) {
         .and_then(|t| b.traveller(t))
         .filter(|t| t.email.is_some())
         .or_else(|| b.lead());
-    let Some((t, to)) = traveller.and_then(|t| t.email.clone().map(|e| (t, e))) else {
+    let Some(t) = traveller.filter(|t| t.email.is_some()) else {
         tracing::warn!(reference = %b.reference, "no email for a receipt");
-        return;
+        return None;
     };
     let brand = state.brands.get(&b.brand);
     let mail = receipt::email(&receipt::Receipt {
@@ -1044,9 +1061,12 @@ async fn send_receipt(state: &State, job: &ReceiptJob) {
         remaining: job.summary.outstanding,
         next_due: job.summary.next_due.as_ref().map(|n| (n.date, n.amount)),
     });
-    let sent = portal_mail::send_email(&state.ses, brand, &to, &mail, None).await;
-    match sent {
-        Ok(()) => tracing::info!(reference = %b.reference, to = %portal_mail::mask_email(&to), "receipt sent"),
-        Err(e) => tracing::error!(reference = %b.reference, error = %e, "receipt not sent"),
-    }
+    portal_notify::Notice::prepared(
+        &format!("receipt:{}", job.movement_id),
+        portal_notify::NoticeKind::PaymentReceived,
+        b,
+        t,
+        &mail,
+        now,
+    )
 }

@@ -442,27 +442,42 @@ pub(crate) async fn preferences(state: &State, req: &Request, raw: &str) -> Resu
     s.respond(state, 200, &json!({"optional_updates_by_email": on}))
 }
 
+/// Any of the three preferences; at least one.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PreferencesBody {
-    optional_updates_by_email: bool,
+    optional_updates_by_email: Option<bool>,
+    booking_updates: Option<bool>,
+    payment_reminders: Option<bool>,
 }
 
 pub(crate) async fn set_preferences(state: &State, req: &Request, raw: &str) -> Result<Response<Body>, ApiError> {
     let s = signed(state, req, raw).await?;
     let p: PreferencesBody =
         small_body(req, false)?.ok_or_else(|| ApiError::malformed_json("a JSON body is required"))?;
-    state
-        .store
-        .put_preferences(&PreferencesItem {
-            pk: portal_store::keys::booking_pk(s.reference()),
-            sk: preferences_sk(&s.session.traveller_id),
-            entity: ENTITY_PREFERENCES.into(),
-            traveller_id: s.session.traveller_id.clone(),
-            optional_updates_by_email: p.optional_updates_by_email,
-            updated_at: s.now,
-        })
-        .await?;
-    tracing::info!(reference = s.reference(), on = p.optional_updates_by_email, "communication preferences saved");
-    s.respond(state, 200, &json!({"optional_updates_by_email": p.optional_updates_by_email}))
+    let set: Vec<(&str, bool)> = [
+        ("optional_updates_by_email", p.optional_updates_by_email),
+        ("booking_updates", p.booking_updates),
+        ("payment_reminders", p.payment_reminders),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| (k, v)))
+    .collect();
+    if set.is_empty() {
+        return Err(ApiError::validation(
+            "optional_updates_by_email",
+            "name at least one of optional_updates_by_email, booking_updates, payment_reminders",
+        ));
+    }
+    let now = state.store.update_preferences(s.reference(), &s.session.traveller_id, &set, s.now).await?;
+    tracing::info!(reference = s.reference(), changed = ?set, "communication preferences saved");
+    s.respond(
+        state,
+        200,
+        &json!({
+            "optional_updates_by_email": now.optional_updates_by_email,
+            "booking_updates": now.booking_updates,
+            "payment_reminders": now.payment_reminders,
+        }),
+    )
 }

@@ -473,8 +473,38 @@ pub async fn to_customer(
         link: format!("{}/trips/{reference}/requests/{}", state.portal_url, r.request_id),
         optional,
     };
-    let sent = deliver(state, brand, &[to], &customer_email(&n), "customer", reference).await;
-    tracing::info!(reference, request = %r.request_id, optional, sent, "customer notified");
+    let Some(t) = c.booking.traveller(&r.submitted_by) else { return };
+    let seed = format!(
+        "request:{}:{}:{}",
+        r.request_id,
+        r.revision,
+        acted.message.as_ref().map_or("", |m| m.message_id.as_str())
+    );
+    outbox(state, c, t, &seed, optional, &customer_email(&n)).await;
+    let _ = to;
+}
+
+/// Put a customer email into the mail outbox (the mailer honours preferences and suppressions and retries
+/// SES). After the request's own commit: its id is derived from the change, so a replay writes nothing new.
+async fn outbox(
+    state: &State,
+    c: &BookingCollection,
+    t: &portal_domain::booking::Traveller,
+    seed: &str,
+    optional: bool,
+    email: &Email<'_>,
+) {
+    let kind = if optional {
+        portal_notify::NoticeKind::RequestOptionalUpdate
+    } else {
+        portal_notify::NoticeKind::RequestUpdate
+    };
+    let reference = c.booking.reference.as_str();
+    let Some(n) = portal_notify::Notice::prepared(seed, kind, &c.booking, t, email, (state.clock)()) else { return };
+    match state.store.put_notice(n).await {
+        Ok(_) => tracing::info!(reference, optional, "customer notice queued"),
+        Err(e) => tracing::error!(reference, error = %e, "request email not sent: notice not written"),
+    }
 }
 
 /// After the team wrote in the general thread: a reply to whoever wrote last (within the window), else an
@@ -519,8 +549,8 @@ pub async fn general_to_customer(
         link: format!("{}/trips/{reference}/messages", state.portal_url),
         optional,
     };
-    let sent = deliver(state, brand, &[to], &customer_email(&n), "customer", reference).await;
-    tracing::info!(reference, optional, sent, "customer notified of a team message");
+    let Some(t) = c.booking.traveller(&traveller) else { return };
+    outbox(state, c, t, &format!("general:{reference}:{}", m.message_id), optional, &customer_email(&n)).await;
 }
 
 #[cfg(test)]
