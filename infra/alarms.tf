@@ -1,7 +1,8 @@
 # Alarms to one SNS topic: per-function errors and throttles, dead-letter depth, finance exporter lag (no
 # successful exporter run for an hour means events are piling up in the outbox), details-retention lag (no
 # successful daily run for 26 hours means details are kept past their retention), log lines the code marks for a
-# person (`alarm=...`), operator sign-in links returned instead of emailed, and amendment-request emails not sent.
+# person (`alarm=...`), operator sign-in links returned instead of emailed, amendment-request emails not sent, and
+# the customer mailer's emails of unknown outcome, repeated failures and relay lag.
 
 resource "aws_sns_topic" "alarms" {
   name              = "${local.prefix}-alarms"
@@ -54,6 +55,8 @@ locals {
     schedule     = { queue = aws_sqs_queue.schedule_dlq.name, what = "A scheduled invocation failed after its retries" }
     documents    = { queue = aws_sqs_queue.documents_dlq.name, what = "A document regeneration failed 5 times" }
     sign_in_mail = { queue = aws_sqs_queue.sign_in_mail_dlq.name, what = "A sign-in email failed 3 times" }
+    mail         = { queue = aws_sqs_queue.mail_dlq.name, what = "A customer notice message (notification-mailer) failed 5 times: its emails were not sent" }
+    ses_events   = { queue = aws_sqs_queue.ses_events_dlq.name, what = "An SES bounce or complaint event (notification-mailer) failed 5 times: the address is not suppressed" }
   }
 }
 
@@ -252,4 +255,112 @@ resource "aws_cloudwatch_metric_alarm" "request_emails_not_sent" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alarms.arn]
   depends_on          = [aws_cloudwatch_log_metric_filter.request_emails_not_sent]
+}
+
+# Customer notifications (infra/notifications.tf). The mailer logs `notice email outcome unknown` (error level,
+# with the booking, notice and masked recipient) when a worker stopped between claiming a send and recording SES's
+# answer, or SES's answer was lost: the email may or may not have gone, and it is never retried (a duplicate is
+# worse than a gap). One is worth a look: the operator view (GET /operator/bookings/{reference}/emails) shows it
+# as `unknown`; tell the customer by hand if it matters.
+resource "aws_cloudwatch_log_metric_filter" "notice_emails_unknown" {
+  name           = "${local.prefix}-notification-mailer-emails-unknown"
+  log_group_name = aws_cloudwatch_log_group.function["notification-mailer"].name
+  pattern        = "{ $.fields.message = \"notice email outcome unknown\" }"
+
+  metric_transformation {
+    name          = "NoticeEmailsUnknown"
+    namespace     = "${local.prefix}/notification-mailer"
+    value         = "1"
+    default_value = "0"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "notice_emails_unknown" {
+  alarm_name          = "${local.prefix}-notification-mailer-emails-unknown"
+  alarm_description   = "The notification-mailer could not tell whether a customer email was sent (it is never retried). Search its log group for \"notice email outcome unknown\" (booking, notice, masked recipient) and check GET /operator/bookings/{reference}/emails."
+  namespace           = "${local.prefix}/notification-mailer"
+  metric_name         = "NoticeEmailsUnknown"
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  depends_on          = [aws_cloudwatch_log_metric_filter.notice_emails_unknown]
+}
+
+# `notice email failed`: SES refused or could not be reached, and the message goes back to the queue to be
+# retried (5 receives, then the mail dead-letter queue). One is a blip; many in a quarter of an hour are SES
+# trouble (sending paused, quota, an identity unverified) that delays every customer email.
+resource "aws_cloudwatch_log_metric_filter" "notice_emails_failed" {
+  name           = "${local.prefix}-notification-mailer-emails-failed"
+  log_group_name = aws_cloudwatch_log_group.function["notification-mailer"].name
+  pattern        = "{ $.fields.message = \"notice email failed\" }"
+
+  metric_transformation {
+    name          = "NoticeEmailsFailed"
+    namespace     = "${local.prefix}/notification-mailer"
+    value         = "1"
+    default_value = "0"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "notice_emails_failed" {
+  alarm_name          = "${local.prefix}-notification-mailer-emails-failed"
+  alarm_description   = "The notification-mailer failed to send customer emails 5 or more times in 15 minutes (they are retried, then parked in the mail dead-letter queue). Search its log group for \"notice email failed\" (the SES error) and check SES sending in the account."
+  namespace           = "${local.prefix}/notification-mailer"
+  metric_name         = "NoticeEmailsFailed"
+  statistic           = "Sum"
+  period              = 900
+  evaluation_periods  = 1
+  threshold           = 5
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  depends_on          = [aws_cloudwatch_log_metric_filter.notice_emails_failed]
+}
+
+# The relay runs every minute: no successful run in 15 minutes means notices are piling up in the mail outbox and
+# no customer email goes out (a failing run also fires its -errors alarm; this one also catches a schedule that
+# never fires). Minutes without a run are missing data, so "breaching".
+resource "aws_cloudwatch_metric_alarm" "notification_relay_lag" {
+  alarm_name          = "${local.prefix}-notification-relay-lag"
+  alarm_description   = "No successful notification-relay run in the last 15 minutes: customer emails are waiting in the mail outbox (the MAILQ partition of open_payments)."
+  comparison_operator = "LessThanThreshold"
+  threshold           = 1
+  evaluation_periods  = 1
+  treat_missing_data  = "breaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+
+  metric_query {
+    id          = "ok_runs"
+    expression  = "invocations - errors"
+    label       = "successful runs"
+    return_data = true
+  }
+
+  metric_query {
+    id = "invocations"
+    metric {
+      namespace   = "AWS/Lambda"
+      metric_name = "Invocations"
+      dimensions  = { FunctionName = aws_lambda_function.function["notification-relay"].function_name }
+      period      = 900
+      stat        = "Sum"
+    }
+  }
+
+  metric_query {
+    id = "errors"
+    metric {
+      namespace   = "AWS/Lambda"
+      metric_name = "Errors"
+      dimensions  = { FunctionName = aws_lambda_function.function["notification-relay"].function_name }
+      period      = 900
+      stat        = "Sum"
+    }
+  }
 }

@@ -55,6 +55,9 @@ brands = {
     primary_colour = "#2e7d32"
     sender         = "hello@alpine-escapes.com"
     domain         = "alpine-escapes.com"
+    # Customer emails (functions/notifications): tell travellers 3 days before an approved instalment is charged.
+    # Brands without it use default's (none here): no pre-charge emails.
+    notifications = { before_charge_days = 3 }
   }
 }
 
@@ -76,6 +79,11 @@ session_max_age_seconds = 43200
 
 # Amendment requests and customer messages per UTC day (docs/requests.md "Caps"); these are the defaults.
 request_limits = { requests_per_booking = 10, requests_per_customer = 15, messages_per_booking = 40, messages_per_customer = 60 }
+
+# Customer emails (notification-relay): reminders 14 and 3 days before an instalment not yet approved falls due; a
+# booking's updates go as one digest once the operator has stopped pushing for 10 minutes (an hour at most).
+# These are the defaults.
+notifications = { reminder_days = [14, 3], digest_quiet_seconds = 600, digest_max_hold_seconds = 3600 }
 
 # Who may call the operator routes (SigV4): a role admits every session of it; anyone else gets 403.
 operator_principal_arns = [

@@ -21,7 +21,10 @@
 #                        index it queries returns; an index hash value (*_GSI<N>PK) counts only when the function
 #                        may query that index. A missing prefix is AccessDenied in AWS only (moto ignores it).
 #   reserved_concurrency null for the account pool, or a cap (protects what the function calls)
-#   schedule             null, or an EventBridge Scheduler expression (the function is invoked with schedule_input)
+#   schedules            EventBridge Scheduler schedules ({} for none): id => { expression, input }, each invoking the
+#                        function with its `input` (a JSON string). The schedule is named <prefix>-<function> when its
+#                        id is `default`, else <prefix>-<function>-<id> (schedules.tf local.schedules), so a function
+#                        may have several (notification-relay: `relay` every minute, `plan` once a day).
 #   http                 true when docs/openapi.json routes to it (x-portal-function)
 
 locals {
@@ -44,8 +47,7 @@ locals {
       # A price change or cancellation cancels the booking's open checkouts at Stripe.
       secrets              = { STRIPE_SECRET_KEY = "stripe_secret_key" }
       reserved_concurrency = null
-      schedule             = null
-      schedule_input       = null
+      schedules            = {}
       http                 = true
       permissions = [
         { actions = ["dynamodb:Query"], resources = ["{table}"] },
@@ -53,8 +55,9 @@ locals {
         # After a change commits: queue the document regeneration (docs/documents.md).
         { actions = ["sqs:SendMessage"], resources = ["{queue:documents}"] },
       ]
-      # The booking collection and its outbox events; LINK#: an upsert that takes access away deletes unused links.
-      leading_keys = ["B#*", "OUTBOX#*", "LINK#*"]
+      # The booking collection and its outbox events; LINK#: an upsert that takes access away deletes unused links;
+      # NOTE#: the customer emails a change puts into the mail outbox in its transaction (the notification-relay).
+      leading_keys = ["B#*", "OUTBOX#*", "LINK#*", "NOTE#*"]
     }
 
     "auth" = {
@@ -79,8 +82,7 @@ locals {
       }
       # Caps sign-in mail (SES sending quota, mail-bombing) even if the per-client rate limits are spread wide.
       reserved_concurrency = 20
-      schedule             = null
-      schedule_input       = null
+      schedules            = {}
       http                 = true
       permissions = [
         { actions = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources = ["{table}"] },
@@ -107,8 +109,7 @@ locals {
       secrets = { TOKEN_HASH_KEY = "token_hash_key" }
       # Caps the SES send rate however many requests are queued.
       reserved_concurrency = 10
-      schedule             = null
-      schedule_input       = null
+      schedules            = {}
       http                 = false
       permissions = [
         # The booking read (Query), the daily cap counter (UpdateItem), the link and the retirement of older
@@ -128,8 +129,7 @@ locals {
       }
       secrets              = { SESSION_KEYS = "session_keys" }
       reserved_concurrency = null
-      schedule             = null
-      schedule_input       = null
+      schedules            = {}
       http                 = true
       permissions = [
         { actions = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem"], resources = ["{table}"] },
@@ -154,8 +154,7 @@ locals {
       }
       secrets              = { SESSION_KEYS = "session_keys" }
       reserved_concurrency = null
-      schedule             = null
-      schedule_input       = null
+      schedules            = {}
       http                 = true
       permissions = [
         { actions = ["dynamodb:Query", "dynamodb:GetItem"], resources = ["{table}"] },
@@ -183,8 +182,7 @@ locals {
       }
       # Caps the calls we make to the gateway (its rate limits are per account) however many customers pay.
       reserved_concurrency = 50
-      schedule             = null
-      schedule_input       = null
+      schedules            = {}
       http                 = true
       permissions = [
         # The idempotency claim (PutItem, DeleteItem on release) and the answer, intent and payment pointer in
@@ -217,18 +215,17 @@ locals {
         STRIPE_SECRET_KEY     = "stripe_secret_key"
       }
       reserved_concurrency = null
-      schedule             = null
-      schedule_input       = null
+      schedules            = {}
       http                 = true
       permissions = [
         # Recording is one TransactWriteItems of Put (movements, outbox, intent, done marker) and Update (booking
         # version and aggregate); IAM checks each part.
         { actions = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources = ["{table}"] },
-        { actions = ["ses:SendEmail"], resources = ["{ses_identities}"] },
         { actions = ["sqs:SendMessage"], resources = ["{queue:documents}"] },
       ]
-      # Bookings, outbox events, the event claim (WHEVT#) and the gateway payment pointer (GWPAY#).
-      leading_keys = ["B#*", "OUTBOX#*", "WHEVT#*", "GWPAY#*"]
+      # Bookings, outbox events, the event claim (WHEVT#), the gateway payment pointer (GWPAY#) and the mail
+      # outbox's notices (NOTE#: receipts, declines) put in the recording transaction.
+      leading_keys = ["B#*", "OUTBOX#*", "WHEVT#*", "GWPAY#*", "NOTE#*"]
     }
 
     # Consumes the documents queue (event source mapping in documents.tf) and renders PDFs into the bucket.
@@ -241,8 +238,7 @@ locals {
       }
       secrets              = {}
       reserved_concurrency = 10
-      schedule             = null
-      schedule_input       = null
+      schedules            = {}
       http                 = false
       permissions = [
         { actions = ["dynamodb:Query", "dynamodb:PutItem"], resources = ["{table}"] },
@@ -251,7 +247,8 @@ locals {
         # fetched on first use.
         { actions = ["s3:GetObject"], resources = ["{documents_bucket}/brands/*", "{documents_bucket}/fonts/*"] },
       ]
-      leading_keys = ["B#*"]
+      # Bookings and the "new document" notices (NOTE#) put into the mail outbox with the document's record.
+      leading_keys = ["B#*", "NOTE#*"]
     }
 
     # Scheduled payments, customer side: approve/withdraw instalments (ledger evidence + outbox in one
@@ -269,15 +266,15 @@ locals {
         STRIPE_SECRET_KEY = "stripe_secret_key"
       }
       reserved_concurrency = 50
-      schedule             = null
-      schedule_input       = null
+      schedules            = {}
       http                 = true
       permissions = [
         # The idempotency record read, then one TransactWriteItems of Update (booking version) and Put
         # (instalments, evidence movements, outbox events, the stored answer, card set-ups).
         { actions = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], resources = ["{table}"] },
       ]
-      leading_keys = ["B#*", "IDEM#*", "OUTBOX#*"]
+      # NOTE#: the mail outbox's notices, put in the same transaction as the change they tell about.
+      leading_keys = ["B#*", "IDEM#*", "OUTBOX#*", "NOTE#*"]
     }
 
     # Charges approved instalments that are due, off-session, from the sparse due_instalments index; retries
@@ -298,19 +295,18 @@ locals {
       # Overlapping runs are safe (per-booking lease, version-conditional take, charge-id idempotency key);
       # one at a time keeps the gateway calls paced.
       reserved_concurrency = 1
-      schedule             = "rate(5 minutes)"
-      schedule_input       = jsonencode({})
+      schedules            = { default = { expression = "rate(5 minutes)", input = jsonencode({}) } }
       http                 = false
       permissions = [
         { actions = ["dynamodb:Query"], resources = ["{table}/index/due_instalments"] },
         # Booking reads, the per-booking lease (PutItem/DeleteItem) and the state changes (TransactWriteItems of
         # Update and Put).
         { actions = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources = ["{table}"] },
-        { actions = ["ses:SendEmail"], resources = ["{ses_identities}"] },
       ]
-      # The due_instalments index (DUE), bookings, outbox events, the runner's lease (RUNLOCK#) and the
-      # per-booking payment lock (PAYLOCK#).
-      leading_keys = ["DUE", "B#*", "OUTBOX#*", "RUNLOCK#*", "PAYLOCK#*"]
+      # The due_instalments index (DUE; OWED is that index's partition of instalments not approved, which the
+      # runner's instalment writes set), bookings, outbox events, the runner's lease (RUNLOCK#), the per-booking
+      # payment lock (PAYLOCK#) and the mail outbox's notices (NOTE#).
+      leading_keys = ["DUE", "OWED", "B#*", "OUTBOX#*", "RUNLOCK#*", "PAYLOCK#*", "NOTE#*"]
     }
 
     # Payments whose webhook never came: reads open intents older than RECONCILE_AFTER_SECONDS from the sparse
@@ -330,18 +326,17 @@ locals {
       }
       secrets              = { STRIPE_SECRET_KEY = "stripe_secret_key" }
       reserved_concurrency = 1
-      schedule             = "rate(10 minutes)"
-      schedule_input       = jsonencode({})
+      schedules            = { default = { expression = "rate(10 minutes)", input = jsonencode({}) } }
       http                 = false
       permissions = [
         { actions = ["dynamodb:Query"], resources = ["{table}/index/open_payments"] },
         # Booking reads, the event claim, and the same one-transaction recording as the webhook function.
         { actions = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources = ["{table}"] },
-        { actions = ["ses:SendEmail"], resources = ["{ses_identities}"] },
         { actions = ["sqs:SendMessage"], resources = ["{queue:documents}"] },
       ]
-      # The open_payments index (OPEN) and what the webhook's recording path touches.
-      leading_keys = ["OPEN", "B#*", "OUTBOX#*", "WHEVT#*", "GWPAY#*"]
+      # The open_payments index (OPEN) and what the webhook's recording path touches, mail outbox notices too
+      # (NOTE#; a new notice sits in open_payments' MAILQ partition until the relay takes it, so MAILQ as well).
+      leading_keys = ["OPEN", "MAILQ", "B#*", "OUTBOX#*", "WHEVT#*", "GWPAY#*", "NOTE#*"]
     }
 
     "finance-exporter" = {
@@ -351,8 +346,7 @@ locals {
       secrets = {}
       # One exporter at a time (the lease makes a second one a no-op anyway).
       reserved_concurrency = 1
-      schedule             = "rate(15 minutes)"
-      schedule_input       = jsonencode({ max_batches = 200 })
+      schedules            = { default = { expression = "rate(15 minutes)", input = jsonencode({ max_batches = 200 }) } }
       http                 = false
       permissions = [
         { actions = ["dynamodb:Query"], resources = ["{table}/index/unexported_events"] },
@@ -379,8 +373,7 @@ locals {
       }
       secrets              = { SESSION_KEYS = "session_keys" }
       reserved_concurrency = null
-      schedule             = null
-      schedule_input       = null
+      schedules            = {}
       http                 = true
       permissions = [
         # The booking collection (details items included), versions, the profile; each change one
@@ -415,8 +408,7 @@ locals {
       }
       secrets              = { SESSION_KEYS = "session_keys" }
       reserved_concurrency = null
-      schedule             = null
-      schedule_input       = null
+      schedules            = {}
       http                 = true
       permissions = [
         # The booking collection (details items, sessions), the versions, the profile a form may offer.
@@ -439,8 +431,7 @@ locals {
       secrets = {}
       # One run at a time (each erasure is version-conditional, so an overlap is safe but useless).
       reserved_concurrency = 1
-      schedule             = "cron(30 3 * * ? *)"
-      schedule_input       = jsonencode({})
+      schedules            = { default = { expression = "cron(30 3 * * ? *)", input = jsonencode({}) } }
       http                 = false
       permissions = [
         { actions = ["dynamodb:Query"], resources = ["{table}/index/due_instalments"] },
@@ -475,8 +466,7 @@ locals {
       }
       secrets              = { SESSION_KEYS = "session_keys" }
       reserved_concurrency = null
-      schedule             = null
-      schedule_input       = null
+      schedules            = {}
       http                 = true
       permissions = [
         # The booking collection (booking, request heads REQ#, the general thread head THREAD#general, preferences
@@ -492,8 +482,99 @@ locals {
       ]
       # Bookings (request and thread heads, preferences), messages and idempotency markers (RQ#), request events
       # (REVT#) and their feed (REQUEST_EVENTS), the daily caps per booking (CAPB#) and per customer (CAPC#<email
-      # hash>).
-      leading_keys = ["B#*", "RQ#*", "REVT#*", "REQUEST_EVENTS", "CAPB#*", "CAPC#*"]
+      # hash>), the mail outbox's notices to the customer (NOTE#).
+      leading_keys = ["B#*", "RQ#*", "REVT#*", "REQUEST_EVENTS", "CAPB#*", "CAPC#*", "NOTE#*"]
+    }
+
+    # Customer notifications (issue 21; functions/notifications): every customer email but the sign-in link goes
+    # through the mail outbox (NOTE#<REF>), which the writers above fill in the transaction of the change it
+    # tells about. This function serves the one-click unsubscribe page and POST (RFC 8058: the token in the
+    # email's link is the only credential, and can only turn emails off) and the operator's view of a booking's
+    # emails and suppressed addresses.
+    "notifications" = {
+      memory  = 256
+      timeout = 10
+      env = {
+        OPERATOR_AUTH       = "iam"
+        OPERATOR_PRINCIPALS = join(",", var.operator_principal_arns)
+        PORTAL_URL          = var.portal_url
+        BRANDS_JSON         = local.brands_json
+      }
+      secrets              = { UNSUBSCRIBE_KEY = "unsubscribe_key" }
+      reserved_concurrency = null
+      schedules            = {}
+      http                 = true
+      permissions = [
+        # The booking (Query B#<REF>), its notices and send records (Query NOTE#<REF>), a traveller's address
+        # suppression (GetItem SUPPRESS#), the preference an unsubscribe turns off (UpdateItem).
+        { actions = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"], resources = ["{table}"] },
+      ]
+      leading_keys = ["NOTE#*", "B#*", "SUPPRESS#*"]
+    }
+
+    # Consumes the mail queue (a booking's relayed notices) and the SES events queue (the configuration set's
+    # bounces and complaints, raw from SNS), both in infra/notifications.tf. Claims a send record per notice and
+    # recipient before it calls SES, so a redelivered message sends nothing twice; a send that may or may not
+    # have happened is logged `notice email outcome unknown` and never retried (alarmed in alarms.tf).
+    "notification-mailer" = {
+      memory  = 256
+      timeout = 60
+      env = {
+        PORTAL_URL            = var.portal_url
+        BRANDS_JSON           = local.brands_json
+        SES_CONFIGURATION_SET = aws_sesv2_configuration_set.portal.configuration_set_name
+      }
+      # The unsubscribe link (and List-Unsubscribe header) of optional emails.
+      secrets = { UNSUBSCRIBE_KEY = "unsubscribe_key" }
+      # Paces SES however many notices are queued; the two event source mappings share it (notifications.tf).
+      reserved_concurrency = 5
+      schedules            = {}
+      http                 = false
+      permissions = [
+        # The notice (GetItem), the booking and preferences (Query), the send record claimed before SES (PutItem,
+        # conditional) and its outcome (UpdateItem), the address's suppression (GetItem, PutItem/UpdateItem).
+        { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"], resources = ["{table}"] },
+        { actions = ["ses:SendEmail"], resources = ["{ses_identities}"] },
+      ]
+      # The consumer actions on both queues (what Lambda's poller needs; the code never calls SQS) are a policy
+      # of their own in notifications.tf.
+      leading_keys = ["NOTE#*", "B#*", "SUPPRESS#*"]
+    }
+
+    # The mail outbox's relay: every minute moves pending notices (the MAILQ partition of open_payments) to the
+    # mail queue, holding a booking's updates for one digest; once a day plans instalment reminders (OWED: not
+    # approved) and pre-charge notices (DUE: approved, per brand) from due_instalments, then relays.
+    "notification-relay" = {
+      memory  = 256
+      timeout = 300
+      env = {
+        MAIL_QUEUE_URL          = aws_sqs_queue.mail.url
+        BRANDS_JSON             = local.brands_json
+        PORTAL_URL              = var.portal_url
+        REMINDER_DAYS           = join(",", var.notifications.reminder_days)
+        DIGEST_QUIET_SECONDS    = tostring(var.notifications.digest_quiet_seconds)
+        DIGEST_MAX_HOLD_SECONDS = tostring(var.notifications.digest_max_hold_seconds)
+      }
+      # The relay renders no unsubscribe link, but the shared notifications::State::from_env requires the key.
+      secrets = { UNSUBSCRIBE_KEY = "unsubscribe_key" }
+      # One at a time: a relay run and the daily plan overlapping is safe (conditional index removal, derived
+      # notice ids, the mailer's send records) but would only double the queue traffic.
+      reserved_concurrency = 1
+      schedules = {
+        relay = { expression = "rate(1 minute)", input = jsonencode({ task = "relay" }) }
+        plan  = { expression = "cron(0 7 * * ? *)", input = jsonencode({ task = "plan" }) }
+      }
+      http = false
+      permissions = [
+        { actions = ["dynamodb:Query"], resources = ["{table}/index/open_payments", "{table}/index/due_instalments", "{table}"] },
+        # The planned notices (PutItem, must not exist), taking a relayed notice off the index (UpdateItem); the
+        # booking and instalment reads are the Query above.
+        { actions = ["dynamodb:PutItem", "dynamodb:UpdateItem"], resources = ["{table}"] },
+        { actions = ["sqs:SendMessage"], resources = ["{queue:mail}"] },
+      ]
+      # The relay's index partition (MAILQ), the plan's (DUE: approved, OWED: not approved), the bookings they
+      # name and their notices.
+      leading_keys = ["MAILQ", "DUE", "OWED", "B#*", "NOTE#*"]
     }
   }
 
@@ -505,8 +586,17 @@ locals {
       # Amendment requests (docs/requests.md "Brand configuration"): only when set; a brand without it uses
       # default's, and with neither the function's built-in roles (no team email).
       b.requests == null ? {} : { requests = local.brand_requests[id] },
+      # Customer notifications (functions/notifications): only a set before_charge_days (0 turns pre-charge
+      # notices off even where default's would apply); a brand without it uses default's, and with neither none.
+      contains(keys(local.brand_notifications), id) ? { notifications = local.brand_notifications[id] } : {},
     )
   })
+
+  # var.brands[*].notifications as portal_mail::Brands reads it: only brands that set before_charge_days.
+  brand_notifications = {
+    for id, b in var.brands : id => { before_charge_days = b.notifications.before_charge_days }
+    if try(b.notifications.before_charge_days, null) != null
+  }
 
   # var.brands[*].requests as the requests function reads it: optional parts left out rather than null.
   brand_requests = {
@@ -525,5 +615,5 @@ locals {
   }
 
   http_functions      = { for name, f in local.functions : name => f if f.http }
-  scheduled_functions = { for name, f in local.functions : name => f if f.schedule != null }
+  scheduled_functions = { for name, f in local.functions : name => f if length(f.schedules) > 0 }
 }

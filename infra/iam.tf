@@ -26,6 +26,8 @@ locals {
   queue_arns = {
     documents    = aws_sqs_queue.documents.arn
     sign_in_mail = aws_sqs_queue.sign_in_mail.arn
+    mail         = aws_sqs_queue.mail.arn
+    ses_events   = aws_sqs_queue.ses_events.arn
   }
 
   # Expand a placeholder resource of functions.tf into ARNs.

@@ -39,15 +39,15 @@ data "aws_iam_policy_document" "kms" {
     }
   }
 
-  # Services that write to the portal's encrypted topics and queue: alarms and SES feedback to SNS, failed
-  # schedules to the dead-letter queue.
+  # Services that write to the portal's encrypted topics and queues: alarms and SES feedback to SNS, failed
+  # schedules to the dead-letter queue, the SES feedback topic to the SES events queue (infra/notifications.tf).
   statement {
     sid       = "ServicesPublishingToPortalTopicsAndQueues"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
     resources = ["*"]
     principals {
       type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com", "ses.amazonaws.com", "scheduler.amazonaws.com"]
+      identifiers = ["cloudwatch.amazonaws.com", "ses.amazonaws.com", "scheduler.amazonaws.com", "sns.amazonaws.com"]
     }
   }
 }

@@ -64,8 +64,9 @@ output "function_names" {
 output "secret_arns" {
   description = "Secrets Manager secrets whose values are put out of band before the second apply (docs/deploy.md)."
   value = {
-    session_keys   = aws_secretsmanager_secret.session_keys.arn
-    token_hash_key = aws_secretsmanager_secret.token_hash_key.arn
+    session_keys    = aws_secretsmanager_secret.session_keys.arn
+    token_hash_key  = aws_secretsmanager_secret.token_hash_key.arn
+    unsubscribe_key = aws_secretsmanager_secret.unsubscribe_key.arn
   }
 }
 

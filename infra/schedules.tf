@@ -1,5 +1,19 @@
-# EventBridge Scheduler invokes every function whose functions.tf entry has a schedule, with retries and a
-# dead-letter queue for invocations that still fail.
+# EventBridge Scheduler invokes every function whose functions.tf entry has schedules, each schedule with its own
+# input, with retries and a dead-letter queue for invocations that still fail.
+
+locals {
+  # "<function>" (the `default` schedule) or "<function>-<id>" => { function, expression, input }. The `default`
+  # id keeps a function's only schedule named after the function.
+  schedules = merge([
+    for name, f in local.functions : {
+      for id, s in f.schedules : (id == "default" ? name : "${name}-${id}") => {
+        function   = name
+        expression = s.expression
+        input      = s.input
+      }
+    }
+  ]...)
+}
 
 resource "aws_sqs_queue" "schedule_dlq" {
   name                              = "${local.prefix}-schedule-dlq"
@@ -52,9 +66,9 @@ resource "aws_iam_role_policy" "scheduler" {
 }
 
 resource "aws_scheduler_schedule" "function" {
-  for_each                     = local.scheduled_functions
+  for_each                     = local.schedules
   name                         = "${local.prefix}-${each.key}"
-  schedule_expression          = each.value.schedule
+  schedule_expression          = each.value.expression
   schedule_expression_timezone = "UTC"
   kms_key_arn                  = aws_kms_key.portal.arn
 
@@ -63,9 +77,9 @@ resource "aws_scheduler_schedule" "function" {
   }
 
   target {
-    arn      = aws_lambda_function.function[each.key].arn
+    arn      = aws_lambda_function.function[each.value.function].arn
     role_arn = aws_iam_role.scheduler[0].arn
-    input    = each.value.schedule_input
+    input    = each.value.input
 
     retry_policy {
       maximum_retry_attempts       = 2

@@ -23,6 +23,13 @@ resource "aws_secretsmanager_secret" "token_hash_key" {
   kms_key_id  = aws_kms_key.portal.arn
 }
 
+resource "aws_secretsmanager_secret" "unsubscribe_key" {
+  # checkov:skip=CKV2_AWS_57:One-click unsubscribe tokens never expire (a mail client may POST one years later): rotating the key breaks the unsubscribe link of every email already sent, so it is not rotated on a timer.
+  name        = "${local.prefix}/unsubscribe-key"
+  description = "UNSUBSCRIBE_KEY: the MAC key of one-click unsubscribe tokens in customer emails (base64url, at least 32 bytes); notifications and notification-mailer."
+  kms_key_id  = aws_kms_key.portal.arn
+}
+
 resource "random_bytes" "session_key" {
   length = 32
 }
@@ -31,10 +38,16 @@ resource "random_bytes" "token_hash_key" {
   length = 32
 }
 
+resource "random_bytes" "unsubscribe_key" {
+  length = 32
+}
+
 locals {
   # base64url without padding, the encoding SESSION_KEYS and TOKEN_HASH_KEY use.
   initial_session_key    = replace(replace(trimsuffix(trimsuffix(random_bytes.session_key.base64, "="), "="), "+", "-"), "/", "_")
   initial_token_hash_key = replace(replace(trimsuffix(trimsuffix(random_bytes.token_hash_key.base64, "="), "="), "+", "-"), "/", "_")
+  # UNSUBSCRIBE_KEY is used as its text (43 characters here): at least 32 of them, as the functions require.
+  initial_unsubscribe_key = replace(replace(trimsuffix(trimsuffix(random_bytes.unsubscribe_key.base64, "="), "="), "+", "-"), "/", "_")
 }
 
 resource "aws_secretsmanager_secret_version" "session_keys" {
@@ -55,9 +68,19 @@ resource "aws_secretsmanager_secret_version" "token_hash_key" {
   }
 }
 
+resource "aws_secretsmanager_secret_version" "unsubscribe_key" {
+  secret_id     = aws_secretsmanager_secret.unsubscribe_key.id
+  secret_string = local.initial_unsubscribe_key
+
+  lifecycle {
+    ignore_changes = [secret_string]
+  }
+}
+
 locals {
   secret_arns = merge(var.gateway_secret_arns, {
-    session_keys   = aws_secretsmanager_secret.session_keys.arn
-    token_hash_key = aws_secretsmanager_secret.token_hash_key.arn
+    session_keys    = aws_secretsmanager_secret.session_keys.arn
+    token_hash_key  = aws_secretsmanager_secret.token_hash_key.arn
+    unsubscribe_key = aws_secretsmanager_secret.unsubscribe_key.arn
   })
 }

@@ -20,7 +20,7 @@ variable "environment" {
 }
 
 variable "brands" {
-  description = "Brands the portal sends mail as, keyed by brand id (a booking's brand); `default` is required and used for bookings without a known brand. Each: display name, primary colour (#rrggbb), sender address, the SES domain the sender belongs to, optional https logo URL (emails and the web app), optional support email and phone (the web app), optional logo file (documents: a PNG or JPEG of at most 512 KiB on the deploying machine, uploaded to the documents bucket), optional `requests` (amendment requests: roles with localized names and team addresses, routing, operator link; docs/requests.md)."
+  description = "Brands the portal sends mail as, keyed by brand id (a booking's brand); `default` is required and used for bookings without a known brand. Each: display name, primary colour (#rrggbb), sender address, the SES domain the sender belongs to, optional https logo URL (emails and the web app), optional support email and phone (the web app), optional logo file (documents: a PNG or JPEG of at most 512 KiB on the deploying machine, uploaded to the documents bucket), optional `requests` (amendment requests: roles with localized names and team addresses, routing, operator link; docs/requests.md), optional `notifications` (customer emails: before_charge_days, the pre-charge notice of approved instalments)."
   type = map(object({
     name           = string
     primary_colour = string
@@ -55,6 +55,12 @@ variable "brands" {
       routing = optional(map(string), {})
       # https URL with {reference} and {request_id} placeholders, put in team emails.
       operator_link = optional(string)
+    }))
+    # Customer notifications (functions/notifications): `before_charge_days` (0-14) days before an approved
+    # instalment is charged, the customer is told. Left out: the brand uses default's; with neither (or 0), no
+    # pre-charge emails.
+    notifications = optional(object({
+      before_charge_days = optional(number)
     }))
   }))
 
@@ -142,6 +148,10 @@ variable "brands" {
   validation {
     condition     = alltrue([for b in values(var.brands) : b.requests == null ? true : (b.requests.operator_link == null ? true : can(regex("^https://[^\\s]+$", b.requests.operator_link)))])
     error_message = "requests operator_link is an https:// URL (placeholders {reference} and {request_id})."
+  }
+  validation {
+    condition     = alltrue([for d in [for b in values(var.brands) : b.notifications.before_charge_days if try(b.notifications.before_charge_days, null) != null] : d >= 0 && d <= 14 && floor(d) == d])
+    error_message = "a brand's notifications.before_charge_days is a whole number of days 0-14 (0: no pre-charge emails)."
   }
   validation {
     # A brand id with a logo becomes part of an S3 key (brands/<id>/logo.<ext>).
@@ -415,5 +425,28 @@ variable "returned_links_alarm_threshold" {
   validation {
     condition     = var.returned_links_alarm_threshold >= 1
     error_message = "returned_links_alarm_threshold is at least 1."
+  }
+}
+
+variable "notifications" {
+  description = "Customer notifications (notification-relay): reminder_days (REMINDER_DAYS), days before an instalment not yet approved falls due that the customer is reminded (1-4 values, each 1-60); digest_quiet_seconds (DIGEST_QUIET_SECONDS, 60-86400), how long a booking's updates wait for the operator to stop pushing before they go as one digest email; digest_max_hold_seconds (DIGEST_MAX_HOLD_SECONDS, at least the quiet time, at most 7 days), the longest the oldest of them waits."
+  type = object({
+    reminder_days           = optional(list(number), [14, 3])
+    digest_quiet_seconds    = optional(number, 600)
+    digest_max_hold_seconds = optional(number, 3600)
+  })
+  default = {}
+
+  validation {
+    condition     = length(var.notifications.reminder_days) >= 1 && length(var.notifications.reminder_days) <= 4 && alltrue([for d in var.notifications.reminder_days : d >= 1 && d <= 60 && floor(d) == d])
+    error_message = "notifications.reminder_days has 1 to 4 whole numbers of days, each 1-60 (e.g. [14, 3])."
+  }
+  validation {
+    condition     = var.notifications.digest_quiet_seconds >= 60 && var.notifications.digest_quiet_seconds <= 86400 && floor(var.notifications.digest_quiet_seconds) == var.notifications.digest_quiet_seconds
+    error_message = "notifications.digest_quiet_seconds is a whole number 60-86400."
+  }
+  validation {
+    condition     = var.notifications.digest_max_hold_seconds >= var.notifications.digest_quiet_seconds && var.notifications.digest_max_hold_seconds <= 604800 && floor(var.notifications.digest_max_hold_seconds) == var.notifications.digest_max_hold_seconds
+    error_message = "notifications.digest_max_hold_seconds is a whole number of at least digest_quiet_seconds and at most 604800 (7 days)."
   }
 }

@@ -13,10 +13,16 @@ locals {
   app_csp = "default-src 'none'; script-src 'self' https://js.stripe.com; style-src 'self'; img-src 'self' data: https:; font-src 'self'; connect-src 'self' https://api.stripe.com; frame-src https://js.stripe.com https://hooks.stripe.com; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
   # API responses are JSON: nothing to load, nothing may frame them.
   api_csp = "default-src 'none'; frame-ancestors 'none'"
+  # The API's own HTML pages (the one-click unsubscribe page, functions/notifications/src/http.rs): inline styles
+  # and a form that posts back to itself, nothing else; the same CSP the function sends.
+  api_pages_csp = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
   # Every path prefix of docs/openapi.json goes to API Gateway (infra/tests/consistency.py checks that each
   # route matches one, so a new prefix cannot silently fall to the SPA); everything else is the app.
-  api_path_patterns = ["/auth/*", "/bookings", "/bookings/*", "/operator/*", "/webhooks/*"]
+  api_path_patterns = ["/auth/*", "/bookings", "/bookings/*", "/operator/*", "/webhooks/*", "/notifications/*"]
+  # API paths that answer HTML pages rather than JSON get the `api_pages` headers (their CSP; no Referer, since
+  # the unsubscribe link's token is in the URL); every other API path gets `api`.
+  api_path_headers = { "/notifications/*" = "api_pages" }
 
   app_origin_id = "app"
   api_origin_id = "api"
@@ -211,16 +217,25 @@ locals {
     app = {
       comment       = "App documents and top-level files: CSP, security headers, no-cache"
       csp           = local.app_csp
+      referrer      = "strict-origin-when-cross-origin"
       cache_control = "no-cache"
     }
     assets = {
       comment       = "Content-hashed assets: CSP, security headers, cached for a year"
       csp           = local.app_csp
+      referrer      = "strict-origin-when-cross-origin"
       cache_control = "public, max-age=31536000, immutable"
     }
     api = {
       comment       = "API responses: security headers (the API sets its own Cache-Control)"
       csp           = local.api_csp
+      referrer      = "strict-origin-when-cross-origin"
+      cache_control = null
+    }
+    api_pages = {
+      comment       = "API HTML pages (unsubscribe): their CSP, no Referer (a token is in the URL), security headers"
+      csp           = local.api_pages_csp
+      referrer      = "no-referrer"
       cache_control = null
     }
   }
@@ -246,7 +261,7 @@ resource "aws_cloudfront_response_headers_policy" "portal" {
       override     = true
     }
     referrer_policy {
-      referrer_policy = "strict-origin-when-cross-origin"
+      referrer_policy = each.value.referrer
       override        = true
     }
     content_security_policy {
@@ -342,7 +357,7 @@ resource "aws_cloudfront_distribution" "portal" {
       compress                   = true
       cache_policy_id            = data.aws_cloudfront_cache_policy.caching_disabled.id
       origin_request_policy_id   = data.aws_cloudfront_origin_request_policy.all_viewer_except_host.id
-      response_headers_policy_id = aws_cloudfront_response_headers_policy.portal["api"].id
+      response_headers_policy_id = aws_cloudfront_response_headers_policy.portal[lookup(local.api_path_headers, ordered_cache_behavior.value, "api")].id
     }
   }
 

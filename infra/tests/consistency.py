@@ -18,6 +18,12 @@ Fails, naming what is missing, when:
     {details_key}: its policy hands crypto operations (or grants) to the account (IAM), its per-role statements
     are not derived from those permissions or lack the encryption-context condition, or a {details_key}
     statement mixes in other actions or resources; see details_key() below.
+  - a queue is not wired the way the portal's queues are: a dead-letter queue without its depth alarm
+    (local.dead_letter_queues, alarms.tf), a work queue missing from iam.tf's local.queue_arns (or a {queue:<key>}
+    that is not in it), a Lambda consumer without ReportBatchItemFailures, without the poller's
+    sqs:ReceiveMessage, or with a queue visibility timeout under 6 x its timeout, a work queue without a
+    dead-letter queue, an SNS subscription to a queue without raw delivery or without a queue policy that admits
+    only that topic (aws:SourceArn); see queues() below.
 
 What "its code" means: starting from `main` in functions/<name>/src/main.rs, every fn reachable by name through
 the crate's src/ (src/bin/ excluded: those are separate tools, not the Lambda) and the shared (and function
@@ -175,6 +181,7 @@ class Fn:
     body: str  # original text (strings kept)
     code: str  # blanked text
     params: int = 0  # parameters besides self
+    param_names: tuple[str, ...] = ()  # `fn f(old: &X, new: &X)`: `old`, `new` are values in the body, not calls
 
 
 def parse_fns(path: Path) -> list[Fn]:
@@ -207,7 +214,8 @@ def parse_fns(path: Path) -> list[Fn]:
         po = sig.find("(")
         args = sig[po + 1 : matching_paren(sig, po)] if po >= 0 else ""
         params = len([a for a in split_top(args) if a.strip() and not re.match(r"^\s*(&\s*)?('\w+\s+)?(mut\s+)?self\b", a)])
-        fns.append(Fn(m.group(1), owner, path, src[k : end + 1], code[k : end + 1], params))
+        names = tuple(n.group(1) for a in split_top(args) if (n := re.match(r"^\s*(?:mut\s+)?([a-z_]\w*)\s*:", a)))
+        fns.append(Fn(m.group(1), owner, path, src[k : end + 1], code[k : end + 1], params, names))
     return fns
 
 
@@ -350,6 +358,8 @@ def code_usage(repo: Path, crate: Path) -> Usage:
         bare = re.sub(r"\b(?:\w+::)+\w+\b", " ", code)
         # Names bound in the fn (`let new = NewLink {..}`, `for item in`, `|link|`): passed on, they are values.
         local = set(re.findall(r"\blet\s+(?:mut\s+)?([a-z_]\w*)\b", code)) | set(re.findall(r"\bfor\s+([a-z_]\w*)\s+in\b", code))
+        local |= set(f.param_names)
+        local |= {n for c in re.findall(r"\blet\s+\(([^)]*)\)", code) for n in re.findall(r"\b([a-z_]\w*)\b", c) if n != "mut"}
         local |= {n for c in re.findall(r"\|([^|]*)\|", code) for n in re.findall(r"\b([a-z_]\w*)\s*(?:[:,]|$)", c.strip())}
         # Values an AWS SDK call returned (`let out = ...send().await?;`): `out.items()` is the SDK's accessor.
         sdk_out = {m.group(1) for m in re.finditer(r"\blet\s+(?:mut\s+)?([a-z_]\w*)\s*=([^;]*)", code)
@@ -817,6 +827,9 @@ def check(repo: Path = REPO, infra: Path | None = None) -> list[str]:
     # --- the traveller details key: only the roles that call it, only with the sealing context
     problems += details_key(doc, functions)
 
+    # --- queues: dead-letter alarms, {queue:<key>}, Lambda consumers, SNS subscriptions
+    problems += queues(doc, loc, functions)
+
     # --- per function: environment and IAM
     for name in crates:
         if name not in functions:
@@ -998,6 +1011,168 @@ def details_key(doc: dict, functions: dict) -> list[str]:
     return problems
 
 
+def number(v, loc: dict):
+    """A number as the HCL gives it: a literal, simple arithmetic (`${6 * 60}`) or a local holding one; None for
+    anything else (a reference, a function call)."""
+    v = unq(v)
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return v
+    if not isinstance(v, str):
+        return None
+    m = re.fullmatch(r"\$\{(.*)\}", v.strip(), re.S)
+    expr = (m.group(1) if m else v).strip()
+    lm = re.fullmatch(r"local\.(\w+)", expr)
+    if lm:
+        return number(loc[lm.group(1)], loc) if lm.group(1) in loc else None
+    if re.fullmatch(r"[0-9\s*+()-]+", expr):
+        return eval(expr, {"__builtins__": {}})  # digits and + - * ( ) only
+    return None
+
+
+def walk(v):
+    """Every dict inside a parsed HCL value."""
+    if isinstance(v, dict):
+        yield v
+        for x in v.values():
+            yield from walk(x)
+    elif isinstance(v, list):
+        for x in v:
+            yield from walk(x)
+
+
+def policy_documents(doc: dict) -> dict[str, dict]:
+    out = {}
+    for block in doc.get("data", []):
+        for t, named in block.items():
+            if unq(t) == "aws_iam_policy_document":
+                out.update({unq(n): b for n, b in named.items()})
+    return out
+
+
+def queues(doc: dict, loc: dict, functions: dict) -> list[str]:
+    """The portal's SQS queues, wired alike (documents.tf, sign-in.tf, notifications.tf, schedules.tf):
+      - a dead-letter queue (a redrive target, a schedule's dead_letter_config, or named *_dlq) is in
+        local.dead_letter_queues, the for_each of the depth alarm (alarms.tf);
+      - every other queue is in local.queue_arns (iam.tf), and every {queue:<key>} of functions.tf is a key of it;
+      - a queue a Lambda consumes (aws_lambda_event_source_mapping) has a redrive policy to a dead-letter queue
+        with a maxReceiveCount, a visibility timeout of at least 6 x the function's timeout (AWS's advice: a slow
+        batch is not redelivered while it runs), and the mapping reports batch item failures; the function's
+        role gets the poller's sqs:ReceiveMessage on it;
+      - an SNS subscription to a queue uses raw delivery (the consumer reads the published message, not SNS's
+        envelope), and the queue has a policy letting sns.amazonaws.com send only from that topic (aws:SourceArn)."""
+    problems: list[str] = []
+    qs = resources(doc, "aws_sqs_queue")
+    ref = re.compile(r"aws_sqs_queue\.(\w+)\.(arn|name|id|url)")
+    dlqs = {n for n in qs if n.endswith("_dlq")}
+    redrive_of: dict[str, str] = {}
+    for n, q in qs.items():
+        rp = str(q.get("redrive_policy") or "")
+        m = re.search(r"deadLetterTargetArn\s*=\s*aws_sqs_queue\.(\w+)\.arn", rp)
+        if m:
+            dlqs.add(m.group(1))
+            redrive_of[n] = m.group(1)
+            if not re.search(r"maxReceiveCount\s*=\s*[0-9]+", rp):
+                problems.append(f"aws_sqs_queue.{n}: its redrive_policy needs a maxReceiveCount")
+    for d in walk(doc.get("resource", [])):
+        for dlc in d.get("dead_letter_config", []) if isinstance(d.get("dead_letter_config"), list) else []:
+            m = ref.search(str(dlc.get("arn")))
+            if m:
+                dlqs.add(m.group(1))
+
+    alarmed = {m.group(1) for v in (loc.get("dead_letter_queues") or {}).values() for m in [ref.search(str(v.get("queue")))] if m}
+    depth = resources(doc, "aws_cloudwatch_metric_alarm").get("dlq_depth")
+    if not depth or depth.get("for_each") != "${local.dead_letter_queues}":
+        problems.append("aws_cloudwatch_metric_alarm.dlq_depth must exist with for_each = local.dead_letter_queues (alarms.tf)")
+    for n in sorted(dlqs):
+        if n not in alarmed:
+            problems.append(
+                f"dead-letter queue aws_sqs_queue.{n} has no depth alarm: add it to local.dead_letter_queues "
+                f"(infra/alarms.tf)"
+            )
+
+    queue_arns = {unq(k): str(v) for k, v in (loc.get("queue_arns") or {}).items()}
+    listed = {m.group(1) for v in queue_arns.values() for m in [ref.search(v)] if m}
+    for n in sorted(set(qs) - dlqs):
+        if n not in listed:
+            problems.append(
+                f"queue aws_sqs_queue.{n} is not in iam.tf local.queue_arns (functions name queues as {{queue:<key>}})"
+            )
+    for name, f in functions.items():
+        for st in f.get("permissions") or []:
+            for r in (unq(r) for r in st.get("resources", [])):
+                m = re.fullmatch(r"\{queue:(\w+)\}", r)
+                if m and m.group(1) not in queue_arns:
+                    problems.append(f"{name}: {r} is not a key of iam.tf local.queue_arns")
+
+    docs = policy_documents(doc)
+    for mname, mapping in resources(doc, "aws_lambda_event_source_mapping").items():
+        qm = ref.search(str(mapping.get("event_source_arn")))
+        fm = re.search(r'aws_lambda_function\.function\["([^"]+)"\]', str(mapping.get("function_name")))
+        if not qm or qm.group(1) not in qs:
+            continue  # not an SQS mapping
+        qname, q = qm.group(1), qs[qm.group(1)]
+        where = f"aws_lambda_event_source_mapping.{mname}"
+        if "ReportBatchItemFailures" not in [unq(t) for t in mapping.get("function_response_types") or []]:
+            problems.append(
+                f"{where}: function_response_types must be [\"ReportBatchItemFailures\"] (otherwise one failed "
+                f"message retries the whole batch)"
+            )
+        if qname not in redrive_of:
+            problems.append(f"aws_sqs_queue.{qname} (consumed by {where}) has no redrive_policy to a dead-letter queue")
+        if not fm or fm.group(1) not in functions:
+            problems.append(f"{where}: function_name must be aws_lambda_function.function[\"<entry>\"].arn")
+            continue
+        fn = fm.group(1)
+        timeout = number(functions[fn].get("timeout"), loc)
+        vis = number(q.get("visibility_timeout_seconds", 30), loc)
+        if timeout is None or vis is None:
+            problems.append(f"aws_sqs_queue.{qname}: cannot read its visibility timeout or {fn}'s timeout as a number")
+        elif vis < 6 * timeout:
+            problems.append(
+                f"aws_sqs_queue.{qname}: visibility_timeout_seconds {vis} is under 6 x {fn}'s timeout of {timeout} s "
+                f"({6 * timeout}): a batch still running would be delivered again"
+            )
+        if not any(
+            "sqs:ReceiveMessage" in [unq(a) for a in st.get("actions", [])]
+            and any(f"aws_sqs_queue.{qname}.arn" in str(r) for r in st.get("resources", []))
+            for d in docs.values() for st in d.get("statement", [])
+        ):
+            problems.append(f"{fn}: no policy document grants the poller sqs:ReceiveMessage on aws_sqs_queue.{qname}")
+
+    queue_policies = {m.group(1): str(p.get("policy")) for p in resources(doc, "aws_sqs_queue_policy").values()
+                      for m in [ref.search(str(p.get("queue_url")))] if m}
+    for sname, sub in resources(doc, "aws_sns_topic_subscription").items():
+        if unq(sub.get("protocol")) != "sqs":
+            continue
+        where = f"aws_sns_topic_subscription.{sname}"
+        qm = ref.search(str(sub.get("endpoint")))
+        topic = re.search(r"aws_sns_topic\.(\w+)\.arn", str(sub.get("topic_arn")))
+        if sub.get("raw_message_delivery") is not True:
+            problems.append(
+                f"{where}: raw_message_delivery must be true (the queue body is then the published message "
+                f"itself, not SNS's JSON envelope around it)"
+            )
+        if not qm or not topic:
+            problems.append(f"{where}: endpoint must be an aws_sqs_queue's arn and topic_arn an aws_sns_topic's arn")
+            continue
+        pm = re.search(r"data\.aws_iam_policy_document\.(\w+)\.json", queue_policies.get(qm.group(1), ""))
+        statements = docs.get(pm.group(1), {}).get("statement", []) if pm else []
+        if not any(
+            "sqs:SendMessage" in [unq(a) for a in st.get("actions", [])]
+            and any("sns.amazonaws.com" in str(pr.get("identifiers")) for pr in st.get("principals", []))
+            and any(unq(c.get("variable")) == "aws:SourceArn" and f"aws_sns_topic.{topic.group(1)}.arn" in str(c.get("values"))
+                    for c in st.get("condition", []))
+            for st in statements
+        ):
+            problems.append(
+                f"{where}: aws_sqs_queue.{qm.group(1)} needs an aws_sqs_queue_policy letting sns.amazonaws.com "
+                f"sqs:SendMessage with an aws:SourceArn condition on aws_sns_topic.{topic.group(1)}.arn"
+            )
+    return problems
+
+
 # Paths the static app owns (files and client-side routes): no API behavior may take them.
 APP_PATHS = ["/", "/index.html", "/config.json", "/assets/app-0123abcd.js", "/sign-in", "/trips/AE-10001"]
 
@@ -1098,7 +1273,7 @@ def main(argv: list[str]) -> int:
     if problems:
         print(f"infra consistency: {len(problems)} problem(s)", file=sys.stderr)
         return 1
-    print("infra consistency: ok (functions, tables, environment, routes, IAM, leading keys, one origin)")
+    print("infra consistency: ok (functions, tables, environment, routes, IAM, leading keys, one origin, queues)")
     return 0
 
 

@@ -280,6 +280,10 @@ class Consistency(Broken):
         (self.repo / "docs/openapi.json").write_text(json.dumps(api))
         self.assertReported("route POST /refunds/{reference} is not covered by a CloudFront API path pattern")
 
+    def test_the_unsubscribe_link_must_reach_the_api(self) -> None:
+        edit(self.infra / "web.tf", ', "/notifications/*"]', "]")
+        self.assertReported("route GET POST /notifications/unsubscribe is not covered by a CloudFront API path pattern")
+
     def test_an_api_pattern_that_takes_the_app(self) -> None:
         edit(self.infra / "web.tf", '"/bookings/*",', '"/bookings/*", "/*",')
         self.assertReported("CloudFront API path pattern /* takes the app's paths")
@@ -304,6 +308,205 @@ class Consistency(Broken):
     def test_the_example_tfvars_lacks_a_required_variable(self) -> None:
         edit(self.infra / "example.tfvars", r"\nportal_url\s*=[^\n]*", "", regex=True)
         self.assertReported("infra/example.tfvars lacks the required variable portal_url")
+
+
+class Queues(Broken):
+    """consistency.queues(): every queue wired like the others (alarms, IAM keys, consumers, SNS)."""
+
+    def test_a_dead_letter_queue_without_its_alarm(self) -> None:
+        edit(self.infra / "alarms.tf", r"\n    mail\s+= \{ queue = aws_sqs_queue\.mail_dlq\.name[^\n]*", "", regex=True)
+        self.assertReported("dead-letter queue aws_sqs_queue.mail_dlq has no depth alarm")
+
+    def test_a_new_dead_letter_queue_is_found_from_the_redrive_policy(self) -> None:
+        edit(self.infra / "notifications.tf", "deadLetterTargetArn = aws_sqs_queue.ses_events_dlq.arn",
+             "deadLetterTargetArn = aws_sqs_queue.ses_parked.arn")
+        edit(self.infra / "notifications.tf", 'resource "aws_sqs_queue" "ses_events_dlq" {',
+             'resource "aws_sqs_queue" "ses_parked" {')
+        self.assertReported("dead-letter queue aws_sqs_queue.ses_parked has no depth alarm")
+
+    def test_a_queue_missing_from_the_queue_keys(self) -> None:
+        edit(self.infra / "iam.tf", r"\n    ses_events\s+= aws_sqs_queue\.ses_events\.arn", "", regex=True)
+        self.assertReported("queue aws_sqs_queue.ses_events is not in iam.tf local.queue_arns")
+
+    def test_an_unknown_queue_key(self) -> None:
+        edit(self.infra / "functions.tf", 'resources = ["{queue:mail}"]', 'resources = ["{queue:mails}"]')
+        self.assertReported("notification-relay: {queue:mails} is not a key of iam.tf local.queue_arns")
+
+    def test_a_consumer_without_batch_item_failures(self) -> None:
+        edit(self.infra / "notifications.tf",
+             r'(resource "aws_lambda_event_source_mapping" "notification_mailer_ses_events" \{.*?)function_response_types = \["ReportBatchItemFailures"\]\n',
+             r"\1\n", regex=True)
+        self.assertReported("aws_lambda_event_source_mapping.notification_mailer_ses_events: function_response_types must be")
+
+    def test_a_visibility_timeout_shorter_than_six_timeouts(self) -> None:
+        # The mailer's timeout raised without its queues' visibility (a literal, to avoid a cycle).
+        edit(self.infra / "functions.tf", r'("notification-mailer" = \{\s*memory\s*=\s*256\s*timeout\s*=\s*)60', r"\g<1>90", regex=True)
+        self.assertReported(
+            "aws_sqs_queue.mail: visibility_timeout_seconds 360 is under 6 x notification-mailer's timeout of 90 s",
+            "aws_sqs_queue.ses_events: visibility_timeout_seconds 360 is under 6 x notification-mailer's timeout of 90 s",
+        )
+
+    def test_a_consumed_queue_without_a_dead_letter_queue(self) -> None:
+        edit(self.infra / "notifications.tf",
+             r'(resource "aws_sqs_queue" "mail" \{.*?)  redrive_policy = jsonencode\(\{.*?\}\)\n', r"\1", regex=True)
+        self.assertReported("aws_sqs_queue.mail (consumed by aws_lambda_event_source_mapping.notification_mailer) has no redrive_policy")
+
+    def test_a_consumer_without_the_pollers_permission(self) -> None:
+        edit(self.infra / "notifications.tf", "resources = [aws_sqs_queue.mail.arn, aws_sqs_queue.ses_events.arn]",
+             "resources = [aws_sqs_queue.mail.arn]")
+        self.assertReported("notification-mailer: no policy document grants the poller sqs:ReceiveMessage on aws_sqs_queue.ses_events")
+
+    def test_an_sns_subscription_without_raw_delivery(self) -> None:
+        edit(self.infra / "notifications.tf", "raw_message_delivery = true", "raw_message_delivery = false")
+        self.assertReported("aws_sns_topic_subscription.ses_events: raw_message_delivery must be true")
+
+    def test_a_queue_policy_that_admits_any_topic(self) -> None:
+        edit(self.infra / "notifications.tf", r'\n    condition \{\n      test     = "ArnEquals".*?\n    \}', "", regex=True)
+        self.assertReported("aws_sns_topic_subscription.ses_events: aws_sqs_queue.ses_events needs an aws_sqs_queue_policy")
+
+
+class Notifications(unittest.TestCase):
+    """The outbox-driven customer mailer (issue 21) as infra/ and docs/openapi.json declare it."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.doc = consistency.load_infra(REPO / "infra")
+        cls.loc = consistency.local_values(cls.doc)
+        cls.functions = {consistency.unq(k): v for k, v in cls.loc["functions"].items()}
+        cls.api = json.loads((REPO / "docs/openapi.json").read_text())
+
+    def res(self, rtype: str) -> dict:
+        return consistency.resources(self.doc, rtype)
+
+    def test_the_relay_has_its_two_schedules(self) -> None:
+        relay = self.functions["notification-relay"]
+        got = {
+            k: (consistency.unq(v["expression"]), re.findall(r'(\w+)\s*=\s*\\?"(\w+)', v["input"]))
+            for k, v in relay["schedules"].items()
+        }
+        self.assertEqual(got, {
+            "relay": ("rate(1 minute)", [("task", "relay")]),
+            "plan": ("cron(0 7 * * ? *)", [("task", "plan")]),
+        })
+        self.assertEqual(relay["reserved_concurrency"], 1)
+        self.assertIs(relay["http"], False)
+        # Each schedule is its own EventBridge schedule with its own input.
+        sched = self.res("aws_scheduler_schedule")["function"]
+        self.assertEqual(sched["for_each"], "${local.schedules}")
+        self.assertEqual(sched["schedule_expression"], "${each.value.expression}")
+        target = sched["target"][0]
+        self.assertEqual(target["input"], "${each.value.input}")
+        self.assertIn("each.value.function", target["arn"])
+        self.assertIn("f.schedules", json.dumps(self.loc["schedules"]))
+
+    def test_every_function_declares_its_schedules(self) -> None:
+        for name, f in self.functions.items():
+            self.assertIn("schedules", f, name)
+            self.assertNotIn("schedule", f, f"{name}: `schedule` became `schedules`")
+            for sid, sch in f["schedules"].items():
+                self.assertEqual(set(k for k in sch if not k.startswith("__")), {"expression", "input"}, f"{name}.{sid}")
+
+    def test_the_sample_schedule_events(self) -> None:
+        for task in ("relay", "plan"):
+            self.assertEqual(json.loads((REPO / f"events/notification-relay/{task}.json").read_text()), {"task": task})
+
+    def test_the_mailer_consumes_both_queues(self) -> None:
+        mappings = {
+            re.search(r"aws_sqs_queue\.(\w+)\.arn", m["event_source_arn"]).group(1): m
+            for m in self.res("aws_lambda_event_source_mapping").values()
+            if "notification-mailer" in m["function_name"]
+        }
+        self.assertEqual(set(mappings), {"mail", "ses_events"})
+        for m in mappings.values():
+            self.assertEqual(m["batch_size"], 10)
+            self.assertEqual([consistency.unq(t) for t in m["function_response_types"]], ["ReportBatchItemFailures"])
+        mailer = self.functions["notification-mailer"]
+        self.assertEqual(mailer["reserved_concurrency"], 5)
+        self.assertEqual(mappings["ses_events"]["scaling_config"][0]["maximum_concurrency"], 2)
+
+    def test_the_queues_redrive_after_five_receives_into_two_week_dead_letter_queues(self) -> None:
+        qs = self.res("aws_sqs_queue")
+        for q, dlq in (("mail", "mail_dlq"), ("ses_events", "ses_events_dlq")):
+            self.assertIn(f"deadLetterTargetArn = aws_sqs_queue.{dlq}.arn", qs[q]["redrive_policy"])
+            self.assertIn("maxReceiveCount = 5", qs[q]["redrive_policy"])
+            self.assertEqual(qs[dlq]["message_retention_seconds"], 1209600)
+            for name in (q, dlq):
+                self.assertEqual(qs[name]["kms_master_key_id"], "${aws_kms_key.portal.arn}")
+
+    def test_the_ses_events_subscription_is_raw(self) -> None:
+        sub = self.res("aws_sns_topic_subscription")["ses_events"]
+        self.assertEqual(sub["topic_arn"], "${aws_sns_topic.ses_feedback.arn}")
+        self.assertEqual(consistency.unq(sub["protocol"]), "sqs")
+        self.assertEqual(sub["endpoint"], "${aws_sqs_queue.ses_events.arn}")
+        self.assertIs(sub["raw_message_delivery"], True)
+        # SNS encrypts into the queue with the portal key: the key policy lets it.
+        kms = consistency.policy_documents(self.doc)["kms"]
+        self.assertTrue(any("sns.amazonaws.com" in json.dumps(st.get("principals")) for st in kms["statement"]))
+
+    def test_the_sample_ses_events_are_raw_ses_event_json(self) -> None:
+        for name, kind, field in (("bounce", "Bounce", "bouncedRecipients"), ("complaint", "Complaint", "complainedRecipients")):
+            event = json.loads((REPO / f"events/notification-mailer/{name}.json").read_text())
+            body = json.loads(event["Records"][0]["body"])
+            self.assertEqual(body["eventType"], kind)
+            self.assertEqual(body[kind.lower()][field][0]["emailAddress"], "ada@example.com")
+            self.assertEqual(body["mail"]["destination"], ["ada@example.com"])
+        notice = json.loads((REPO / "events/notification-mailer/notice.json").read_text())
+        self.assertEqual(json.loads(notice["Records"][0]["body"]),
+                         {"reference": "AE-10001", "notices": ["ntc_0123456789abcdef01234567"]})
+
+    def test_every_dead_letter_queue_and_the_mailer_are_alarmed(self) -> None:
+        self.assertEqual(consistency.queues(self.doc, self.loc, self.functions), [])
+        dlqs = {re.search(r"aws_sqs_queue\.(\w+)\.name", v["queue"]).group(1) for v in self.loc["dead_letter_queues"].values()}
+        self.assertLessEqual({"mail_dlq", "ses_events_dlq"}, dlqs)
+        self.assertEqual(self.res("aws_cloudwatch_metric_alarm")["function_errors"]["for_each"], "${local.functions}")
+        filters = self.res("aws_cloudwatch_log_metric_filter")
+        alarms = self.res("aws_cloudwatch_metric_alarm")
+        for name, message, threshold in (("notice_emails_unknown", "notice email outcome unknown", 1),
+                                         ("notice_emails_failed", "notice email failed", 5)):
+            f = filters[name]
+            self.assertEqual(f["log_group_name"], '${aws_cloudwatch_log_group.function["notification-mailer"].name}')
+            self.assertIn(f'$.fields.message = \\"{message}\\"', f["pattern"])
+            a = alarms[name]
+            self.assertEqual(consistency.unq(a["metric_name"]), consistency.unq(f["metric_transformation"][0]["name"]))
+            self.assertEqual(a["threshold"], threshold)
+            self.assertEqual(a["alarm_actions"], ["${aws_sns_topic.alarms.arn}"])
+        self.assertEqual(alarms["notice_emails_failed"]["period"], 900)
+
+    def test_the_unsubscribe_key_is_a_generated_secret(self) -> None:
+        self.assertIn("unsubscribe_key", self.loc["secret_arns"])
+        self.assertGreaterEqual(self.res("random_bytes")["unsubscribe_key"]["length"], 32)
+        for name in ("notifications", "notification-mailer"):
+            self.assertEqual(self.functions[name]["secrets"], {"UNSUBSCRIBE_KEY": '"unsubscribe_key"'})
+
+    def test_brand_notifications_reach_brands_json(self) -> None:
+        self.assertIn("local.brand_notifications", json.dumps(self.loc["brands_json"]))
+        self.assertIn("before_charge_days", json.dumps(self.loc["brand_notifications"]))
+
+    def test_the_notification_routes(self) -> None:
+        paths = self.api["paths"]
+        routes = {
+            ("get", "/notifications/unsubscribe"): "none",
+            ("post", "/notifications/unsubscribe"): "none",
+            ("get", "/operator/bookings/{reference}/emails"): "operator",
+        }
+        for (method, path), auth in routes.items():
+            op = paths[path][method]
+            self.assertEqual(op["x-portal-function"], "notifications", path)
+            self.assertEqual(op["x-portal-auth"], auth, path)
+            problem = op["responses"]["400"]
+            problem = self.api["components"]["responses"]["Problem"] if "$ref" in problem else problem
+            self.assertIn("application/problem+json", problem["content"])
+        for method in ("get", "post"):
+            op = paths["/notifications/unsubscribe"][method]
+            self.assertEqual(op["security"], [])
+            self.assertEqual([(p["name"], p["in"], p["required"]) for p in op["parameters"]], [("token", "query", True)])
+            self.assertIn("text/html", op["responses"]["200"]["content"])
+        self.assertIn("application/x-www-form-urlencoded", paths["/notifications/unsubscribe"]["post"]["requestBody"]["content"])
+        emails = paths["/operator/bookings/{reference}/emails"]["get"]
+        self.assertIn({"operatorIam": []}, emails["security"])
+        self.assertIn("404", emails["responses"])
+        self.assertIs(self.functions["notifications"]["http"], True)
+        self.assertIn("/notifications/*", [consistency.unq(p) for p in self.loc["api_path_patterns"]])
 
 
 class Checkov(Broken):
