@@ -8,6 +8,7 @@ pub mod env;
 pub mod gateway;
 pub mod instalments;
 pub mod moto;
+pub mod notices;
 pub mod requests;
 pub mod seed;
 pub mod signin;

@@ -115,12 +115,12 @@ mod tests {
             card: Some(("visa", "4242")),
             next_attempt: Some("2027-01-17T00:00:00Z".parse().unwrap()),
             needs_cardholder: false,
-            pay_url: "https://portal.example/bookings/AE-10001?pay=INS1",
+            pay_url: "https://portal.example/trips/AE-10001/pay?instalment=INS1",
         };
         let r = render(&m);
         assert!(r.subject.contains("AE-10001") && r.subject.contains("Alpine Escapes"));
         assert!(r.text.contains("£1,000.00") && r.text.contains("visa •••• 4242") && r.text.contains("try again"));
-        assert!(r.html.contains("href=\"https://portal.example/bookings/AE-10001?pay=INS1\""));
+        assert!(r.html.contains("href=\"https://portal.example/trips/AE-10001/pay?instalment=INS1\""));
         assert!(r.html.contains("Ada &lt;b&gt;") && !r.html.contains("<b>"));
         m.next_attempt = None;
         assert!(render(&m).text.contains("will not try again"));
@@ -148,7 +148,7 @@ mod tests {
             card: None,
             next_attempt: None,
             needs_cardholder: false,
-            pay_url: "https://portal.example/bookings/AE-10001?pay=INS1",
+            pay_url: "https://portal.example/trips/AE-10001/pay?instalment=INS1",
         });
         assert!(r.html.contains("<img src=\"https://cdn.example/alpine.png\""), "{}", r.html);
         assert!(r.text.contains("Hello {amount} {card} {date},"), "{}", r.text);

@@ -43,7 +43,7 @@ pub struct State {
     pub gateway: Arc<dyn PaymentGateway>,
     pub brands: portal_mail::Brands,
     pub policy: RetryPolicy,
-    /// Where customers pay by hand: `<portal_url>/bookings/<REF>?pay=<instalment id>`.
+    /// Where customers pay by hand: the web app's pay page, `<portal_url>/trips/<REF>/pay?instalment=<instalment id>`.
     pub portal_url: String,
     pub lease: chrono::Duration,
     /// At most this many instalments per run (the next run takes the rest).
@@ -525,7 +525,7 @@ pub fn collection_failed_notice(
         tracing::warn!(reference = %b.reference, "no email for a collection failure");
         return None;
     };
-    let url = format!("{portal_url}/bookings/{}?pay={}", b.reference, failed.id);
+    let url = format!("{portal_url}/trips/{}/pay?instalment={}", b.reference, failed.id);
     let brand = brands.get(&b.brand);
     let mail = email::email(&email::CollectionFailed {
         brand,

@@ -37,6 +37,7 @@ struct Fx {
     checkout: ::checkout::State,
     hooks: payment_webhooks::State,
     documents: portal_store::documents::DocumentQueue,
+    mail: notifications::State,
 }
 
 async fn fx() -> Fx {
@@ -51,7 +52,8 @@ async fn fx() -> Fx {
     let hooks = payment_webhooks::State::new(env.store(), env.ses.clone(), SECRET, brands(&env.sender, &brand))
         .with_documents(documents.clone())
         .with_gateway(sandbox.clone());
-    Fx { env, brand, sandbox, checkout, hooks, documents }
+    let mail = portal_tests::notices::with_brands(&env, "https://portal.example", brands(&env.sender, &brand)).await;
+    Fx { env, brand, sandbox, checkout, hooks, documents, mail }
 }
 
 fn pay_request(reference: &str, token: &str, key: Option<&str>, body: &Value) -> ApiRequest {
@@ -124,11 +126,14 @@ impl Fx {
     }
 
     /// Receipts this fixture sent to `to`.
-    fn receipts(&self, to: &str) -> Vec<Value> {
+    async fn receipts(&self, to: &str) -> Vec<Value> {
+        portal_tests::notices::flush_now(&self.mail).await;
         self.env
             .emails_to(to)
             .into_iter()
             .filter(|m| m["subject"].as_str().is_some_and(|s| s.contains(&self.brand)))
+            // The seed push of a confirmed booking sends the booking-confirmed email (notifications.rs tests it).
+            .filter(|m| !m["subject"].as_str().is_some_and(|s| s.ends_with(" confirmed")))
             .collect()
     }
 
@@ -239,7 +244,7 @@ async fn sandbox_journey_from_checkout_to_receipt_email_and_balance() {
     assert_eq!(intent.status, "succeeded");
 
     // The receipt: amount, method (brand + last four only), what remains, the next due date.
-    let mails = f.receipts("ada@example.com");
+    let mails = f.receipts("ada@example.com").await;
     assert_eq!(mails.len(), 1, "{mails:?}");
     let mail = mails[0].to_string();
     assert!(mails[0]["subject"].as_str().unwrap().contains("payment received for booking AE-10001"));
@@ -258,7 +263,7 @@ async fn sandbox_journey_from_checkout_to_receipt_email_and_balance() {
     let r = f.hook(&deliveries[0]).await;
     assert_eq!(body_json(&r)["outcome"], "duplicate");
     assert_eq!(payments(&f.booking("AE-10001").await, MovementKind::Payment), payments(&c, MovementKind::Payment));
-    assert_eq!(f.receipts("ada@example.com").len(), 1);
+    assert_eq!(f.receipts("ada@example.com").await.len(), 1);
     assert!(f.queued_documents().await.is_empty());
 }
 
@@ -280,7 +285,7 @@ async fn ten_concurrent_deliveries_of_one_webhook_record_one_movement() {
         portal_store::store::from_item::<Value>((*i).clone()).unwrap()["event"]["gateway"]["payment_id"] == pid
     });
     assert_eq!(for_payment.count(), 1);
-    assert_eq!(f.receipts("ada@example.com").len(), 1);
+    assert_eq!(f.receipts("ada@example.com").await.len(), 1);
     assert_eq!(c.aggregate.outstanding.to_decimal_string(), "1580.50");
 }
 
@@ -594,7 +599,7 @@ async fn a_crash_between_gateway_confirmation_and_our_write_is_recorded_once_on_
     assert_eq!(body_json(&r)["outcome"], "recorded", "{}", body_json(&r));
     assert_eq!(body_json(&f.hook(&d).await)["outcome"], "duplicate");
     assert_eq!(payments(&f.booking("AE-10001").await, MovementKind::Payment), before + 1);
-    assert_eq!(f.receipts("ada@example.com").len(), 1);
+    assert_eq!(f.receipts("ada@example.com").await.len(), 1);
 }
 
 #[tokio::test]
@@ -617,7 +622,7 @@ async fn open_banking_pending_then_paid_and_events_out_of_order() {
     let m = c.movements.iter().find(|m| m.external_reference.as_deref() == Some(pid.as_str())).unwrap();
     assert_eq!(m.channel, Some(portal_domain::booking::PaymentChannel::OpenBanking));
     assert!(portal_store::payments::saved_methods(&c).is_empty(), "no card to save");
-    let mail = f.receipts("ada@example.com")[0].to_string();
+    let mail = f.receipts("ada@example.com").await[0].to_string();
     assert!(mail.contains("Pay by Bank") && mail.contains("paid in full"), "{mail}");
 
     // Late, out-of-order events for the same payment: a second `processing` and a `payment_failed`.
@@ -648,7 +653,7 @@ async fn declines_refunds_and_disputes_are_recorded_once() {
     let c = f.booking("AE-10001").await;
     assert_eq!(portal_store::payments::intents(&c)[0].status, "failed");
     assert_eq!(f.outstanding("AE-10001").await, "2580.50");
-    assert!(f.receipts("ada@example.com").is_empty(), "no receipt for a decline");
+    assert!(f.receipts("ada@example.com").await.is_empty(), "no receipt for a decline");
     // The customer tries again on the same checkout and pays.
     let paid = f.sandbox.act(&pid, Action::Pay, now()).unwrap().remove(0);
     assert_eq!(body_json(&f.hook(&paid).await)["outcome"], "recorded");
@@ -973,7 +978,7 @@ async fn a_payment_that_lands_after_a_price_cut_is_recorded_and_its_excess_refun
     let due = portal_store::payments::excess_refunds(&c);
     assert_eq!(due.len(), 1);
     assert_eq!((due[0].status.as_str(), due[0].amount.to_decimal_string().as_str()), ("requested", "500.00"));
-    let mails = f.receipts("ada@example.com");
+    let mails = f.receipts("ada@example.com").await;
     let notice = mails.iter().find(|m| m["subject"].as_str().unwrap().contains("refunding")).expect("refund email");
     assert!(notice.to_string().contains("£500.00") && notice.to_string().contains("paid more than"), "{notice}");
     // The gateway's own events: pending first (not yet money back), then succeeded.
@@ -1005,7 +1010,7 @@ async fn a_payment_after_the_booking_was_cancelled_is_refunded_in_full() {
     let due = portal_store::payments::excess_refunds(&c);
     assert_eq!(due[0].amount.to_decimal_string(), "2580.50");
     assert_eq!(due[0].reason, portal_domain::payment::ExcessReason::Cancelled);
-    let mails = f.receipts("ada@example.com");
+    let mails = f.receipts("ada@example.com").await;
     assert!(mails.iter().any(|m| m.to_string().contains("after the booking was cancelled")), "{mails:?}");
     assert_eq!(f.deliver_pending().await, ["refund_recorded", "already_recorded"]);
     let settled = f.sandbox.act(&pid, Action::SettleRefund { index: 0, status: "succeeded" }, now()).unwrap();
@@ -1058,7 +1063,7 @@ async fn split_payments_a_traveller_pays_their_share_the_lead_pays_any() {
     assert_eq!((b["traveller_id"].as_str(), b["amount"]["amount"].as_str()), (Some("G2"), Some("1600.00")));
     let d = f.sandbox.act(b["payment_id"].as_str().unwrap(), Action::Pay, now()).unwrap().remove(0);
     assert_eq!(body_json(&f.hook(&d).await)["outcome"], "recorded");
-    assert_eq!(f.receipts("alan@example.com").len(), 1, "the payer gets the receipt");
+    assert_eq!(f.receipts("alan@example.com").await.len(), 1, "the payer gets the receipt");
     // Alan's share is paid; the others' are not.
     let c = f.booking("AE-50005").await;
     let s = LedgerSummary::compute(&c.booking, &c.movements, &c.instalments, today()).unwrap();

@@ -36,6 +36,7 @@ struct Fx {
     api: instalments::State,
     runner: instalment_runner::State,
     hooks: payment_webhooks::State,
+    mail: notifications::State,
 }
 
 async fn fx() -> Fx {
@@ -54,10 +55,12 @@ async fn fx() -> Fx {
         brands.clone(),
         "https://portal.example",
     );
+    let brands_for_mail = brands.clone();
     let mut hooks =
         payment_webhooks::State::new(env.store(), env.ses.clone(), SECRET, brands).with_gateway(sandbox.clone());
     hooks.portal_url = Some("https://portal.example".into());
-    Fx { env, brand, sandbox, api, runner, hooks }
+    let mail = portal_tests::notices::with_brands(&env, "https://portal.example", brands_for_mail).await;
+    Fx { env, brand, sandbox, api, runner, hooks, mail }
 }
 
 impl Fx {
@@ -200,11 +203,14 @@ impl Fx {
         assert!(n > 0);
     }
 
-    fn mails(&self, to: &str) -> Vec<Value> {
+    async fn mails(&self, to: &str) -> Vec<Value> {
+        portal_tests::notices::flush_now(&self.mail).await;
         self.env
             .emails_to(to)
             .into_iter()
             .filter(|m| m["subject"].as_str().is_some_and(|s| s.contains(&self.brand)))
+            // The seed push of a confirmed booking sends the booking-confirmed email (notifications.rs tests it).
+            .filter(|m| !m["subject"].as_str().is_some_and(|s| s.ends_with(" confirmed")))
             .collect()
     }
 }
@@ -277,7 +283,7 @@ async fn approve_all_then_the_runner_charges_each_instalment_once_on_its_due_dat
     assert_eq!(c.aggregate.outstanding.to_decimal_string(), "0.00");
     assert_eq!(f.outbox_types().await.iter().filter(|t| *t == "instalment.charged").count(), 2);
     // A receipt per charge to the approver.
-    assert_eq!(f.mails("ada@example.com").len(), 2);
+    assert_eq!(f.mails("ada@example.com").await.len(), 2);
     f.assert_events_match_schema().await;
 }
 
@@ -328,10 +334,10 @@ async fn a_declined_card_is_retried_on_the_backoff_then_emails_a_pay_link() {
     assert_eq!(f.outstanding().await, "2580.50", "declines change no balance");
     assert_eq!(f.outbox_types().await.iter().filter(|t| *t == "instalment.failed").count(), 3);
     // Emails: two "we will try again", then "pay it in the portal", each with the pay link.
-    let mails = f.mails("ada@example.com");
+    let mails = f.mails("ada@example.com").await;
     assert_eq!(mails.len(), 3, "{mails:?}");
     let last = mails[2].to_string();
-    assert!(last.contains("https://portal.example/bookings/AE-10001?pay=INS1"), "{last}");
+    assert!(last.contains("https://portal.example/trips/AE-10001/pay?instalment=INS1"), "{last}");
     assert!(last.contains("will not try again") && last.contains(&f.brand));
     assert!(mails[0].to_string().contains("try again on"));
     // The overview: the failed collection state and a pending action to pay by hand.
@@ -385,7 +391,7 @@ async fn a_gateway_refusal_that_is_not_a_decline_emails_nobody_and_is_retried() 
     assert_eq!((r.interrupted, r.declined, r.emails), (1, 0, 0), "{r:?}");
     assert_eq!(f.status("INS1").await, InstalmentStatus::Approved);
     assert_eq!(count(&f.booking().await, MovementKind::PaymentFailed), 0);
-    assert!(f.mails("ada@example.com").is_empty());
+    assert!(f.mails("ada@example.com").await.is_empty());
     let r = f.run(later(30) + Duration::minutes(5)).await;
     assert_eq!(r.charged, 1, "{r:?}");
     assert_eq!(f.deliver().await, vec!["recorded"]);
@@ -406,10 +412,10 @@ async fn a_bank_asking_for_the_cardholder_ends_automatic_attempts_and_says_so() 
     let c = f.booking().await;
     let i = c.instalments.iter().find(|i| i.id == "INS1").unwrap();
     assert_eq!((i.status, i.next_attempt_at), (InstalmentStatus::Failed, None), "no retry can help");
-    let mails = f.mails("ada@example.com");
+    let mails = f.mails("ada@example.com").await;
     assert_eq!(mails.len(), 1);
     let text = mails[0].to_string();
-    assert!(text.contains("confirm this payment yourself") && text.contains("?pay=INS1"), "{text}");
+    assert!(text.contains("confirm this payment yourself") && text.contains("/pay?instalment=INS1"), "{text}");
     assert_eq!(f.run(later(40)).await.due, 0);
 }
 
@@ -712,14 +718,14 @@ async fn a_decline_reported_only_by_the_webhook_is_recorded_once_and_retried() {
     assert!(i.next_attempt_at.is_some(), "a retry is planned");
     assert_eq!(count(&c, MovementKind::PaymentFailed), 1);
     // The customer is told, with the pay-by-hand link (the webhook function's PORTAL_URL).
-    let mails = f.mails("ada@example.com");
+    let mails = f.mails("ada@example.com").await;
     assert_eq!(mails.len(), 1, "{mails:?}");
-    assert!(mails[0].to_string().contains("https://portal.example/bookings/AE-10001?pay=INS1"));
+    assert!(mails[0].to_string().contains("https://portal.example/trips/AE-10001/pay?instalment=INS1"));
     // Redelivered: nothing new.
     let r = f.hook(&deliveries[0].body, &deliveries[0].signature).await;
     assert_eq!(body_json(&r)["outcome"], "duplicate");
     assert_eq!(count(&f.booking().await, MovementKind::PaymentFailed), 1);
-    assert_eq!(f.mails("ada@example.com").len(), 1);
+    assert_eq!(f.mails("ada@example.com").await.len(), 1);
 }
 
 #[tokio::test]
