@@ -101,7 +101,7 @@ pub async fn deliver(state: &State, msg: &MailMessage, now: DateTime<Utc>) -> Re
     if items.is_empty() {
         return Ok(out);
     }
-    items.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+    items.sort_by_key(|a| a.created_at);
     let c = state.store.load_booking(&msg.reference).await?;
     let (digested, single): (Vec<&NoticeItem>, Vec<&NoticeItem>) = items.iter().partition(|n| n.kind.digested());
     let mut first_error: Option<MailError> = None;

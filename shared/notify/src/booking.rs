@@ -68,7 +68,7 @@ pub fn push_notices(
         .filter(|i| i.status == InstalmentStatus::Scheduled && !old_instalments.iter().any(|o| o.id == i.id))
         .map(|i| DueLine { instalment_id: i.id.clone(), due_date: i.due_date, amount: i.amount })
         .collect();
-    fresh.sort_by(|a, b| a.due_date.cmp(&b.due_date));
+    fresh.sort_by_key(|a| a.due_date);
     if !fresh.is_empty() {
         out.extend(Notice::new(
             &format!("approval:{r}:{version}"),

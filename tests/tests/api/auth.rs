@@ -1123,3 +1123,24 @@ async fn the_mailer_sample_event_is_a_real_sqs_event_and_a_stale_or_foreign_mess
     assert_eq!(count(&f.env, "magic_link").await, 0);
     assert!(f.env.emails_to(&f.email("ada")).is_empty());
 }
+
+#[tokio::test]
+async fn a_suppressed_address_gets_the_same_202_and_still_its_sign_in_link() {
+    let f = fx().await;
+    let ada = f.email("ada");
+    // SES reported a hard bounce for Ada's address (the notifications mailer records it).
+    let mail = portal_tests::notices::state(&f.env, "https://portal.example").await;
+    let bounce = json!({"eventType": "Bounce", "bounce": {"bounceType": "Permanent", "bounceSubType": "General",
+        "bouncedRecipients": [{"emailAddress": ada, "status": "5.1.1"}], "timestamp": "2026-12-07T10:00:00Z"}, "mail": {}});
+    let event = portal_tests::notices::sqs_event(Some("ses-1"), &bounce.to_string());
+    assert!(notifications::mailer::consume(&mail, event, Utc::now()).await.batch_item_failures.is_empty());
+    assert!(f.env.store().suppression(&ada).await.unwrap().is_some());
+    // The answer tells nobody anything: the same 202 and body as for an address that is not on the booking.
+    let suppressed = send(&f.auth, link_request(A, &ada)).await;
+    let stranger = send(&f.auth, link_request(A, &f.email("stranger"))).await;
+    assert_eq!((suppressed.status(), stranger.status()), (202.try_into().unwrap(), 202.try_into().unwrap()));
+    assert_eq!(body_json(&suppressed), body_json(&stranger));
+    // A sign-in link is transactional: it is still sent (SES's own suppression list is the last word).
+    assert_eq!(f.mail().await, 1);
+    assert_eq!(f.env.emails_to(&ada).len(), 1);
+}

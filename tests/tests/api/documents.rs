@@ -472,6 +472,13 @@ async fn concurrent_and_repeated_regenerations_write_each_version_once() {
     let objects =
         f.env.s3.list_objects_v2().bucket(&f.env.bucket).prefix("bookings/AE-10001/invoice/").send().await.unwrap();
     assert_eq!(objects.contents().len(), 2, "one object per version");
+    // The customer hears of the new version once (the digest with the booking change: notifications.rs).
+    let (notices, _) = f.env.store().notices_of("AE-10001").await.unwrap();
+    let docs: Vec<_> = notices.iter().filter(|n| n.kind == portal_notify::NoticeKind::DocumentsUpdated).collect();
+    assert_eq!(docs.len(), 1, "one notice for the one new version: {notices:?}");
+    let content = serde_json::to_string(&docs[0].notice.content).unwrap();
+    assert!(content.contains("invoice") && !content.contains("itinerary"), "{content}");
+    assert_eq!(docs[0].notice.recipients.len(), 2, "the party");
 }
 
 static LOGO: &[u8] = include_bytes!("../../../shared/documents/fixtures/alpine-escapes-logo.png");

@@ -891,3 +891,68 @@ async fn a_customer_who_paid_the_instalment_themselves_is_not_charged_again_by_t
     assert!(f.sandbox.off_session_payments().is_empty());
     assert_eq!(f.outstanding().await, "1580.50");
 }
+
+impl Fx {
+    /// The daily plan at `at`, then the relay and the mailer at `at`: how many notices the plan wrote.
+    async fn plan_and_mail(&self, mail: &notifications::State, at: DateTime<Utc>) -> usize {
+        let planned = notifications::relay::plan(mail, at).await.unwrap();
+        portal_tests::notices::flush(mail, at).await;
+        planned
+    }
+
+    /// This fixture's emails to Ada whose subject contains `part`.
+    fn subjects_with(&self, part: &str) -> Vec<Value> {
+        self.env
+            .emails_to("ada@example.com")
+            .into_iter()
+            .filter(|m| m["subject"].as_str().is_some_and(|s| s.contains(&self.brand) && s.contains(part)))
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn reminders_follow_the_clock_once_per_offset_and_never_for_approved_instalments() {
+    let f = fx().await;
+    let token = f.with_saved_card().await;
+    let reminders = || f.subjects_with("payment due soon");
+    // INS1 is due in 30 days, BAL in 60; reminders go 14 and 3 days before (REMINDER_DAYS=14,3).
+    assert_eq!(f.plan_and_mail(&f.mail, Utc::now()).await, 0);
+    assert!(reminders().is_empty());
+    assert_eq!(f.plan_and_mail(&f.mail, later(16)).await, 1);
+    let first = reminders();
+    assert_eq!(first.len(), 1);
+    let body = first[0]["body"].as_str().unwrap();
+    assert!(body.contains("£1,000.00") && !body.contains("£1,580.50"), "INS1 only: {body}");
+    assert!(body.contains("/notifications/unsubscribe?token="), "a reminder is optional: one-click unsubscribe");
+    // The same day again, the next day (same offset): nothing new. Three days before: the second reminder.
+    assert_eq!(f.plan_and_mail(&f.mail, later(16)).await, 0);
+    assert_eq!(f.plan_and_mail(&f.mail, later(17)).await, 0);
+    assert_eq!(reminders().len(), 1);
+    assert_eq!(f.plan_and_mail(&f.mail, later(27)).await, 1);
+    assert_eq!(reminders().len(), 2);
+
+    // BAL's reminder is planned, then Ada approves automatic payment before the mailer runs: it is not sent.
+    assert_eq!(notifications::relay::plan(&f.mail, later(46)).await.unwrap(), 1);
+    let r = f.approve_all(&token).await;
+    assert_eq!(r.status(), 200, "{}", body_json(&r));
+    portal_tests::notices::flush(&f.mail, later(46)).await;
+    assert_eq!(reminders().len(), 2, "approved meanwhile: no reminder");
+    // Approved instalments get no reminder at all...
+    assert_eq!(f.plan_and_mail(&f.mail, later(57)).await, 0);
+    assert_eq!(reminders().len(), 2);
+    // ...only the brand's optional pre-charge notice, when it has one (before_charge_days = 3).
+    let brands = json!({"alpine-escapes": {"name": f.brand, "primary_colour": "#0a7c59", "notifications": {"before_charge_days": 3}}});
+    let pre = portal_tests::notices::with_brands(
+        &f.env,
+        "https://portal.example",
+        auth::Brands::parse(Some(&brands.to_string()), &f.env.sender).unwrap(),
+    )
+    .await;
+    assert_eq!(f.plan_and_mail(&pre, later(50)).await, 0, "more than 3 days before");
+    assert_eq!(f.plan_and_mail(&pre, later(57)).await, 1);
+    let soon = f.subjects_with("upcoming automatic payment");
+    assert_eq!(soon.len(), 1);
+    assert!(soon[0]["body"].as_str().unwrap().contains("£1,580.50"));
+    assert_eq!(f.plan_and_mail(&pre, later(58)).await, 0, "once per instalment week");
+    assert_eq!(reminders().len(), 2);
+}

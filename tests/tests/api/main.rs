@@ -8,6 +8,7 @@ mod details;
 mod documents;
 mod finance;
 mod instalments;
+mod notifications;
 mod operator_bookings;
 mod reconciler;
 mod requests;
