@@ -133,9 +133,13 @@ pub fn spawn(state: Arc<State>) {
                 }
                 last_plan = Some(now);
             }
+            // The mailer's own JSON log says what it sent; only failures are worth a line of their own here.
             let f = flush_quietly(&state, now).await;
-            if f.handled + f.failed > 0 {
-                eprintln!("notifications: {} message(s) mailed, {} failed", f.handled, f.failed);
+            if f.failed > 0 {
+                eprintln!(
+                    "notifications: {} message(s) failed; retried after the queue's visibility timeout",
+                    f.failed
+                );
             }
             tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         }

@@ -63,6 +63,17 @@ test("a date change by keyboard only: sent, answered by the team (as text), repl
   await expect(page.getByRole("heading", { level: 1 })).toBeFocused();
   await expect(page.getByTestId("no-requests")).toHaveText("You have not made any requests for this booking yet.");
   await expect(page.getByLabel(/^Also email me optional updates/)).toBeChecked();
+  // Payment reminders and booking-change emails (the notifications mailer honours both) are on until turned off.
+  await expect(page.getByLabel(/^Email me when my booking changes/)).toBeChecked();
+  const reminders = page.getByLabel(/^Email me a reminder before a payment falls due/);
+  await expect(reminders).toBeChecked();
+  await d.press(reminders);
+  await expect(page.getByTestId("prefs-message")).toHaveText("Saved: payment reminders are off.");
+  await expect(reminders).not.toBeChecked();
+  await expect(page.getByLabel(/^Email me when my booking changes/)).toBeChecked();
+  await d.press(reminders);
+  await expect(page.getByTestId("prefs-message")).toHaveText("Saved: payment reminders are on.");
+  await expect(reminders).toBeChecked();
   await expectAccessible(page, "requests list (empty)");
 
   // A new date change, by keyboard: the type's radio, two dates, a message of two lines.

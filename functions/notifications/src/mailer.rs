@@ -147,7 +147,8 @@ pub async fn deliver(state: &State, msg: &MailMessage, now: DateTime<Utc>) -> Re
 fn preference_on(c: Option<&BookingCollection>, traveller_id: &str, kind: NoticeKind) -> bool {
     let Some(p) = c.and_then(|c| preferences_item(c, traveller_id)) else { return true };
     match kind {
-        NoticeKind::RequestOptionalUpdate => p.optional_updates_by_email,
+        // Its own preference, and the booking-updates one its unsubscribe link turns off.
+        NoticeKind::RequestOptionalUpdate => p.optional_updates_by_email && p.booking_updates,
         NoticeKind::InstalmentReminder => p.payment_reminders,
         _ => p.booking_updates,
     }

@@ -97,10 +97,6 @@ impl Signed {
         let messages = state.store.messages(self.reference(), Some(&r.request_id)).await?;
         Ok(self.viewer(state).request(r, &messages))
     }
-
-    fn optional_updates(&self, traveller_id: &str) -> bool {
-        preferences_item(&self.c, traveller_id).is_none_or(|p| p.optional_updates_by_email)
-    }
 }
 
 /// The context the agent needs, copied at submission: amounts as decimal strings (shown in the reader's
@@ -438,8 +434,17 @@ pub(crate) async fn write_general(state: &State, req: &Request, raw: &str) -> Re
 
 pub(crate) async fn preferences(state: &State, req: &Request, raw: &str) -> Result<Response<Body>, ApiError> {
     let s = signed(state, req, raw).await?;
-    let on = s.optional_updates(&s.session.traveller_id);
-    s.respond(state, 200, &json!({"optional_updates_by_email": on}))
+    let p = preferences_item(&s.c, &s.session.traveller_id);
+    // No item yet: every preference at its default, on.
+    s.respond(
+        state,
+        200,
+        &json!({
+            "optional_updates_by_email": p.as_ref().is_none_or(|p| p.optional_updates_by_email),
+            "booking_updates": p.as_ref().is_none_or(|p| p.booking_updates),
+            "payment_reminders": p.as_ref().is_none_or(|p| p.payment_reminders),
+        }),
+    )
 }
 
 /// Any of the three preferences; at least one.

@@ -36,6 +36,16 @@ async fn main() {
     let operator_bookings =
         Arc::new(operator_bookings::State { store: env.store(), auth: auth.clone(), gateway: Some(sandbox.clone()) });
 
+    // Customer notifications: the writers' notices go to the mail queue (the relay) and out through SES (the
+    // mailer), both in the background every two seconds, as the relay's schedule and the queue's event source
+    // do in AWS; no digest wait locally (a person wants to see the email of what they just did).
+    let mut notifications_state =
+        portal_tests::notices::with_brands(&env, &format!("http://127.0.0.1:{port}"), auth_state.config.brands.clone())
+            .await;
+    notifications_state.auth = Some(auth.clone());
+    let notifications_state = Arc::new(notifications_state);
+    portal_tests::notices::spawn(notifications_state.clone());
+
     let details_key = portal_tests::details::details_key(&env).await;
     let gateway = Gateway::new()
         .function("operator-bookings", {
@@ -109,6 +119,11 @@ async fn main() {
                 &format!("http://127.0.0.1:{port}"),
             );
             handler!(s, requests::handle)
+        })
+        // The one-click unsubscribe page and the operator's view of a booking's emails.
+        .function("notifications", {
+            let s = notifications_state.clone();
+            handler!(s, arc_handle_notifications)
         })
         .page(portal_tests::requests::agent_page(&operator_key))
         .page(portal_tests::details::local_page(portal_tests::details::retention(&env), &operator_key))
@@ -204,6 +219,13 @@ async fn main() {
     println!("                        -d '{{\"body\": \"We can do that\", \"status\": \"waiting_for_customer\"}}' \\");
     println!("                        {base}/operator/bookings/AE-10001/requests/<request_id>/messages");
     println!("                        (team emails: moto's SES at {}/moto-api/data.json)", env.moto.url);
+    println!("  Customer emails:      every receipt, decline, refund, confirmation, change, document, request and");
+    println!("                        reminder email goes through the outbox, the relay and the mailer within seconds");
+    println!("                        of the action; read them in moto's SES at {}/moto-api/data.json,", env.moto.url);
+    println!("                        and what was sent or skipped per booking with");
+    println!(
+        "                        curl -H 'authorization: Bearer {operator_key}' {base}/operator/bookings/AE-10001/emails"
+    );
     println!("  Lost webhooks:        read open payments from the gateway, cancel expired checkouts, retry refunds:");
     println!(
         "                        curl -X POST '{base}/local/payment-reconciler?key={operator_key}&now=2027-06-01T00:00:00Z'"
@@ -407,6 +429,13 @@ async fn demo_sign_in(state: &auth::State, operator_key: &str) -> String {
             std::process::exit(1);
         }
     }
+}
+
+async fn arc_handle_notifications(
+    s: &Arc<notifications::State>,
+    req: lambda_http::Request,
+) -> Result<lambda_http::Response<lambda_http::Body>, std::convert::Infallible> {
+    notifications::http::handle(s, req).await
 }
 
 async fn arc_handle_auth(

@@ -507,7 +507,7 @@ async fn optional_updates_honour_the_preference_and_transactional_ones_do_not_as
     let lead = f.lead().await;
     assert_eq!(
         body_json(&f.get(&lead, "/communication-preferences").await),
-        json!({"optional_updates_by_email": true})
+        json!({"optional_updates_by_email": true, "booking_updates": true, "payment_reminders": true})
     );
     let id = f.date_change(&lead, "Later?").await["request_id"].as_str().unwrap().to_string();
     // With the default (on), "in review" is emailed.

@@ -380,6 +380,13 @@ export const enGB = {
   "req.prefsHint": "We always email you when the team answers, needs something from you, or accepts, declines or completes a request.",
   "req.prefsSaved": "Saved: optional updates by email are on.",
   "req.prefsSavedOff": "Saved: optional updates by email are off.",
+  "req.prefsBooking": "Email me when my booking changes (itinerary, travellers, price) or has new documents.",
+  "req.prefsReminders": "Email me a reminder before a payment falls due.",
+  "req.prefsAlways": "Receipts, payment problems, refunds, confirmations and cancellations are always emailed.",
+  "req.prefsBookingOn": "Saved: emails about booking changes are on.",
+  "req.prefsBookingOff": "Saved: emails about booking changes are off.",
+  "req.prefsRemindersOn": "Saved: payment reminders are on.",
+  "req.prefsRemindersOff": "Saved: payment reminders are off.",
 
   "req.status.submitted": "Submitted",
   "req.status.in_review": "In review",

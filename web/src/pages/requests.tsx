@@ -95,51 +95,67 @@ function RequestCard({ r, base }: { r: AmendmentRequest; base: string }) {
   );
 }
 
-/** "Also email me optional updates": saved as soon as it changes, and said so. */
+type PrefKey = "booking_updates" | "payment_reminders" | "optional_updates_by_email";
+
+/** The traveller's email preferences, each saved as soon as it changes, and said so. Transactional emails are not
+ * among them (the section says which those are). */
 function Preferences({ reference }: { reference: string }) {
   const { t } = useI18n();
   const [prefs, reload] = useLoad(() => api.communicationPreferences(reference), [reference]);
-  const [checked, setChecked] = useState<boolean | null>(null);
+  const [values, setValues] = useState<Partial<Record<PrefKey, boolean>>>({});
   const [busy, setBusy] = useState(false);
   const [message, setMessage] = useState<{ kind: "success" | "error"; text: string } | null>(null);
   if (prefs.state === "loading") return null;
   if (prefs.state === "error") return <ErrorBox error={prefs.error} retry={() => void reload()} />;
-  const value = checked ?? prefs.data.optional_updates_by_email;
-  const save = async (v: boolean) => {
-    setChecked(v);
+  const value = (k: PrefKey) => values[k] ?? prefs.data[k];
+  const saved: Record<PrefKey, [string, string]> = {
+    booking_updates: [t("req.prefsBookingOn"), t("req.prefsBookingOff")],
+    payment_reminders: [t("req.prefsRemindersOn"), t("req.prefsRemindersOff")],
+    optional_updates_by_email: [t("req.prefsSaved"), t("req.prefsSavedOff")],
+  };
+  const save = async (k: PrefKey, v: boolean) => {
+    setValues((old) => ({ ...old, [k]: v }));
     setBusy(true);
     setMessage(null);
     try {
-      const r = await api.saveCommunicationPreferences(reference, { optional_updates_by_email: v });
-      setChecked(r.optional_updates_by_email);
-      setMessage({ kind: "success", text: r.optional_updates_by_email ? t("req.prefsSaved") : t("req.prefsSavedOff") });
+      const r = await api.saveCommunicationPreferences(reference, { [k]: v });
+      setValues({ booking_updates: r.booking_updates, payment_reminders: r.payment_reminders, optional_updates_by_email: r.optional_updates_by_email });
+      setMessage({ kind: "success", text: r[k] ? saved[k][0] : saved[k][1] });
     } catch (e) {
-      setChecked(!v);
+      setValues((old) => ({ ...old, [k]: !v }));
       setMessage({ kind: "error", text: errorText(e, t) });
     } finally {
       setBusy(false);
     }
   };
+  const box = (k: PrefKey, id: string, label: string, hint?: string) => (
+    <label class="check consent">
+      <input
+        type="checkbox"
+        id={id}
+        checked={value(k)}
+        aria-describedby={hint}
+        onChange={(e) => {
+          // Not disabled while saving (a disabled box would drop the keyboard's focus); a change meanwhile waits.
+          if (!busy) void save(k, e.currentTarget.checked);
+          else e.currentTarget.checked = value(k);
+        }}
+      />
+      <span>{label}</span>
+    </label>
+  );
   return (
     <section class="card" aria-labelledby="rq-prefs-h">
       <h2 id="rq-prefs-h">{t("req.prefsTitle")}</h2>
+      <p id="rq-prefs-always" class="muted">
+        {t("req.prefsAlways")}
+      </p>
+      {box("booking_updates", "rq-prefs-booking", t("req.prefsBooking"))}
+      {box("payment_reminders", "rq-prefs-reminders", t("req.prefsReminders"))}
       <p id="rq-prefs-hint" class="muted">
         {t("req.prefsHint")}
       </p>
-      <label class="check consent">
-        <input
-          type="checkbox"
-          id="rq-prefs-optional"
-          checked={value}
-          aria-describedby="rq-prefs-hint"
-          onChange={(e) => {
-            // Not disabled while saving (a disabled box would drop the keyboard's focus); a change meanwhile waits.
-            if (!busy) void save(e.currentTarget.checked);
-            else e.currentTarget.checked = value;
-          }}
-        />
-        <span>{t("req.prefsOptional")}</span>
-      </label>
+      {box("optional_updates_by_email", "rq-prefs-optional", t("req.prefsOptional"), "rq-prefs-hint")}
       <div role="status" data-testid="prefs-message" class={message ? `notice ${message.kind}` : undefined}>
         {message && <p>{message.text}</p>}
       </div>
