@@ -62,7 +62,7 @@ pub struct Flushed {
 /// failed is made visible again at once (as its visibility timeout would, later) and the flush stops there: the
 /// next flush is its retry.
 pub async fn flush(state: &State, now: DateTime<Utc>) -> Flushed {
-    let relayed = notifications::relay::relay(state, now).await.expect("relay");
+    let relayed = Box::pin(notifications::relay::relay(state, now)).await.expect("relay");
     let mut out = Flushed { relayed: relayed.relayed, ..Flushed::default() };
     let queue = state.queue.as_ref().expect("a mail queue");
     loop {
@@ -81,7 +81,7 @@ pub async fn flush(state: &State, now: DateTime<Utc>) -> Flushed {
         }
         for m in messages {
             let event = sqs_event(m.message_id.as_deref(), m.body.as_deref().unwrap_or_default());
-            let resp = notifications::mailer::consume(state, event, now).await;
+            let resp = Box::pin(notifications::mailer::consume(state, event, now)).await;
             if resp.batch_item_failures.is_empty() {
                 out.handled += 1;
                 if let Some(h) = m.receipt_handle {
@@ -115,7 +115,8 @@ pub fn sqs_event(message_id: Option<&str>, body: &str) -> aws_lambda_events::eve
 
 /// Flush now (most tests: the action happened just before).
 pub async fn flush_now(state: &State) -> Flushed {
-    flush(state, Utc::now()).await
+    // Boxed: the relay and mailer futures are large, and the tests that await this are large already.
+    Box::pin(flush(state, Utc::now())).await
 }
 
 /// The relay and the mailer in the background (the local portal): every two seconds a relay run and a drain of
@@ -163,7 +164,7 @@ async fn flush_quietly(state: &State, now: DateTime<Utc>) -> Flushed {
     };
     for m in received.messages.unwrap_or_default() {
         let event = sqs_event(m.message_id.as_deref(), m.body.as_deref().unwrap_or_default());
-        let resp = notifications::mailer::consume(state, event, now).await;
+        let resp = Box::pin(notifications::mailer::consume(state, event, now)).await;
         if resp.batch_item_failures.is_empty() {
             out.handled += 1;
             if let Some(h) = m.receipt_handle {

@@ -311,6 +311,7 @@ fn render<'a>(ctx: &Ctx<'a>, content: &Content, lines: &[DueLine]) -> Email<'a> 
         Content::ApprovalNeeded { instalments } => emails::approval_needed(ctx, instalments),
         Content::Confirmed { start, end } => emails::confirmed(ctx, *start, *end),
         Content::Cancelled => emails::cancelled(ctx),
+        Content::Refunded { amount } => emails::refunded(ctx, *amount),
         Content::Changes { changes } => emails::digest(ctx, changes, &[]),
         Content::Documents { documents } => emails::digest(ctx, &[], documents),
     }

@@ -749,6 +749,9 @@ fn refund_movements(
                 settlement_id: None,
             });
             r.events.push(e);
+            if m.kind == MovementKind::Refund {
+                r.notices.extend(refunded_notice(c, &refund.id, &m, now));
+            }
             r.movements.push(m.clone());
             added.push(m);
         }
@@ -999,6 +1002,31 @@ pub async fn refund_excess(state: &State, booking: &Booking, item: &ExcessRefund
             false
         }
     }
+}
+
+/// The "refund issued" email of a refund the gateway completed that the portal did not start (the operator's,
+/// from the gateway's dashboard or its back office): to the payer, else the lead, in the same transaction as
+/// the `Refund` movement. An excess refund the portal started already had its email when it was requested.
+fn refunded_notice(
+    c: &BookingCollection,
+    refund_id: &str,
+    m: &Movement,
+    now: DateTime<Utc>,
+) -> Option<portal_notify::Notice> {
+    if portal_store::payments::excess_refunds(c).iter().any(|x| x.refund_id.as_deref() == Some(refund_id)) {
+        return None;
+    }
+    let b = &c.booking;
+    let to = m.traveller_id.as_deref().and_then(|t| b.traveller(t)).and_then(portal_notify::Recipient::of);
+    let to = to.or_else(|| b.lead().and_then(portal_notify::Recipient::of))?;
+    portal_notify::Notice::new(
+        &format!("refunded:{refund_id}"),
+        portal_notify::NoticeKind::RefundIssued,
+        b,
+        vec![to],
+        portal_notify::Content::Refunded { amount: m.amount },
+        now,
+    )
 }
 
 /// The refund email to the payer (else the lead), as a notice written with the refund's `requested` mark.

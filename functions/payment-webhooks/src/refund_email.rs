@@ -38,6 +38,36 @@ Wir erstatten Ihnen {amount} auf die Karte oder das Konto, mit dem Sie bezahlt h
             timing: "Erstattungen erreichen Sie in der Regel innerhalb von 5 bis 10 Werktagen.",
             nothing_to_do: "Sie müssen nichts weiter tun.",
         },
+        Locale::FrFr => Strings {
+            subject: "{brand} : nous vous remboursons {amount} sur la réservation {reference}",
+            greeting: "Bonjour {name},",
+            overpaid: "Vous avez payé plus que le prix de la réservation {reference}. Nous vous remboursons {amount} \
+sur la carte ou le compte avec lequel vous avez payé.",
+            cancelled: "Votre paiement pour la réservation {reference} nous est parvenu après son annulation. Nous vous \
+remboursons {amount} sur la carte ou le compte avec lequel vous avez payé.",
+            timing: "Un remboursement arrive généralement sous 5 à 10 jours ouvrés.",
+            nothing_to_do: "Vous n’avez rien à faire.",
+        },
+        Locale::NlNl => Strings {
+            subject: "{brand}: we betalen {amount} terug op boeking {reference}",
+            greeting: "Hallo {name},",
+            overpaid: "U hebt meer betaald dan boeking {reference} kost. We betalen {amount} terug op de kaart of \
+rekening waarmee u betaalde.",
+            cancelled: "Uw betaling voor boeking {reference} kwam binnen nadat de boeking was geannuleerd. We betalen \
+{amount} terug op de kaart of rekening waarmee u betaalde.",
+            timing: "Een terugbetaling komt meestal binnen 5 tot 10 werkdagen aan.",
+            nothing_to_do: "U hoeft niets te doen.",
+        },
+        Locale::JaJp => Strings {
+            subject: "{brand}：ご予約 {reference} の {amount} を返金いたします",
+            greeting: "{name} 様",
+            overpaid: "ご予約 {reference} の代金を超えるお支払いがありました。お支払いに使われたカードまたは口座に \
+{amount} を返金いたします。",
+            cancelled: "ご予約 {reference} のお支払いが、ご予約のキャンセル後に届きました。お支払いに使われたカードまたは\
+口座に {amount} を返金いたします。",
+            timing: "返金は通常 5〜10 営業日でお手元に届きます。",
+            nothing_to_do: "お客様のお手続きは不要です。",
+        },
         _ => Strings {
             subject: "{brand}: we are refunding {amount} on booking {reference}",
             greeting: "Hello {name},",

@@ -72,6 +72,10 @@ pub enum Content {
         end: NaiveDate,
     },
     Cancelled,
+    /// A refund the gateway completed that the portal did not start (the operator's).
+    Refunded {
+        amount: portal_domain::money::Money,
+    },
 }
 
 /// `ntc_` + 24 hex digits of SHA-256 of the seed (the same scheme as finance event ids).

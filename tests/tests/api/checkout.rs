@@ -692,6 +692,18 @@ async fn declines_refunds_and_disputes_are_recorded_once() {
         (3, 1, 1)
     );
     assert_eq!(kinds(MovementKind::RefundReversed), 1);
+    // Each refund that succeeded is the customer's "refund issued" email, once, with its amount.
+    let refunds: Vec<String> = f
+        .receipts("ada@example.com")
+        .await
+        .into_iter()
+        .filter(|m| m["subject"].as_str().is_some_and(|s| s.ends_with("refund for booking AE-10001")))
+        .map(|m| m["body"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(refunds.len(), 3, "{refunds:?}");
+    for amount in ["£200.00", "£50.00", "£30.00"] {
+        assert_eq!(refunds.iter().filter(|b| b.contains(amount)).count(), 1, "{amount}");
+    }
 
     // A dispute: opening it is evidence; the withdrawal is money gone; winning brings it back.
     let opened = f.sandbox.act(&pid, Action::Dispute(DisputeStage::Opened), now()).unwrap().remove(0);

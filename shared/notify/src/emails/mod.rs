@@ -163,6 +163,16 @@ pub fn cancelled<'a>(ctx: &Ctx<'a>) -> Email<'a> {
     finish(email, ctx, s.view_booking)
 }
 
+/// A refund the gateway completed: how much, where it goes, how long it takes.
+pub fn refunded<'a>(ctx: &Ctx<'a>, amount: portal_domain::money::Money) -> Email<'a> {
+    let s = strings(ctx.locale);
+    let email = ctx
+        .start(s.refunded_subject, s.refunded_intro)
+        .table([(s.refund_amount, format_money(amount, ctx.locale))])
+        .paragraph(s.refunded_body);
+    finish(email, ctx, s.view_booking)
+}
+
 /// The category's name as the sentences of [`Strings`] use it.
 fn category_emails(s: &Strings, category: Category) -> &'static str {
     match category {

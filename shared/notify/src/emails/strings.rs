@@ -65,6 +65,12 @@ pub(super) struct Strings {
     pub cancelled_intro: &'static str,
     pub cancelled_body: &'static str,
 
+    // A refund the gateway completed (the operator's, from its dashboard or back office).
+    pub refunded_subject: &'static str,
+    pub refunded_intro: &'static str,
+    pub refund_amount: &'static str,
+    pub refunded_body: &'static str,
+
     // Unsubscribing: `{emails}` is one of the three category phrases, written to fit every sentence naming it.
     pub updates_emails: &'static str,
     pub reminders_emails: &'static str,
@@ -145,6 +151,10 @@ is due.",
     cancelled_intro: "Your booking {reference} has been cancelled.",
     cancelled_body: "If a refund is due to you, we will take care of it: you will receive a separate email when the \
 money is on its way back to you.",
+    refunded_subject: "{brand}: refund for booking {reference}",
+    refunded_intro: "We have refunded money on your booking {reference}.",
+    refund_amount: "Amount refunded",
+    refunded_body: "It goes back to the card or account you paid with and usually arrives within 5 to 10 working days. Your booking in the portal shows what remains to pay.",
 
     updates_emails: "booking update emails",
     reminders_emails: "payment reminder emails",
@@ -216,6 +226,10 @@ jede Rate selbst, wenn sie fällig ist.",
     cancelled_intro: "Ihre Buchung {reference} wurde storniert.",
     cancelled_body: "Falls Ihnen eine Erstattung zusteht, kümmern wir uns darum: Sie erhalten eine separate E-Mail, \
 sobald das Geld an Sie zurückgeht.",
+    refunded_subject: "{brand}: Erstattung für die Buchung {reference}",
+    refunded_intro: "Wir haben Ihnen Geld für Ihre Buchung {reference} erstattet.",
+    refund_amount: "Erstatteter Betrag",
+    refunded_body: "Der Betrag geht auf die Karte oder das Konto, mit dem Sie bezahlt haben, und kommt in der Regel innerhalb von 5 bis 10 Werktagen an. Im Portal sehen Sie, was noch zu zahlen ist.",
 
     updates_emails: "E-Mails zu Änderungen an Ihrer Buchung",
     reminders_emails: "Zahlungserinnerungen",
@@ -288,6 +302,10 @@ chaque échéance à sa date.",
     cancelled_intro: "Votre réservation {reference} a été annulée.",
     cancelled_body: "Si un remboursement vous est dû, nous nous en occupons : vous recevrez un e-mail séparé lorsque \
 l’argent vous sera reversé.",
+    refunded_subject: "{brand} : remboursement pour la réservation {reference}",
+    refunded_intro: "Nous vous avons remboursé une somme sur votre réservation {reference}.",
+    refund_amount: "Montant remboursé",
+    refunded_body: "Il est reversé sur la carte ou le compte avec lequel vous avez payé et arrive généralement sous 5 à 10 jours ouvrés. Le portail indique ce qu’il reste à payer.",
 
     updates_emails: "les e-mails de suivi de votre réservation",
     reminders_emails: "les rappels de paiement",
@@ -359,6 +377,10 @@ wanneer die vervalt.",
     cancelled_intro: "Uw boeking {reference} is geannuleerd.",
     cancelled_body: "Als u recht hebt op een terugbetaling, regelen wij die: u ontvangt een aparte e-mail zodra het \
 geld naar u wordt teruggestort.",
+    refunded_subject: "{brand}: terugbetaling voor boeking {reference}",
+    refunded_intro: "We hebben geld terugbetaald op uw boeking {reference}.",
+    refund_amount: "Terugbetaald bedrag",
+    refunded_body: "Het gaat terug naar de kaart of rekening waarmee u betaalde en komt meestal binnen 5 tot 10 werkdagen aan. In het portaal ziet u wat er nog te betalen is.",
 
     updates_emails: "e-mails over wijzigingen in uw boeking",
     reminders_emails: "betalingsherinneringen",
@@ -426,6 +448,10 @@ static JA: Strings = Strings {
     cancelled_subject: "{brand}：ご予約 {reference} はキャンセルされました",
     cancelled_intro: "ご予約 {reference} はキャンセルされました。",
     cancelled_body: "返金がある場合は当社で手続きいたします。ご返金の際は、別途メールでお知らせします。",
+    refunded_subject: "{brand}：ご予約 {reference} のご返金",
+    refunded_intro: "ご予約 {reference} について返金いたしました。",
+    refund_amount: "返金額",
+    refunded_body: "お支払いに使われたカードまたは口座に返金され、通常 5〜10 営業日でお手元に届きます。残りのお支払いはポータルでご確認いただけます。",
 
     updates_emails: "ご予約の変更に関するメール",
     reminders_emails: "お支払いのリマインダーメール",

@@ -75,6 +75,7 @@ fn all(c: &Ctx<'_>) -> Vec<(&'static str, Rendered)> {
         ("approval_needed", approval_needed(c, &lines()).render()),
         ("confirmed", confirmed(c, date("2027-05-12"), date("2027-05-20")).render()),
         ("cancelled", cancelled(c).render()),
+        ("refunded", refunded(c, eur(12_345)).render()),
     ]
 }
 
