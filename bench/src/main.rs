@@ -126,7 +126,35 @@ const FUNCTIONS: &[Function] = &[
         request: details_export,
     },
     Function { name: "requests", bin: "requests", route: "GET /bookings/{reference}/requests", request: requests_list },
+    Function {
+        name: "notification-mailer",
+        bin: "notification-mailer",
+        route: "SQS: one notice to the party (the first delivery per booking sends, a repeat is a duplicate)",
+        request: sqs_notice,
+    },
+    Function {
+        name: "notification-relay",
+        bin: "notification-relay",
+        route: "schedule: one relay run",
+        request: relay_run,
+    },
 ];
+
+/// The booking-confirmed notice the seed push of a pool booking wrote (its id is derived: `confirmed:<REF>:1`).
+fn sqs_notice(c: &Ctx, i: usize) -> Value {
+    let reference = c.pooled(i).0;
+    let msg = json!({"reference": reference, "notices": [portal_notify::content::notice_id(&format!("confirmed:{reference}:1"))]});
+    json!({"Records": [{
+        "messageId": format!("bench-notice-{i}"), "receiptHandle": "AQEB-bench", "body": msg.to_string(),
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795608000000", "SenderId": "AIDABENCH",
+                       "ApproximateFirstReceiveTimestamp": "1795608000100"},
+        "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:eu-west-2:123456789012:portal-mail", "awsRegion": "eu-west-2"}]})
+}
+
+fn relay_run(_: &Ctx, _: usize) -> Value {
+    json!({"task": "relay"})
+}
 
 fn requests_list(c: &Ctx, _: usize) -> Value {
     ApiRequest::new("GET", "/bookings/AE-10001/requests")
@@ -416,7 +444,9 @@ async fn world() -> World {
         ("EXPORT_BUCKET", te.bucket.clone()),
         // The auth function queues sign-in emails; the bench only measures the request, so any queue will do.
         ("SIGN_IN_QUEUE_URL", queue.clone()),
-        ("DOCUMENTS_QUEUE_URL", queue),
+        ("DOCUMENTS_QUEUE_URL", queue.clone()),
+        ("MAIL_QUEUE_URL", queue),
+        ("UNSUBSCRIBE_KEY", "bench-unsubscribe-key-0123456789abcdef".into()),
         ("SESSION_KEYS", format!("k1:{}", b64(&SESSION_SECRET))),
         ("TOKEN_HASH_KEY", b64(&[7u8; 32])),
         ("EMAIL_SENDER", te.sender.clone()),
