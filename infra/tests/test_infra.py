@@ -271,7 +271,7 @@ class Consistency(Broken):
         self.assertReported("key attribute gsi3sk is used by shared/store but not declared")
 
     def test_an_api_prefix_missing_from_cloudfront(self) -> None:
-        edit(self.infra / "web.tf", ', "/webhooks/*"]', "]")
+        edit(self.infra / "web.tf", ', "/webhooks/*", ', ', ')
         self.assertReported("route POST /webhooks/payments is not covered by a CloudFront API path pattern")
 
     def test_a_new_api_prefix_in_the_openapi_document(self) -> None:
