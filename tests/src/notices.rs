@@ -6,10 +6,13 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use http_body_util::Full;
+use hyper::body::Bytes;
 use notifications::{MailQueue, State};
 
 use crate::TestEnv;
 use crate::details::BRANDS_JSON;
+use crate::gateway::Page;
 
 /// The unsubscribe MAC key tests and the local portal use (production's is a secret of 32 bytes or more).
 pub const UNSUBSCRIBE_KEY: &[u8] = b"local-unsubscribe-key-0123456789abcdef";
@@ -62,9 +65,14 @@ pub struct Flushed {
 /// failed is made visible again at once (as its visibility timeout would, later) and the flush stops there: the
 /// next flush is its retry.
 pub async fn flush(state: &State, now: DateTime<Utc>) -> Flushed {
-    let relayed = Box::pin(notifications::relay::relay(state, now)).await.expect("relay");
+    Box::pin(try_flush(state, now)).await.expect("flush the mail outbox")
+}
+
+/// [`flush`], with an emulator error as the answer instead of a panic (the local portal keeps running).
+pub async fn try_flush(state: &State, now: DateTime<Utc>) -> Result<Flushed, String> {
+    let relayed = Box::pin(notifications::relay::relay(state, now)).await.map_err(|e| format!("relay: {e}"))?;
     let mut out = Flushed { relayed: relayed.relayed, ..Flushed::default() };
-    let queue = state.queue.as_ref().expect("a mail queue");
+    let Some(queue) = state.queue.as_ref() else { return Ok(out) };
     loop {
         let received = queue
             .client
@@ -74,34 +82,37 @@ pub async fn flush(state: &State, now: DateTime<Utc>) -> Flushed {
             .wait_time_seconds(0)
             .send()
             .await
-            .expect("receive from the mail queue");
+            .map_err(|e| format!("receive from the mail queue: {e}"))?;
         let messages = received.messages.unwrap_or_default();
         if messages.is_empty() {
-            return out;
+            return Ok(out);
         }
         for m in messages {
             let event = sqs_event(m.message_id.as_deref(), m.body.as_deref().unwrap_or_default());
             let resp = Box::pin(notifications::mailer::consume(state, event, now)).await;
+            let Some(h) = m.receipt_handle else { continue };
             if resp.batch_item_failures.is_empty() {
                 out.handled += 1;
-                if let Some(h) = m.receipt_handle {
-                    queue.client.delete_message().queue_url(&queue.url).receipt_handle(h).send().await.expect("delete");
-                }
+                queue
+                    .client
+                    .delete_message()
+                    .queue_url(&queue.url)
+                    .receipt_handle(h)
+                    .send()
+                    .await
+                    .map_err(|e| format!("delete: {e}"))?;
             } else {
                 out.failed += 1;
-                // Back on the queue at once (as the visibility timeout would, later): the next flush retries it.
-                if let Some(h) = m.receipt_handle {
-                    queue
-                        .client
-                        .change_message_visibility()
-                        .queue_url(&queue.url)
-                        .receipt_handle(h)
-                        .visibility_timeout(0)
-                        .send()
-                        .await
-                        .expect("release");
-                }
-                return out;
+                queue
+                    .client
+                    .change_message_visibility()
+                    .queue_url(&queue.url)
+                    .receipt_handle(h)
+                    .visibility_timeout(0)
+                    .send()
+                    .await
+                    .map_err(|e| format!("release: {e}"))?;
+                return Ok(out);
             }
         }
     }
@@ -135,44 +146,67 @@ pub fn spawn(state: Arc<State>) {
                 last_plan = Some(now);
             }
             // The mailer's own JSON log says what it sent; only failures are worth a line of their own here.
-            let f = flush_quietly(&state, now).await;
-            if f.failed > 0 {
-                eprintln!(
-                    "notifications: {} message(s) failed; retried after the queue's visibility timeout",
-                    f.failed
-                );
+            match try_flush(&state, now).await {
+                Ok(f) if f.failed > 0 => eprintln!("notifications: a message failed; retried on the next round"),
+                Ok(_) => {}
+                Err(e) => eprintln!("notifications: {e}"),
             }
             tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         }
     });
 }
 
-/// [`flush`] that logs instead of panicking (the local portal keeps running through an emulator hiccup).
-async fn flush_quietly(state: &State, now: DateTime<Utc>) -> Flushed {
-    let mut out = Flushed::default();
-    match notifications::relay::relay(state, now).await {
-        Ok(r) => out.relayed = r.relayed,
-        Err(e) => {
-            eprintln!("notifications: relay failed: {e}");
-            return out;
+/// `POST /local/notifications?key=<operator key>&now=<RFC 3339>` (the local portal): the daily reminder plan and
+/// a flush as if it were `now` (default: the real time), so a person sees a reminder's email without waiting for
+/// the due date to come near. Operator-only, like `/local/instalment-runner`.
+pub fn local_page(state: Arc<State>, operator_key: &str) -> Page {
+    let key = operator_key.to_string();
+    Arc::new(move |method: &http::Method, path: &str, query: &str| {
+        if path != "/local/notifications" {
+            return None;
         }
-    }
-    let Some(queue) = state.queue.as_ref() else { return out };
-    let Ok(received) = queue.client.receive_message().queue_url(&queue.url).max_number_of_messages(10).send().await
-    else {
-        return out;
-    };
-    for m in received.messages.unwrap_or_default() {
-        let event = sqs_event(m.message_id.as_deref(), m.body.as_deref().unwrap_or_default());
-        let resp = Box::pin(notifications::mailer::consume(state, event, now)).await;
-        if resp.batch_item_failures.is_empty() {
-            out.handled += 1;
-            if let Some(h) = m.receipt_handle {
-                let _ = queue.client.delete_message().queue_url(&queue.url).receipt_handle(h).send().await;
+        let param = |name: &str| {
+            query
+                .split('&')
+                .filter_map(|p| p.split_once('='))
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.replace("%3A", ":"))
+        };
+        if method != http::Method::POST {
+            return json_response(405, serde_json::json!({"error": "POST only"}));
+        }
+        if param("key").as_deref() != Some(key.as_str()) {
+            return json_response(403, serde_json::json!({"error": "the operator key is required (?key=...)"}));
+        }
+        let now = match param("now").map(|s| s.parse::<DateTime<Utc>>()) {
+            None => Utc::now(),
+            Some(Ok(t)) => t,
+            Some(Err(_)) => {
+                return json_response(
+                    400,
+                    serde_json::json!({"error": "now: an RFC 3339 time, e.g. 2027-06-01T00:00:00Z"}),
+                );
             }
-        } else {
-            out.failed += 1;
+        };
+        let state = state.clone();
+        let result = tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(async move {
+                let planned = notifications::relay::plan(&state, now).await.map_err(|e| e.to_string())?;
+                let f = try_flush(&state, now).await?;
+                Ok::<_, String>(serde_json::json!({"planned": planned, "relayed": f.relayed, "mailed": f.handled, "failed": f.failed}))
+            })
+        });
+        match result {
+            Ok(v) => json_response(200, v),
+            Err(e) => json_response(503, serde_json::json!({"error": e})),
         }
-    }
-    out
+    })
+}
+
+fn json_response(status: u16, body: serde_json::Value) -> Option<hyper::Response<Full<Bytes>>> {
+    let mut r = hyper::Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
+    r.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
+    r.headers_mut().insert("cache-control", hyper::header::HeaderValue::from_static("no-store"));
+    Some(r)
 }

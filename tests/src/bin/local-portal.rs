@@ -125,6 +125,7 @@ async fn main() {
             let s = notifications_state.clone();
             handler!(s, arc_handle_notifications)
         })
+        .page(portal_tests::notices::local_page(notifications_state.clone(), &operator_key))
         .page(portal_tests::requests::agent_page(&operator_key))
         .page(portal_tests::details::local_page(portal_tests::details::retention(&env), &operator_key))
         .page(sandbox_checkout_page(sandbox, webhooks_state))
@@ -226,6 +227,10 @@ async fn main() {
     println!(
         "                        curl -H 'authorization: Bearer {operator_key}' {base}/operator/bookings/AE-10001/emails"
     );
+    // AE-10001's instalment falls due in 30 days: 16 days on, it is 14 days away (the first reminder).
+    let remind_at = (Utc::now() + chrono::Duration::days(16)).format("%Y-%m-%dT08:00:00Z");
+    println!("                        the instalment reminder, planned and sent as if 16 days on:");
+    println!("                        curl -X POST '{base}/local/notifications?key={operator_key}&now={remind_at}'");
     println!("  Lost webhooks:        read open payments from the gateway, cancel expired checkouts, retry refunds:");
     println!(
         "                        curl -X POST '{base}/local/payment-reconciler?key={operator_key}&now=2027-06-01T00:00:00Z'"
