@@ -449,14 +449,6 @@ pub async fn to_customer(
         tracing::info!(reference, request = %r.request_id, "optional update not emailed: the customer turned them off");
         return;
     }
-    let to = if r.notify_email.is_empty() {
-        c.booking.traveller(&r.submitted_by).and_then(|t| t.email.clone()).unwrap_or_default()
-    } else {
-        r.notify_email.clone()
-    };
-    if to.is_empty() {
-        return;
-    }
     let locale = booking_locale(&c.booking);
     let brand = state.brands.get(&c.booking.brand);
     let first = c.booking.traveller(&r.submitted_by).map(|t| t.first_name.as_str()).unwrap_or("");
@@ -481,7 +473,6 @@ pub async fn to_customer(
         acted.message.as_ref().map_or("", |m| m.message_id.as_str())
     );
     outbox(state, c, t, &seed, optional, &customer_email(&n)).await;
-    let _ = to;
 }
 
 /// Put a customer email into the mail outbox (the mailer honours preferences and suppressions and retries
