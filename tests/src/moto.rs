@@ -23,6 +23,15 @@ pub fn moto_server_path() -> PathBuf {
     repo_root().join(".venv/bin/moto_server")
 }
 
+/// The Python of moto's virtualenv (beside `moto_server`) and `tests/moto_server.py`, which runs moto's
+/// server with its DynamoDB requests one at a time (see that file: moto's `TransactWriteItems` is not safe
+/// for concurrent requests, DynamoDB's is).
+fn launcher() -> (PathBuf, PathBuf) {
+    let bin = moto_server_path();
+    let python = bin.with_file_name("python");
+    (python, repo_root().join("tests/moto_server.py"))
+}
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default()
 }
@@ -39,15 +48,16 @@ impl Moto {
     }
 
     fn start() -> Moto {
-        let bin = moto_server_path();
-        assert!(bin.exists(), "moto_server not found at {}: run ./scripts/setup (or set MOTO_SERVER)", bin.display());
+        let (bin, script) = launcher();
+        assert!(bin.exists(), "moto's Python not found at {}: run ./scripts/setup (or set MOTO_SERVER)", bin.display());
         let port = free_port();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("moto".into())
             .spawn(move || {
                 let mut cmd = Command::new(bin);
-                cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                cmd.arg(&script)
+                    .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                     .stdin(Stdio::null())
                     .stdout(Stdio::null())
                     .stderr(Stdio::null());
