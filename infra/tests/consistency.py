@@ -40,7 +40,9 @@ Run: python infra/tests/consistency.py [infra_dir]
 
 from __future__ import annotations
 
+import copy
 import fnmatch
+import functools
 import json
 import re
 import sys
@@ -100,6 +102,9 @@ TRANSACT_PARTS = {
 # ---------------------------------------------------------------- Rust source, read by name
 
 
+# The infra tests run the whole check on dozens of copies that differ in one file: what is computed from a
+# file's text alone is kept by that text (one parse per distinct text, not one per copy per crate).
+@functools.lru_cache(maxsize=None)
 def blank(src: str) -> str:
     """Comments and string/char literal contents replaced by spaces (same length, same offsets)."""
     out = list(src)
@@ -185,7 +190,11 @@ class Fn:
 
 
 def parse_fns(path: Path) -> list[Fn]:
-    src = path.read_text()
+    return [Fn(name, owner, path, body, code, params, names) for name, owner, body, code, params, names in _fns(path.read_text())]
+
+
+@functools.lru_cache(maxsize=None)
+def _fns(src: str) -> tuple[tuple[str, str | None, str, str, int, tuple[str, ...]], ...]:
     code = blank(src)
     # Drop #[cfg(test)] modules.
     for m in reversed(list(re.finditer(r"#\[cfg\(test\)\]\s*(pub\s+)?mod\s+\w+\s*\{", code))):
@@ -215,8 +224,8 @@ def parse_fns(path: Path) -> list[Fn]:
         args = sig[po + 1 : matching_paren(sig, po)] if po >= 0 else ""
         params = len([a for a in split_top(args) if a.strip() and not re.match(r"^\s*(&\s*)?('\w+\s+)?(mut\s+)?self\b", a)])
         names = tuple(n.group(1) for a in split_top(args) if (n := re.match(r"^\s*(?:mut\s+)?([a-z_]\w*)\s*:", a)))
-        fns.append(Fn(m.group(1), owner, path, src[k : end + 1], code[k : end + 1], params, names))
-    return fns
+        fns.append((m.group(1), owner, src[k : end + 1], code[k : end + 1], params, names))
+    return tuple(fns)
 
 
 def crate_sources(crate: Path) -> list[Path]:
@@ -461,6 +470,7 @@ def key_sources(repo: Path) -> list[Path]:
             for p in crate_sources(d)]
 
 
+@functools.lru_cache(maxsize=None)
 def strip_tests(src: str) -> str:
     code = blank(src)
     for m in reversed(list(re.finditer(r"#\[cfg\(test\)\]\s*(pub\s+)?mod\s+\w+\s*\{", code))):
@@ -632,12 +642,16 @@ def unq(s):
 def load_infra(infra: Path) -> dict:
     merged: dict[str, list] = {}
     for p in sorted(infra.glob("*.tf")):
-        with p.open() as fh:
-            d = hcl2.load(fh)
+        d = copy.deepcopy(_hcl(p.read_text()))
         for k, v in d.items():
             if isinstance(v, list):
                 merged.setdefault(k, []).extend(v)
     return merged
+
+
+@functools.lru_cache(maxsize=None)
+def _hcl(text: str) -> dict:
+    return hcl2.loads(text)
 
 
 def resources(doc: dict, rtype: str) -> dict[str, dict]:
