@@ -750,7 +750,7 @@ fn refund_movements(
             });
             r.events.push(e);
             if m.kind == MovementKind::Refund {
-                r.notices.extend(refunded_notice(c, &refund.id, &m, now));
+                r.notices.extend(refunded_notice(c, refund, &m, now));
             }
             r.movements.push(m.clone());
             added.push(m);
@@ -1009,13 +1009,14 @@ pub async fn refund_excess(state: &State, booking: &Booking, item: &ExcessRefund
 /// the `Refund` movement. An excess refund the portal started already had its email when it was requested.
 fn refunded_notice(
     c: &BookingCollection,
-    refund_id: &str,
+    refund: &event::RefundInfo,
     m: &Movement,
     now: DateTime<Utc>,
 ) -> Option<portal_notify::Notice> {
-    if portal_store::payments::excess_refunds(c).iter().any(|x| x.refund_id.as_deref() == Some(refund_id)) {
+    if started_by_the_portal(c, refund, m.amount) {
         return None;
     }
+    let refund_id = &refund.id;
     let b = &c.booking;
     let to = m.traveller_id.as_deref().and_then(|t| b.traveller(t)).and_then(portal_notify::Recipient::of);
     let to = to.or_else(|| b.lead().and_then(portal_notify::Recipient::of))?;
@@ -1027,6 +1028,20 @@ fn refunded_notice(
         portal_notify::Content::Refunded { amount: m.amount },
         now,
     )
+}
+
+/// An excess refund the portal asked the gateway for: marked with the refund's id, or (when the refund's
+/// webhook beats the `requested` mark that records the id) still `due` on the same payment, with the booking
+/// reference the portal puts in every refund's metadata. The operator's own refunds carry neither.
+fn started_by_the_portal(c: &BookingCollection, refund: &event::RefundInfo, amount: Money) -> bool {
+    let excess = portal_store::payments::excess_refunds(c);
+    if excess.iter().any(|x| x.refund_id.as_deref() == Some(refund.id.as_str())) {
+        return true;
+    }
+    refund.booking_reference.as_deref() == Some(c.booking.reference.as_str())
+        && excess.iter().any(|x| {
+            x.refund_id.is_none() && Some(x.payment_id.as_str()) == refund.payment_id.as_deref() && x.amount == amount
+        })
 }
 
 /// The refund email to the payer (else the lead), as a notice written with the refund's `requested` mark.

@@ -71,8 +71,9 @@ struct Payment {
     customer_id: Option<String>,
     status: &'static str,
     charge_id: Option<String>,
-    /// `(refund id, minor, status)`, in order.
-    refunded: Vec<(String, i64, &'static str)>,
+    /// `(refund id, minor, status, metadata)`, in order (metadata: what the creator gave, as Stripe keeps it
+    /// on the refund in every later event: ours for an excess refund, none for the operator's own).
+    refunded: Vec<(String, i64, &'static str, Value)>,
     dispute_id: Option<String>,
 }
 
@@ -260,7 +261,7 @@ Save the sandbox Visa •••• 4242</button></form>\
                 amount_minor: gateway_minor(p.amount).unwrap_or_default(),
                 status: p.status.to_string(),
                 off_session: p.request.off_session.is_some(),
-                refunds: p.refunded.iter().map(|(id, m, s)| (id.clone(), *m, s.to_string())).collect(),
+                refunds: p.refunded.iter().map(|(id, m, s, _)| (id.clone(), *m, s.to_string())).collect(),
             })
             .collect()
     }
@@ -350,8 +351,8 @@ The gateway posts a Stripe-signed webhook to <code>/webhooks/payments</code>.</p
                     return Err("cannot refund more than was paid".into());
                 }
                 let id = new_id("re");
-                p.refunded.push((id.clone(), minor, status));
-                let refund = refund_json(p, p.refunded.len() - 1, &charge, None);
+                p.refunded.push((id.clone(), minor, status, json!({})));
+                let refund = refund_json(p, p.refunded.len() - 1, &charge);
                 // Stripe sends both: the refund, and the charge with its new `amount_refunded` (no refund list).
                 vec![("refund.created", refund), ("charge.refunded", charge_json(p, &charge))]
             }
@@ -362,7 +363,7 @@ The gateway posts a Stripe-signed webhook to <code>/webhooks/payments</code>.</p
                     return Err(format!("a {} refund cannot become {status}", r.2));
                 }
                 r.2 = status;
-                let refund = refund_json(p, index, &charge, None);
+                let refund = refund_json(p, index, &charge);
                 if status == "failed" { vec![("refund.failed", refund)] } else { vec![("refund.updated", refund)] }
             }
             Action::Dispute(stage) => {
@@ -500,14 +501,14 @@ fn charge_json(p: &Payment, charge: &str) -> Value {
     c
 }
 
-/// The refund at `index` of a payment, in its current state (`metadata`: ours, when we created it).
-fn refund_json(p: &Payment, index: usize, charge: &str, metadata: Option<Value>) -> Value {
-    let (id, minor, status) = &p.refunded[index];
+/// The refund at `index` of a payment, in its current state.
+fn refund_json(p: &Payment, index: usize, charge: &str) -> Value {
+    let (id, minor, status, metadata) = &p.refunded[index];
     crate::fixtures::object(
         "refund",
         json!({
             "id": id, "amount": minor, "charge": charge, "payment_intent": p.id, "currency": currency_code(p),
-            "status": status, "metadata": metadata.unwrap_or_else(|| json!({})),
+            "status": status, "metadata": metadata,
             "failure_reason": if *status == "failed" { json!("expired_or_canceled_card") } else { Value::Null },
             "balance_transaction": null,
         }),
@@ -656,11 +657,11 @@ impl PaymentGateway for SandboxGateway {
                         });
                     }
                     // Card refunds start `pending`, as Stripe's usually do; `SettleRefund` completes them.
-                    p.refunded.push((new_id("re"), minor, "pending"));
+                    let meta = json!({"booking_reference": req.booking_reference});
+                    p.refunded.push((new_id("re"), minor, "pending", meta));
                     let index = p.refunded.len() - 1;
                     let charge = p.charge_id.clone().unwrap_or_default();
-                    let meta = json!({"booking_reference": req.booking_reference});
-                    let refund = refund_json(p, index, &charge, Some(meta));
+                    let refund = refund_json(p, index, &charge);
                     let charge_event = charge_json(p, &charge);
                     inner.pending.push(("refund.created", refund));
                     inner.pending.push(("charge.refunded", charge_event));
@@ -670,8 +671,7 @@ impl PaymentGateway for SandboxGateway {
             };
             let p = inner.payments.get(&payment_id).ok_or_else(|| GatewayError::Protocol("refund lost".into()))?;
             let charge = p.charge_id.clone().unwrap_or_default();
-            let meta = json!({"booking_reference": req.booking_reference});
-            crate::event::refund_of(&refund_json(p, index, &charge, Some(meta)))
+            crate::event::refund_of(&refund_json(p, index, &charge))
                 .ok_or_else(|| GatewayError::Protocol("refund not built".into()))
         })
     }
@@ -696,9 +696,7 @@ impl PaymentGateway for SandboxGateway {
             let inner = self.lock();
             let Some(p) = inner.payments.get(payment_id) else { return Ok(Vec::new()) };
             let charge = p.charge_id.clone().unwrap_or_default();
-            Ok((0..p.refunded.len())
-                .filter_map(|i| crate::event::refund_of(&refund_json(p, i, &charge, None)))
-                .collect())
+            Ok((0..p.refunded.len()).filter_map(|i| crate::event::refund_of(&refund_json(p, i, &charge))).collect())
         })
     }
 

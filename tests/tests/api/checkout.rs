@@ -1007,6 +1007,58 @@ async fn a_payment_that_lands_after_a_price_cut_is_recorded_and_its_excess_refun
 }
 
 #[tokio::test]
+async fn an_excess_refund_whose_webhook_beats_its_mark_is_emailed_once() {
+    let f = fx().await;
+    f.seed("AE-10001", &seed::gbp_booking(today())).await;
+    let token = f.sign_in("AE-10001", "T1", "ada@example.com", true).await;
+    let r = f.pay("AE-10001", &token, Some(&key()), &json!({"pay": "balance", "method": "card"})).await;
+    let pid = body_json(&r)["payment_id"].as_str().unwrap().to_string();
+    let paid = f.sandbox.act(&pid, Action::Pay, now()).unwrap().remove(0);
+    let mut cheaper = seed::gbp_booking(today());
+    cheaper["price_lines"][1]["amount"] = json!("950.00");
+    cheaper["schedule"][2]["amount"] = json!("1080.50");
+    f.seed("AE-10001", &cheaper).await;
+    assert_eq!(body_json(&f.hook(&paid).await)["outcome"], "recorded");
+    // The refund is at the gateway; put its item back as it is between the gateway's answer and the
+    // `requested` mark (still due, no refund id), the moment the gateway's own events may arrive.
+    let item = portal_store::payments::excess_refunds(&f.booking("AE-10001").await).remove(0);
+    f.env
+        .ddb
+        .update_item()
+        .table_name(&f.env.table)
+        .key("pk", AttributeValue::S(item.pk.clone()))
+        .key("sk", AttributeValue::S(item.sk.clone()))
+        .update_expression("SET #s = :due REMOVE refund_id")
+        .expression_attribute_names("#s", "status")
+        .expression_attribute_values(":due", AttributeValue::S("due".into()))
+        .send()
+        .await
+        .unwrap();
+    f.deliver_pending().await;
+    let settled = f.sandbox.act(&pid, Action::SettleRefund { index: 0, status: "succeeded" }, now()).unwrap();
+    assert_eq!(body_json(&f.hook(&settled[0]).await)["outcome"], "refund_recorded");
+    // One email for the one refund: the portal's "we are refunding" (written with the mark), not also the
+    // "refund issued" of a refund the operator made at the gateway.
+    let mails = f.receipts("ada@example.com").await;
+    let subjects: Vec<&str> = mails.iter().filter_map(|m| m["subject"].as_str()).collect();
+    assert_eq!(subjects.iter().filter(|s| s.contains("refunding")).count(), 1, "{subjects:?}");
+    assert!(!subjects.iter().any(|s| s.ends_with("refund for booking AE-10001")), "{subjects:?}");
+    // An operator's refund of the same payment, made at the gateway, is still emailed.
+    let own = f.sandbox.act(&pid, Action::Refund { minor: 2000, status: "succeeded" }, now()).unwrap();
+    for d in &own {
+        f.hook(d).await;
+    }
+    let mails = f.receipts("ada@example.com").await;
+    assert_eq!(
+        mails
+            .iter()
+            .filter(|m| m["subject"].as_str().is_some_and(|s| s.ends_with("refund for booking AE-10001")))
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
 async fn a_payment_after_the_booking_was_cancelled_is_refunded_in_full() {
     let f = fx().await;
     f.seed("AE-10001", &seed::gbp_booking(today())).await;
