@@ -86,20 +86,12 @@ impl Sim {
             auth::Brands::parse(Some(&j), &env.sender).unwrap()
         };
         let checkout = ::checkout::State::new(env.store(), sessions(), sandbox.clone());
-        let hooks = payment_webhooks::State::new(env.store(), env.ses.clone(), SECRET, brands.clone())
-            .with_gateway(sandbox.clone());
+        let hooks = payment_webhooks::State::new(env.store(), SECRET, brands.clone()).with_gateway(sandbox.clone());
         let instalments = instalments::State::new(env.store(), sessions(), sandbox.clone());
-        let runner = instalment_runner::State::new(
-            env.store(),
-            env.ses.clone(),
-            sandbox.clone(),
-            brands.clone(),
-            "https://portal.example",
-        );
-        let reconciler = payment_reconciler::State::new(
-            payment_webhooks::State::new(env.store(), env.ses.clone(), "", brands),
-            sandbox.clone(),
-        );
+        let runner =
+            instalment_runner::State::new(env.store(), sandbox.clone(), brands.clone(), "https://portal.example");
+        let reconciler =
+            payment_reconciler::State::new(payment_webhooks::State::new(env.store(), "", brands), sandbox.clone());
         let operator = operator_bookings::State {
             store: env.store(),
             auth: OperatorAuth::key(OPERATOR_KEY).unwrap(),

@@ -39,7 +39,6 @@ const MAX_WRITE_ATTEMPTS: usize = 5;
 
 pub struct State {
     pub store: Store,
-    pub ses: aws_sdk_sesv2::Client,
     pub gateway: Arc<dyn PaymentGateway>,
     pub brands: portal_mail::Brands,
     pub policy: RetryPolicy,
@@ -51,16 +50,9 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(
-        store: Store,
-        ses: aws_sdk_sesv2::Client,
-        gateway: Arc<dyn PaymentGateway>,
-        brands: portal_mail::Brands,
-        portal_url: &str,
-    ) -> State {
+    pub fn new(store: Store, gateway: Arc<dyn PaymentGateway>, brands: portal_mail::Brands, portal_url: &str) -> State {
         State {
             store,
-            ses,
             gateway,
             brands,
             policy: RetryPolicy::default(),
@@ -89,7 +81,7 @@ impl State {
         let batch = config::number("RUN_BATCH", 200, 1, 1000)? as usize;
         let sdk = portal_store::aws::sdk_config().await;
         let store = Store::new(portal_store::aws::dynamodb_client(&sdk, None), table);
-        let mut s = State::new(store, aws_sdk_sesv2::Client::new(&sdk), Arc::new(stripe), brands, &portal_url);
+        let mut s = State::new(store, Arc::new(stripe), brands, &portal_url);
         s.policy = policy;
         s.batch = batch;
         Ok(s)

@@ -55,7 +55,7 @@ impl State {
         let sdk = portal_store::aws::sdk_config().await;
         let store = Store::new(portal_store::aws::dynamodb_client(&sdk, None), table);
         // The reconciler verifies no signatures: it reads the gateway itself.
-        let mut hooks = payment_webhooks::State::new(store, aws_sdk_sesv2::Client::new(&sdk), "", brands);
+        let mut hooks = payment_webhooks::State::new(store, "", brands);
         hooks.documents = portal_store::documents::DocumentQueue::from_env(&sdk);
         hooks.portal_url = config::optional("PORTAL_URL").map(|u| u.trim().trim_end_matches('/').to_string());
         let gateway: Arc<dyn PaymentGateway> = Arc::new(portal_gateway::stripe::StripeGateway::from_env(&key, 8000)?);

@@ -48,7 +48,6 @@ const MAX_ATTEMPTS: usize = 6;
 
 pub struct State {
     pub store: Store,
-    pub ses: aws_sdk_sesv2::Client,
     pub webhook_secret: String,
     pub tolerance_seconds: i64,
     pub brands: portal_mail::Brands,
@@ -67,10 +66,9 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(store: Store, ses: aws_sdk_sesv2::Client, webhook_secret: &str, brands: portal_mail::Brands) -> State {
+    pub fn new(store: Store, webhook_secret: &str, brands: portal_mail::Brands) -> State {
         State {
             store,
-            ses,
             webhook_secret: webhook_secret.into(),
             tolerance_seconds: signature::DEFAULT_TOLERANCE_SECONDS,
             brands,
@@ -114,7 +112,7 @@ impl State {
             &config::optional("RETRY_BACKOFF").unwrap_or_else(|| "2d,3d".into()),
         )
         .map_err(|problem| ConfigError { variable: "RETRY_BACKOFF", problem })?;
-        let state = State::new(store, aws_sdk_sesv2::Client::new(&sdk), &secret, brands);
+        let state = State::new(store, &secret, brands);
         let portal_url = config::optional("PORTAL_URL").map(|u| u.trim().trim_end_matches('/').to_string());
         let gateway: Option<Arc<dyn PaymentGateway>> = match config::optional("STRIPE_SECRET_KEY") {
             None => None,

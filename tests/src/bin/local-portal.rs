@@ -85,13 +85,12 @@ async fn main() {
         .page(portal_tests::instalments::local_pages(
             instalment_runner::State::new(
                 env.store(),
-                env.ses.clone(),
                 sandbox.clone(),
                 auth_state.config.brands.clone(),
                 &format!("http://127.0.0.1:{port}"),
             ),
             payment_reconciler::State::new(
-                payment_webhooks::State::new(env.store(), env.ses.clone(), "", auth_state.config.brands.clone()),
+                payment_webhooks::State::new(env.store(), "", auth_state.config.brands.clone()),
                 sandbox.clone(),
             ),
             sandbox.clone(),
@@ -461,7 +460,7 @@ fn local_payments(
     let secret = format!("whsec_{}", uuid::Uuid::new_v4().simple());
     let sandbox = Arc::new(portal_gateway::sandbox::SandboxGateway::new(&format!("http://127.0.0.1:{port}"), &secret));
     let checkout = checkout::State::new(env.store(), auth_state.sessions.clone(), sandbox.clone());
-    let hooks = payment_webhooks::State::new(env.store(), env.ses.clone(), &secret, auth_state.config.brands.clone())
+    let hooks = payment_webhooks::State::new(env.store(), &secret, auth_state.config.brands.clone())
         .with_documents(documents_queue.clone())
         .with_gateway(sandbox.clone());
     (checkout, Arc::new(hooks), sandbox)

@@ -49,7 +49,7 @@ async fn fx() -> Fx {
     let name = format!("documents-{}", uuid::Uuid::new_v4().simple());
     let url = sqs.create_queue().queue_name(name).send().await.unwrap().queue_url.unwrap();
     let documents = portal_store::documents::DocumentQueue { client: sqs, url };
-    let hooks = payment_webhooks::State::new(env.store(), env.ses.clone(), SECRET, brands(&env.sender, &brand))
+    let hooks = payment_webhooks::State::new(env.store(), SECRET, brands(&env.sender, &brand))
         .with_documents(documents.clone())
         .with_gateway(sandbox.clone());
     let mail = portal_tests::notices::with_brands(&env, "https://portal.example", brands(&env.sender, &brand)).await;
@@ -533,7 +533,7 @@ async fn webhook_signatures_stripe_test_vector_and_bad_deliveries() {
     let f = fx().await;
     // Stripe's test vector through the handler (clock at t): the signature verifies (the body is then not
     // an event we can use: 400 bad-request, not invalid-signature); a one-byte change fails the signature.
-    let hooks = payment_webhooks::State::new(f.env.store(), f.env.ses.clone(), SECRET, brands(&f.env.sender, &f.brand))
+    let hooks = payment_webhooks::State::new(f.env.store(), SECRET, brands(&f.env.sender, &f.brand))
         .with_clock(|| chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap());
     let payload = br#"{"id":"evt_test_webhook","object":"event"}"#;
     let sig = "t=1700000000,v1=d95c6b7477fbd7e9f90b1b0ef5f9c7ac25abca5382460e0d988c2b2a5b71b990";
@@ -1089,13 +1089,9 @@ async fn a_brand_that_keeps_overpayments_as_credit_refunds_nothing() {
     let f = fx().await;
     let json =
         json!({"alpine-escapes": {"name": f.brand, "primary_colour": "#0a7c59", "overpayment": "credit"}}).to_string();
-    let hooks = payment_webhooks::State::new(
-        f.env.store(),
-        f.env.ses.clone(),
-        SECRET,
-        auth::Brands::parse(Some(&json), &f.env.sender).unwrap(),
-    )
-    .with_gateway(f.sandbox.clone());
+    let hooks =
+        payment_webhooks::State::new(f.env.store(), SECRET, auth::Brands::parse(Some(&json), &f.env.sender).unwrap())
+            .with_gateway(f.sandbox.clone());
     f.seed("AE-10001", &seed::gbp_booking(today())).await;
     let token = f.sign_in("AE-10001", "T1", "ada@example.com", true).await;
     let r = f.pay("AE-10001", &token, Some(&key()), &json!({"pay": "balance", "method": "card"})).await;
@@ -1348,10 +1344,9 @@ async fn sample_events_are_real_requests() {
         let ev = load("payment-webhooks", &name);
         let sig = ev["headers"]["stripe-signature"].as_str().unwrap().to_string();
         let t: i64 = sig.trim_start_matches("t=").split(',').next().unwrap().parse().unwrap();
-        let hooks =
-            payment_webhooks::State::new(f.env.store(), f.env.ses.clone(), SECRET, brands(&f.env.sender, &f.brand))
-                .with_clock(move || chrono::DateTime::from_timestamp(t, 0).unwrap())
-                .with_gateway(stripe.clone());
+        let hooks = payment_webhooks::State::new(f.env.store(), SECRET, brands(&f.env.sender, &f.brand))
+            .with_clock(move || chrono::DateTime::from_timestamp(t, 0).unwrap())
+            .with_gateway(stripe.clone());
         let req = lambda_http::request::from_str(&ev.to_string()).unwrap();
         let r = payment_webhooks::handle(&hooks, req).await.unwrap();
         assert_eq!(r.status(), 200, "{name}: {}", body_json(&r));
@@ -1364,7 +1359,7 @@ async fn stripe_events_naming_the_charge_by_id_get_fee_and_card_from_the_gateway
     f.seed("AE-10001", &seed::gbp_booking(today())).await;
     let (base, double) = stripe_double().await;
     let stripe = portal_gateway::stripe::StripeGateway::new(&base, "sk_test_123", Duration::from_millis(800)).unwrap();
-    let hooks = payment_webhooks::State::new(f.env.store(), f.env.ses.clone(), SECRET, brands(&f.env.sender, &f.brand))
+    let hooks = payment_webhooks::State::new(f.env.store(), SECRET, brands(&f.env.sender, &f.brand))
         .with_gateway(Arc::new(stripe));
     // Stripe's real shape: `latest_charge` and `payment_method` are ids, so the fee and card are not in the event.
     let event = |id: &str, pi: &str| {

@@ -48,16 +48,9 @@ async fn fx() -> Fx {
         auth::Brands::parse(Some(&j), &env.sender).unwrap()
     };
     let api = instalments::State::new(env.store(), sessions(), sandbox.clone());
-    let runner = instalment_runner::State::new(
-        env.store(),
-        env.ses.clone(),
-        sandbox.clone(),
-        brands.clone(),
-        "https://portal.example",
-    );
+    let runner = instalment_runner::State::new(env.store(), sandbox.clone(), brands.clone(), "https://portal.example");
     let brands_for_mail = brands.clone();
-    let mut hooks =
-        payment_webhooks::State::new(env.store(), env.ses.clone(), SECRET, brands).with_gateway(sandbox.clone());
+    let mut hooks = payment_webhooks::State::new(env.store(), SECRET, brands).with_gateway(sandbox.clone());
     hooks.portal_url = Some("https://portal.example".into());
     let mail = portal_tests::notices::with_brands(&env, "https://portal.example", brands_for_mail).await;
     Fx { env, brand, sandbox, api, runner, hooks, mail }

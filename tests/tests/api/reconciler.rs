@@ -34,12 +34,9 @@ async fn fx() -> Fx {
     let json = json!({"alpine-escapes": {"name": brand, "primary_colour": "#0a7c59"}}).to_string();
     let brands = auth::Brands::parse(Some(&json), &env.sender).unwrap();
     let brands_for_mail = brands.clone();
-    let hooks = payment_webhooks::State::new(env.store(), env.ses.clone(), SECRET, brands.clone())
-        .with_gateway(sandbox.clone());
-    let reconciler = payment_reconciler::State::new(
-        payment_webhooks::State::new(env.store(), env.ses.clone(), "", brands),
-        sandbox.clone(),
-    );
+    let hooks = payment_webhooks::State::new(env.store(), SECRET, brands.clone()).with_gateway(sandbox.clone());
+    let reconciler =
+        payment_reconciler::State::new(payment_webhooks::State::new(env.store(), "", brands), sandbox.clone());
     let mail = portal_tests::notices::with_brands(&env, "https://portal.example", brands_for_mail).await;
     Fx { env, brand, sandbox, checkout, hooks, reconciler, mail }
 }
