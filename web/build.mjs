@@ -1,17 +1,22 @@
-// Builds the static app into dist/: one minified, content-hashed JS bundle and CSS file, and index.html
-// pointing at them (no inline script or style, so the CSP needs no 'unsafe-inline').
+// Builds the static app into dist/: one minified, content-hashed JS entry and CSS file, and index.html
+// pointing at them (no inline script or style, so the CSP needs no 'unsafe-inline'); code that is loaded on
+// demand (the non-English catalogues) goes into content-hashed chunks beside them.
 import { build } from "esbuild";
-import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, rmSync, writeFileSync, readdirSync, renameSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const out = "dist";
 rmSync(out, { recursive: true, force: true });
 mkdirSync(join(out, "assets"), { recursive: true });
 
-await build({
+const result = await build({
   entryPoints: { app: "src/main.tsx" },
   bundle: true,
+  splitting: true,
+  // esbuild's own content hashes: a chunk's name is in the entry that imports it, so files are never renamed.
+  entryNames: "[name]-[hash]",
+  chunkNames: "chunk-[hash]",
+  metafile: true,
   minify: true,
   format: "esm",
   target: ["es2022"],
@@ -23,12 +28,11 @@ await build({
 });
 
 const names = {};
-for (const f of readdirSync(join(out, "assets"))) {
-  const body = readFileSync(join(out, "assets", f));
-  const hash = createHash("sha256").update(body).digest("hex").slice(0, 12);
-  const hashed = f.replace(/\.(js|css)$/, `-${hash}.$1`);
-  renameSync(join(out, "assets", f), join(out, "assets", hashed));
-  names[f] = hashed;
+for (const [file, meta] of Object.entries(result.metafile.outputs)) {
+  const name = file.slice(join(out, "assets").length + 1);
+  if (meta.entryPoint === "src/main.tsx" && file.endsWith(".js")) names["app.js"] = name;
+  else if (/^app-.*\.css$/.test(name)) names["app.css"] = name;
+  else if (!name.endsWith(".map")) names[name] = name;
 }
 if (!names["app.js"] || !names["app.css"]) throw new Error(`expected app.js and app.css, got ${Object.keys(names)}`);
 

@@ -99,3 +99,26 @@ for (const x of BRANDS) {
     await context.close();
   });
 }
+
+test("one catalogue per language: none for English, one chunk when German is chosen, remembered on reload", async ({ page, request }) => {
+  const chunks: string[] = [];
+  page.on("response", (r) => {
+    const path = new URL(r.url()).pathname;
+    if (path.startsWith("/assets/chunk-")) chunks.push(path);
+  });
+  const b = await freshBooking(request);
+  await signInWithLink(new Driver(page, "keyboard"), (await operatorLink(request, b.reference)).link);
+  await expect(page.getByTestId("outstanding")).toHaveText(/£2,580\.50/);
+  expect(chunks, "English needs no catalogue chunk").toEqual([]);
+  await new Driver(page, "keyboard").choose(page.getByTestId("locale"), "de-DE");
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("Buchung");
+  await expect(page.getByTestId("outstanding")).toHaveText(/2\.580,50\s£/);
+  expect(chunks).toHaveLength(1);
+  // A first load in German (the choice is remembered) paints German straight away, with the same one chunk.
+  chunks.length = 0;
+  await page.reload();
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("Buchung");
+  await expect(page.locator("html")).toHaveAttribute("lang", "de-DE");
+  expect(chunks).toHaveLength(1);
+  await expectAccessible(page, "booking page (de-DE, first load)");
+});

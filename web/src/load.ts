@@ -35,3 +35,16 @@ export function useLoad<T>(
   }, [reload]);
   return [v, reload];
 }
+
+/**
+ * Load again, in the background, when the page's locale changes (the API formats money, dates and role names
+ * in it). Not on mount: `useLoad` has just loaded in that locale.
+ */
+export function useReloadOnLocale(locale: string, reload: (background?: boolean) => Promise<unknown>): void {
+  const loadedIn = useRef(locale);
+  useEffect(() => {
+    if (loadedIn.current === locale) return;
+    loadedIn.current = locale;
+    void reload(true);
+  }, [locale, reload]);
+}

@@ -8,6 +8,8 @@ import {
   I18nContext,
   LOCALES,
   LOCALE_NAMES,
+  catalogueNow,
+  loadCatalogue,
   preferredLocale,
   makeI18n,
   matchLocale,
@@ -28,6 +30,10 @@ import { NewRequestPage } from "./pages/request-form";
 import { RequestPage } from "./pages/request";
 import { MessagesPage } from "./pages/messages";
 
+// The catalogue of the customer's language, fetched while the rest of the app starts.
+const initialLocale = preferredLocale();
+if (initialLocale) void loadCatalogue(initialLocale).catch(() => undefined);
+
 setUnauthorisedHandler(() => {
   if (location.pathname !== "/sign-in") {
     rememberNext(location.pathname + location.search);
@@ -41,16 +47,31 @@ function App() {
   // The customer's choice, else the browser's languages, else the booking's own locale (until a booking is
   // loaded: en-GB, and no Accept-Language of ours, so the API answers in the booking's locale).
   const [preferred] = useState(preferredLocale);
-  const [locale, setLocale] = useState<Locale>(preferred ?? "en-GB");
+  // `wanted`: the locale chosen; `locale`: the one shown, which follows once its catalogue is here (the page
+  // stays in the previous language for that moment rather than flash English).
+  const [wanted, setLocale] = useState<Locale>(preferred ?? "en-GB");
+  const [locale, setShown] = useState<Locale | null>(() => (catalogueNow(wanted) ? wanted : null));
   const [followsBooking, setFollowsBooking] = useState(preferred === null);
   const [brandId, setBrandId] = useState<string | null>(null);
   const [brand, setBrand] = useState<Brand>({ name: "", primary_colour: "#1f4e79" });
   const [who, setWho] = useState<WhoAmI | null | undefined>(undefined);
-  const i18n = useMemo(() => makeI18n(locale), [locale]);
-
-  setApiLocale(followsBooking ? null : locale);
+  const i18n = useMemo(() => makeI18n(locale ?? "en-GB"), [locale]);
   useEffect(() => {
-    document.documentElement.lang = locale;
+    let live = true;
+    if (catalogueNow(wanted)) setShown(wanted);
+    else
+      void loadCatalogue(wanted)
+        .then(() => live && setShown(wanted))
+        // The chunk did not come (offline, a deploy replaced it): stay in the language on screen.
+        .catch(() => live && setShown((s) => s ?? "en-GB"));
+    return () => {
+      live = false;
+    };
+  }, [wanted]);
+
+  setApiLocale(followsBooking ? null : wanted);
+  useEffect(() => {
+    if (locale) document.documentElement.lang = locale;
   }, [locale]);
   useEffect(() => {
     let live = true;
@@ -144,6 +165,10 @@ function App() {
       page = <NotFound />;
   }
 
+  // The first paint waits for the catalogue of a customer who reads another language than English (fetched
+  // from the start, see below): one short fetch, rather than a page that flashes English.
+  if (locale === null) return null;
+
   return (
     <I18nContext.Provider value={i18n}>
       <AppContext.Provider value={{ brand, enterBooking, who, setWho }}>
@@ -178,7 +203,7 @@ function App() {
                 <label class="lang">
                   <span class="visually-hidden">{t("app.language")}</span>
                   <select
-                    value={locale}
+                    value={wanted}
                     onChange={(e) => choose(e.currentTarget.value as Locale)}
                     data-testid="locale"
                   >

@@ -5,10 +5,6 @@ import { createContext } from "preact";
 import { useContext } from "preact/hooks";
 import { enGB, type Catalogue, type MessageKey } from "./en-GB";
 import { enUS } from "./en-US";
-import { deDE } from "./de-DE";
-import { frFR } from "./fr-FR";
-import { nlNL } from "./nl-NL";
-import { jaJP } from "./ja-JP";
 
 export const LOCALES = ["en-GB", "en-US", "de-DE", "fr-FR", "nl-NL", "ja-JP"] as const;
 export type Locale = (typeof LOCALES)[number];
@@ -23,14 +19,38 @@ export const LOCALE_NAMES: Record<Locale, string> = {
   "ja-JP": "日本語",
 };
 
-const CATALOGUES: Record<Locale, Catalogue> = {
-  "en-GB": enGB,
-  "en-US": enUS,
-  "de-DE": deDE,
-  "fr-FR": frFR,
-  "nl-NL": nlNL,
-  "ja-JP": jaJP,
+// English is in the app's bundle; every other catalogue is a chunk of its own, fetched when that locale is
+// first wanted (a customer reads one language: the first load carries one catalogue, not six).
+const CATALOGUES: Partial<Record<Locale, Catalogue>> = { "en-GB": enGB, "en-US": enUS };
+const CHUNKS: Record<Exclude<Locale, "en-GB" | "en-US">, () => Promise<Catalogue>> = {
+  "de-DE": () => import("./de-DE").then((m) => m.deDE),
+  "fr-FR": () => import("./fr-FR").then((m) => m.frFR),
+  "nl-NL": () => import("./nl-NL").then((m) => m.nlNL),
+  "ja-JP": () => import("./ja-JP").then((m) => m.jaJP),
 };
+const loading: Partial<Record<Locale, Promise<Catalogue>>> = {};
+
+/** The catalogue of `l` if it is already here (English always is). */
+export function catalogueNow(l: Locale): Catalogue | undefined {
+  return CATALOGUES[l];
+}
+
+/** The catalogue of `l`, fetched once; a failed fetch (offline) can be asked again. */
+export function loadCatalogue(l: Locale): Promise<Catalogue> {
+  const ready = CATALOGUES[l];
+  if (ready) return Promise.resolve(ready);
+  const pending =
+    loading[l] ??
+    CHUNKS[l as keyof typeof CHUNKS]().then(
+      (c) => (CATALOGUES[l] = c),
+      (e: unknown) => {
+        delete loading[l];
+        throw e;
+      },
+    );
+  loading[l] = pending;
+  return pending;
+}
 
 const STORED = "portal.locale";
 
@@ -86,8 +106,9 @@ function fill(s: string, params: Params | undefined): string {
   return s.replace(/\{(\w+)\}/g, (m, k: string) => (k in params ? String(params[k]) : m));
 }
 
+/** Messages of `locale` (its catalogue must be loaded: see `loadCatalogue`; English until it is). */
 export function makeI18n(locale: Locale): I18n {
-  const cat = CATALOGUES[locale];
+  const cat = CATALOGUES[locale] ?? enGB;
   const rules = new Intl.PluralRules(locale);
   const number = new Intl.NumberFormat(locale);
   return {

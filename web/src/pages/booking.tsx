@@ -1,10 +1,10 @@
 // The booking: what to do first, requests and messages to the team, the money picture, schedule, history, documents, then the trip itself.
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { api, type Overview } from "../api/client";
 import { useApp, useTitle } from "../app";
 import { ErrorBox, Loading, Notice, PageHeading, errorText } from "../components";
 import { useI18n } from "../i18n";
-import { useLoad } from "../load";
+import { useLoad, useReloadOnLocale } from "../load";
 import { StatusBadge, actionHref, actionText, documentName, fieldList, kindName, percentText } from "./parts";
 
 export function useOverview(reference: string) {
@@ -23,9 +23,7 @@ export function BookingPage({ reference }: { reference: string }) {
   const { t, tp, locale } = i18n;
   useTitle(t("booking.title", { reference }));
   const [data, reload] = useOverview(reference);
-  useEffect(() => {
-    void reload(true);
-  }, [locale, reload]);
+  useReloadOnLocale(locale, reload);
   if (data.state === "loading") return <Loading />;
   if (data.state === "error") return <ErrorBox error={data.error} retry={() => void reload()} />;
   const o = data.data;

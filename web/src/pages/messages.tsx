@@ -5,7 +5,7 @@ import { api, fieldErrors, type GeneralThread } from "../api/client";
 import { newKey, useTitle } from "../app";
 import { ErrorBox, Loading, Notice, PageHeading } from "../components";
 import { useI18n } from "../i18n";
-import { useLoad } from "../load";
+import { useLoad, useReloadOnLocale } from "../load";
 import { useOverview } from "./booking";
 import { Conversation, MessageBox, definitelyRefused, messageFor, refusalText, rqid, type FieldMessage } from "./request-parts";
 
@@ -14,9 +14,7 @@ export function MessagesPage({ reference }: { reference: string }) {
   useTitle(t("msg.title"));
   useOverview(reference); // the booking's brand and locale
   const [data, reload] = useLoad(() => api.generalThread(reference), [reference]);
-  useEffect(() => {
-    void reload(true); // role names follow the page's locale
-  }, [locale, reload]);
+  useReloadOnLocale(locale, reload);
   if (data.state === "loading") return <Loading />;
   if (data.state === "error") return <ErrorBox error={data.error} retry={() => void reload()} />;
   return <Thread initial={data.data} />;

@@ -5,7 +5,7 @@ import { ApiError, api, fieldErrors, type AmendmentRequest } from "../api/client
 import { newKey, useTitle } from "../app";
 import { ErrorBox, Loading, Notice, PageHeading } from "../components";
 import { useI18n } from "../i18n";
-import { useLoad } from "../load";
+import { useLoad, useReloadOnLocale } from "../load";
 import { useOverview } from "./booking";
 import {
   Conversation,
@@ -26,9 +26,7 @@ export function RequestPage({ reference, requestId }: { reference: string; reque
   const { t, locale } = useI18n();
   useOverview(reference); // the booking's brand and locale
   const [data, reload] = useLoad(() => api.request(reference, requestId), [reference, requestId]);
-  useEffect(() => {
-    void reload(true); // role names follow the page's locale
-  }, [locale, reload]);
+  useReloadOnLocale(locale, reload);
   useTitle(data.state === "ok" ? typeName(data.data.type, t) : t("req.title"));
   if (data.state === "loading") return <Loading />;
   if (data.state === "error") return <ErrorBox error={data.error} retry={() => void reload()} />;

@@ -1,11 +1,11 @@
 // The booking's amendment requests (docs/requests.md): what the session asked for and where each stands, a
 // new request, the general thread ("message the team"), and whether optional updates are also emailed.
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { api, type AmendmentRequest } from "../api/client";
 import { useTitle } from "../app";
 import { ErrorBox, Loading, Notice, PageHeading, errorText } from "../components";
 import { useI18n } from "../i18n";
-import { useLoad } from "../load";
+import { useLoad, useReloadOnLocale } from "../load";
 import { useOverview } from "./booking";
 import { RequestStatusBadge, aboutText, dateTime, requestSummary, statusName, takeFlash, typeName } from "./request-parts";
 
@@ -16,9 +16,7 @@ export function RequestsPage({ reference }: { reference: string }) {
   useOverview(reference); // the booking's brand and locale
   const [flash] = useState(takeFlash);
   const [data, reload] = useLoad(() => api.requests(reference), [reference]);
-  useEffect(() => {
-    void reload(true); // role names follow the page's locale
-  }, [locale, reload]);
+  useReloadOnLocale(locale, reload);
   if (data.state === "loading") return <Loading />;
   if (data.state === "error") return <ErrorBox error={data.error} retry={() => void reload()} />;
   const list = data.data;

@@ -1,12 +1,11 @@
 // The party's traveller details: how far each traveller's form is, what is still needed (in words), and a
 // link to each form this session may edit (the API lists only those: the lead sees everyone, another
 // traveller only themself).
-import { useEffect } from "preact/hooks";
 import { api } from "../api/client";
 import { useTitle } from "../app";
 import { ErrorBox, Loading, PageHeading } from "../components";
 import { useI18n } from "../i18n";
-import { useLoad } from "../load";
+import { useLoad, useReloadOnLocale } from "../load";
 import { useOverview } from "./booking";
 import { fieldList, percentText } from "./parts";
 
@@ -17,9 +16,7 @@ export function TravellersPage({ reference }: { reference: string }) {
   // The booking for its brand and locale (the header, the colours); the list for the progress.
   const [overview] = useOverview(reference);
   const [data, reload] = useLoad(() => api.travellerDetailsList(reference), [reference]);
-  useEffect(() => {
-    void reload(true); // the consent wording follows the page's locale
-  }, [locale, reload]);
+  useReloadOnLocale(locale, reload);
   if (data.state === "loading") return <Loading />;
   if (data.state === "error") return <ErrorBox error={data.error} retry={() => void reload()} />;
   const list = data.data;
