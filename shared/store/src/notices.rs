@@ -10,7 +10,8 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Utc};
 use portal_notify::{Category, Notice, NoticeKind};
 use serde::{Deserialize, Serialize};
@@ -186,6 +187,9 @@ fn when(t: DateTime<Utc>) -> AttributeValue {
     AttributeValue::S(t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
 }
 
+/// Tries of [`Store::claim_send`] before it gives up on a record that keeps changing under it.
+const MAX_CLAIM_ATTEMPTS: usize = 4;
+
 fn conditional_failed<E: std::fmt::Debug>(e: &aws_sdk_dynamodb::error::SdkError<E>) -> bool {
     format!("{e:?}").contains("ConditionalCheckFailed")
 }
@@ -315,45 +319,55 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<SendClaim, StoreError> {
         let sk = notice_send_sk(notice_id, traveller_id);
-        let existing = self.send_record(reference, &sk).await?;
-        let attempts = existing.as_ref().map_or(0, |e| e.attempts);
-        if let Some(e) = existing.filter(|e| e.status != SendStatus::Failed) {
-            return Ok(SendClaim::Taken(e));
+        // One conditional put in the usual cases (a first send; a duplicate, whose record the refusal returns):
+        // expect no record; when the refusal shows a failed one, expect it with its attempt count, so two
+        // workers racing for a retry cannot both win.
+        let mut expect_failed: Option<u32> = None;
+        for _ in 0..MAX_CLAIM_ATTEMPTS {
+            let item = SendItem {
+                pk: notice_pk(reference),
+                sk: sk.clone(),
+                entity: ENTITY_NOTICE_SEND.into(),
+                notice_id: notice_id.into(),
+                traveller_id: traveller_id.into(),
+                to: to.into(),
+                status: SendStatus::Sending,
+                reason: None,
+                attempts: expect_failed.unwrap_or(0) + 1,
+                ses_message_id: None,
+                claimed_at: now,
+                updated_at: now,
+            };
+            let put = self
+                .client()
+                .put_item()
+                .table_name(self.table())
+                .set_item(Some(to_item(&item)?))
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            let put = match expect_failed {
+                None => put.condition_expression("attribute_not_exists(pk)"),
+                Some(attempts) => put
+                    .condition_expression("#status = :failed AND attempts = :attempts")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":failed", s(SendStatus::Failed.as_str()))
+                    .expression_attribute_values(":attempts", AttributeValue::N(attempts.to_string())),
+            };
+            let err = match put.send().await {
+                Ok(_) => return Ok(SendClaim::Won(item)),
+                Err(e) => e,
+            };
+            let refused = match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(c)) => c.item.clone(),
+                _ => return Err(StoreError::aws(err)),
+            };
+            match refused.filter(|i| !i.is_empty()).map(from_item::<SendItem>).transpose()? {
+                Some(there) if there.status == SendStatus::Failed => expect_failed = Some(there.attempts),
+                Some(there) => return Ok(SendClaim::Taken(there)),
+                // Expected a failed record that is gone (never deleted by the portal): start again as new.
+                None => expect_failed = None,
+            }
         }
-        let item = SendItem {
-            pk: notice_pk(reference),
-            sk,
-            entity: ENTITY_NOTICE_SEND.into(),
-            notice_id: notice_id.into(),
-            traveller_id: traveller_id.into(),
-            to: to.into(),
-            status: SendStatus::Sending,
-            reason: None,
-            attempts: attempts + 1,
-            ses_message_id: None,
-            claimed_at: now,
-            updated_at: now,
-        };
-        // New, or still failed with the attempt count read: two workers racing for a retry cannot both win.
-        let res = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(to_item(&item)?))
-            .condition_expression("attribute_not_exists(pk) OR (#status = :failed AND attempts = :attempts)")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":failed", s(SendStatus::Failed.as_str()))
-            .expression_attribute_values(":attempts", AttributeValue::N(attempts.to_string()))
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(SendClaim::Won(item)),
-            Err(e) if conditional_failed(&e) => match self.send_record(reference, &item.sk).await? {
-                Some(now_there) => Ok(SendClaim::Taken(now_there)),
-                None => Err(StoreError::Conflict("send record vanished".into())),
-            },
-            Err(e) => Err(StoreError::aws(e)),
-        }
+        Err(StoreError::Conflict("the send record kept changing".into()))
     }
 
     /// Record a claimed send's end (only from `sending`: a record marked otherwise meanwhile stays as it is).
@@ -425,20 +439,6 @@ impl Store {
             Err(e) if conditional_failed(&e) => Ok(()),
             Err(e) => Err(StoreError::aws(e)),
         }
-    }
-
-    async fn send_record(&self, reference: &str, sk: &str) -> Result<Option<SendItem>, StoreError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .key("pk", s(&notice_pk(reference)))
-            .key("sk", s(sk))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::aws)?;
-        out.item.filter(|i| !i.is_empty()).map(from_item).transpose()
     }
 
     /// Mark a `sending` record whose worker stopped as `unknown` (it may have gone out: never resent).
