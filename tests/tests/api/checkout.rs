@@ -970,19 +970,27 @@ async fn a_price_change_or_cancellation_cancels_open_checkouts_but_not_other_cha
     assert_problem(&r, 409, "conflict");
 }
 
+impl Fx {
+    /// AE-10001's lead pays the £2,580.50 balance at the gateway; before its webhook, the operator cuts the
+    /// price by £500. The payment's id and its (undelivered) `payment_intent.succeeded`.
+    async fn paid_then_price_cut(&self) -> (String, Delivery) {
+        self.seed("AE-10001", &seed::gbp_booking(today())).await;
+        let token = self.sign_in("AE-10001", "T1", "ada@example.com", true).await;
+        let r = self.pay("AE-10001", &token, Some(&key()), &json!({"pay": "balance", "method": "card"})).await;
+        let pid = body_json(&r)["payment_id"].as_str().unwrap().to_string();
+        let paid = self.sandbox.act(&pid, Action::Pay, now()).unwrap().remove(0);
+        let mut cheaper = seed::gbp_booking(today());
+        cheaper["price_lines"][1]["amount"] = json!("950.00");
+        cheaper["schedule"][2]["amount"] = json!("1080.50");
+        self.seed("AE-10001", &cheaper).await;
+        (pid, paid)
+    }
+}
+
 #[tokio::test]
 async fn a_payment_that_lands_after_a_price_cut_is_recorded_and_its_excess_refunded_and_emailed() {
     let f = fx().await;
-    f.seed("AE-10001", &seed::gbp_booking(today())).await;
-    let token = f.sign_in("AE-10001", "T1", "ada@example.com", true).await;
-    let r = f.pay("AE-10001", &token, Some(&key()), &json!({"pay": "balance", "method": "card"})).await;
-    let pid = body_json(&r)["payment_id"].as_str().unwrap().to_string();
-    // The customer pays the £2,580.50 balance; before its webhook, the operator cuts the price by £500.
-    let paid = f.sandbox.act(&pid, Action::Pay, now()).unwrap().remove(0);
-    let mut cheaper = seed::gbp_booking(today());
-    cheaper["price_lines"][1]["amount"] = json!("950.00");
-    cheaper["schedule"][2]["amount"] = json!("1080.50");
-    f.seed("AE-10001", &cheaper).await;
+    let (pid, paid) = f.paid_then_price_cut().await;
     // The money is real: recorded in full, then the £500 it brought beyond the price is refunded at once.
     assert_eq!(body_json(&f.hook(&paid).await)["outcome"], "recorded");
     assert_eq!(body_json(&f.hook(&paid).await)["outcome"], "duplicate", "one excess however often delivered");
@@ -1009,15 +1017,7 @@ async fn a_payment_that_lands_after_a_price_cut_is_recorded_and_its_excess_refun
 #[tokio::test]
 async fn an_excess_refund_whose_webhook_beats_its_mark_is_emailed_once() {
     let f = fx().await;
-    f.seed("AE-10001", &seed::gbp_booking(today())).await;
-    let token = f.sign_in("AE-10001", "T1", "ada@example.com", true).await;
-    let r = f.pay("AE-10001", &token, Some(&key()), &json!({"pay": "balance", "method": "card"})).await;
-    let pid = body_json(&r)["payment_id"].as_str().unwrap().to_string();
-    let paid = f.sandbox.act(&pid, Action::Pay, now()).unwrap().remove(0);
-    let mut cheaper = seed::gbp_booking(today());
-    cheaper["price_lines"][1]["amount"] = json!("950.00");
-    cheaper["schedule"][2]["amount"] = json!("1080.50");
-    f.seed("AE-10001", &cheaper).await;
+    let (pid, paid) = f.paid_then_price_cut().await;
     assert_eq!(body_json(&f.hook(&paid).await)["outcome"], "recorded");
     // The refund is at the gateway; put its item back as it is between the gateway's answer and the
     // `requested` mark (still due, no refund id), the moment the gateway's own events may arrive.
