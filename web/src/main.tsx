@@ -69,7 +69,9 @@ function App() {
     };
   }, [wanted]);
 
-  setApiLocale(followsBooking ? null : wanted);
+  // The API formats money and dates in the language on screen, so figures and words never differ; the pages
+  // load again when it changes (`useReloadOnLocale`).
+  setApiLocale(followsBooking ? null : (locale ?? wanted));
   useEffect(() => {
     if (locale) document.documentElement.lang = locale;
   }, [locale]);
@@ -166,7 +168,7 @@ function App() {
   }
 
   // The first paint waits for the catalogue of a customer who reads another language than English (fetched
-  // from the start, see below): one short fetch, rather than a page that flashes English.
+  // from the start, at the top of this file): one short fetch, rather than a page that flashes English.
   if (locale === null) return null;
 
   return (
